@@ -1,0 +1,1 @@
+"""Pure rules of tenantry: standard library only, no I/O."""

@@ -1,0 +1,163 @@
+"""The records tenantry keeps, as plain dataclasses. Stores map their rows to these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from tenantry.domain.roles import OrgRole
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    created_at: datetime
+    email_verified_at: datetime | None = None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class OrgStatus(StrEnum):
+    PROVISIONING = "PROVISIONING"
+    ACTIVE = "ACTIVE"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    slug: str
+    name: str
+    status: OrgStatus
+    created_at: datetime
+    created_by: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    authz_epoch: int = 0
+    provisioning_step: str | None = None
+    provisioning_error: str | None = None
+    deleted_at: datetime | None = None
+
+
+class MembershipStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    ENDED = "ENDED"
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    org_id: str
+    user_id: str
+    org_role: OrgRole
+    status: MembershipStatus
+    joined_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """A membership joined with the public fields of its user, for member lists."""
+
+    user_id: str
+    email: str
+    name: str
+    org_role: OrgRole
+    status: MembershipStatus
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One sign-in on one device; its refresh tokens form one family."""
+
+    id: str
+    user_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    org_id: str | None = None
+    user_agent: str | None = None
+    ip_address: str | None = None
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    id: str
+    session_id: str
+    token_hash: str
+    issued_at: datetime
+    expires_at: datetime
+    parent_id: str | None = None
+    used_at: datetime | None = None
+
+
+class TokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeToken:
+    id: str
+    user_id: str
+    purpose: TokenPurpose
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class KeyState(StrEnum):
+    NEXT = "next"
+    CURRENT = "current"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    private_key_encrypted: str
+    state: KeyState
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    DEAD = "DEAD"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: str
+    message: EmailMessage
+    created_at: datetime
+    next_attempt_at: datetime
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    sent_at: datetime | None = None
+    last_error: str | None = None

@@ -1,0 +1,85 @@
+"""Settings from `TENANTRY_*` environment variables or `.env`. Unsafe production values refuse."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///./tenantry.db"
+    migration_database_url: str | None = None
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("./tenantry.secret")
+    public_url: str = "http://127.0.0.1:8000"
+    issuer: str | None = None
+    audience: str = "tenantry"
+
+    signing_alg: Literal["EdDSA", "ES256", "RS256"] = "EdDSA"
+    access_token_ttl_seconds: int = Field(600, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300)
+    email_token_ttl_seconds: int = Field(86_400, ge=60)
+    reset_token_ttl_seconds: int = Field(3_600, ge=60)
+    require_verified_email: bool = True
+
+    # OWASP's argon2id floor: m=19 MiB, t=2, p=1. Tests may lower these explicitly.
+    argon2_memory_kib: int = Field(19_456, ge=8)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1)
+
+    rate_limit_storage: str = "memory://"
+    login_failures_per_account: int = Field(5, ge=1)
+    login_failures_per_ip: int = Field(50, ge=1)
+    login_failure_window_seconds: int = Field(900, ge=1)
+
+    mailer: Literal["console", "files", "smtp"] = "console"
+    mail_dir: Path = Path("./tenantry-mail")
+    mail_from: str = "tenantry <no-reply@localhost>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    outbox_max_attempts: int = Field(8, ge=1)
+    outbox_poll_seconds: float = Field(2.0, gt=0)
+
+    provisioning_steps: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    log_json: bool | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("TENANTRY_SECRET_KEY of at least 32 characters is required in production")
+        if not self.public_url.startswith("https://"):
+            raise ValueError("TENANTRY_PUBLIC_URL must be https in production")
+        if self.argon2_memory_kib < 19_456 or self.argon2_time_cost < 2:
+            raise ValueError("argon2 parameters below the OWASP floor are refused in production")
+        return self
+
+    @property
+    def token_issuer(self) -> str:
+        return self.issuer or self.public_url.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env is Environment.PRODUCTION
