@@ -65,7 +65,9 @@ class Settings(BaseSettings):
         if self.env is not Environment.PRODUCTION:
             return self
         if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
-            raise ValueError("TENANTRY_SECRET_KEY of at least 32 characters is required in production")
+            raise ValueError(
+                "TENANTRY_SECRET_KEY of at least 32 characters is required in production"
+            )
         if not self.public_url.startswith("https://"):
             raise ValueError("TENANTRY_PUBLIC_URL must be https in production")
         if self.argon2_memory_kib < 19_456 or self.argon2_time_cost < 2:

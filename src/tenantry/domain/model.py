@@ -105,7 +105,7 @@ class RefreshToken:
 
 class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
-    RESET_PASSWORD = "reset_password"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose name, not a secret)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ _GRANT = re.compile(rf"(?:\*:\*|{_SEGMENT}(?::{_SEGMENT})*:\*|{_SEGMENT}(?::{_SE
 
 def parse_permission(text: str) -> str:
     if not _PERMISSION.fullmatch(text):
-        raise Invalid(f"'{text}' is not a permission of the form resource:action", code="invalid_permission")
+        raise Invalid(
+            f"'{text}' is not a permission of the form resource:action", code="invalid_permission"
+        )
     return text
 
 

@@ -1,0 +1,81 @@
+"""Use cases for the signing-key ring: make sure it exists, and rotate it.
+
+A key is published as NEXT before it signs anything, so relying parties that cache the JWKS
+already know it when it becomes CURRENT; a RETIRED key stays published so tokens it signed
+keep verifying until they expire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
+from tenantry.domain.errors import Conflict
+from tenantry.domain.model import KeyState, SigningKey
+from tenantry.ports import UnitOfWork
+from tenantry.tokens.cipher import KeyCipher
+from tenantry.tokens.keys import SigningAlg, generate_signing_key
+
+
+def ensure_signing_keys(
+    uow: UnitOfWork, *, now: datetime, cipher: KeyCipher, alg: SigningAlg
+) -> bool:
+    """Create a CURRENT and a NEXT key when there is no CURRENT one; True if it did."""
+    keys = uow.signing_keys.list()
+    if _in_state(keys, KeyState.CURRENT):
+        return False
+    current = generate_signing_key(alg, now, cipher, KeyState.CURRENT)
+    uow.signing_keys.add(current)
+    uow.signing_keys.add(generate_signing_key(alg, now, cipher, KeyState.NEXT))
+    uow.audit.append(_key_event("keys.create", current.kid), at=now)
+    return True
+
+
+def rotate_signing_keys(
+    uow: UnitOfWork, *, now: datetime, cipher: KeyCipher, alg: SigningAlg
+) -> SigningKey:
+    """Promote NEXT to CURRENT, retire the old CURRENT, publish a fresh NEXT.
+
+    `alg` applies to the fresh NEXT key, so changing the algorithm takes two rotations.
+    """
+    keys = uow.signing_keys.list()
+    currents = _in_state(keys, KeyState.CURRENT)
+    if not currents:
+        raise Conflict("there is no current signing key to rotate", code="no_signing_key")
+    for old in currents:
+        uow.signing_keys.set_state(old.kid, expected=KeyState.CURRENT, new=KeyState.RETIRED, at=now)
+    promoted = _promote_next(uow, keys, now=now, cipher=cipher, alg=alg)
+    uow.signing_keys.add(generate_signing_key(alg, now, cipher, KeyState.NEXT))
+    uow.audit.append(_key_event("keys.rotate", promoted.kid), at=now)
+    return promoted
+
+
+def _promote_next(
+    uow: UnitOfWork, keys: list[SigningKey], *, now: datetime, cipher: KeyCipher, alg: SigningAlg
+) -> SigningKey:
+    waiting = _in_state(keys, KeyState.NEXT)
+    if not waiting:
+        # Unpublished until now: verifiers with a cached JWKS refetch on the unknown kid.
+        fresh = generate_signing_key(alg, now, cipher, KeyState.CURRENT)
+        uow.signing_keys.add(fresh)
+        return fresh
+    # The longest published NEXT key is the one every verifier has had time to fetch.
+    oldest = min(waiting, key=lambda key: (key.created_at, key.kid))
+    uow.signing_keys.set_state(oldest.kid, expected=KeyState.NEXT, new=KeyState.CURRENT, at=now)
+    return replace(oldest, state=KeyState.CURRENT)
+
+
+def _in_state(keys: list[SigningKey], state: KeyState) -> list[SigningKey]:
+    return [key for key in keys if key.state == state]
+
+
+def _key_event(action: str, kid: str) -> AuditDraft:
+    return AuditDraft(
+        event_type=EventType.CONFIGURATION,
+        action=action,
+        outcome=Outcome.SUCCESS,
+        actor_type=ActorType.SYSTEM,
+        resource_type="signing_key",
+        resource_id=kid,
+    )

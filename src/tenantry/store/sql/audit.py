@@ -1,0 +1,73 @@
+"""The audit log on SQL: insert and read, nothing else (the runtime role cannot update)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantry.domain.audit import ActorType, AuditDraft, AuditEvent, EventType, Outcome
+from tenantry.domain.ids import new_id
+from tenantry.ports import AuditQuery
+from tenantry.store.sql.tables import audit_events
+
+
+def _event(row: Any) -> AuditEvent:
+    return AuditEvent(
+        event_id=row.event_id,
+        org_id=row.org_id,
+        seq=row.seq,
+        occurred_at=row.occurred_at,
+        event_type=EventType(row.event_type),
+        action=row.action,
+        outcome=Outcome(row.outcome),
+        actor_id=row.actor_id,
+        actor_type=ActorType(row.actor_type),
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        reason=row.reason,
+        details=dict(row.details),
+        request_id=row.request_id,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class SqlAudit:
+    def __init__(self, connection: sa.Connection, request_id: str | None) -> None:
+        self._db = connection
+        self._request_id = request_id
+
+    def append(self, draft: AuditDraft, *, at: datetime) -> None:
+        self._db.execute(
+            audit_events.insert().values(
+                event_id=new_id("evt"),
+                org_id=draft.org_id,
+                occurred_at=at,
+                event_type=draft.event_type.value,
+                action=draft.action,
+                outcome=draft.outcome.value,
+                actor_id=draft.actor_id,
+                actor_type=draft.actor_type.value,
+                resource_type=draft.resource_type,
+                resource_id=draft.resource_id,
+                reason=draft.reason,
+                details=draft.details,
+                request_id=self._request_id,
+            )
+        )
+
+    def find(self, query: AuditQuery) -> list[AuditEvent]:
+        column = audit_events.c
+        stmt = sa.select(audit_events).where(
+            column.org_id.is_(None) if query.org_id is None else column.org_id == query.org_id
+        )
+        if query.actor_id is not None:
+            stmt = stmt.where(column.actor_id == query.actor_id)
+        if query.action is not None:
+            stmt = stmt.where(column.action == query.action)
+        if query.outcome is not None:
+            stmt = stmt.where(column.outcome == query.outcome.value)
+        stmt = stmt.order_by(column.occurred_at, column.event_id).limit(query.limit)
+        return [_event(row) for row in self._db.execute(stmt)]

@@ -1,0 +1,57 @@
+"""Signing keys on SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantry.domain.model import KeyState, SigningKey
+from tenantry.store.sql.rows import require_one_row
+from tenantry.store.sql.tables import signing_keys
+
+
+def _key(row: Any) -> SigningKey:
+    return SigningKey(
+        kid=row.kid,
+        alg=row.alg,
+        public_jwk=dict(row.public_jwk),
+        private_key_encrypted=row.private_key_encrypted,
+        state=KeyState(row.state),
+        created_at=row.created_at,
+        retired_at=row.retired_at,
+    )
+
+
+class SqlSigningKeys:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._db = connection
+
+    def list(self) -> list[SigningKey]:
+        stmt = sa.select(signing_keys).order_by(signing_keys.c.created_at, signing_keys.c.kid)
+        return [_key(row) for row in self._db.execute(stmt)]
+
+    def add(self, key: SigningKey) -> None:
+        self._db.execute(
+            signing_keys.insert().values(
+                kid=key.kid,
+                alg=key.alg,
+                public_jwk=key.public_jwk,
+                private_key_encrypted=key.private_key_encrypted,
+                state=key.state.value,
+                created_at=key.created_at,
+                retired_at=key.retired_at,
+            )
+        )
+
+    def set_state(self, kid: str, *, expected: KeyState, new: KeyState, at: datetime) -> None:
+        values: dict[str, Any] = {"state": new.value}
+        if new is KeyState.RETIRED:
+            values["retired_at"] = at
+        stmt = (
+            signing_keys.update()
+            .where(signing_keys.c.kid == kid, signing_keys.c.state == expected.value)
+            .values(values)
+        )
+        require_one_row(self._db.execute(stmt), "key_state_changed", f"key {kid} is not {expected}")

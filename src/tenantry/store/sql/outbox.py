@@ -1,0 +1,84 @@
+"""The email outbox on SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantry.domain.ids import new_id
+from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
+from tenantry.store.sql.tables import outbox
+
+
+def _entry(row: Any) -> OutboxEntry:
+    message = EmailMessage(
+        to=row.recipient, subject=row.subject, text=row.text_body, html=row.html_body, kind=row.kind
+    )
+    return OutboxEntry(
+        id=row.id,
+        message=message,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        status=OutboxStatus(row.status),
+        attempts=row.attempts,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
+class SqlOutbox:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._db = connection
+
+    def add(self, message: EmailMessage, *, at: datetime) -> None:
+        self._db.execute(
+            outbox.insert().values(
+                id=new_id("msg"),
+                kind=message.kind,
+                recipient=message.to,
+                subject=message.subject,
+                text_body=message.text,
+                html_body=message.html,
+                created_at=at,
+                next_attempt_at=at,
+                status=OutboxStatus.PENDING.value,
+                attempts=0,
+            )
+        )
+
+    def due(self, now: datetime, *, limit: int) -> list[OutboxEntry]:
+        stmt = (
+            sa.select(outbox)
+            .where(outbox.c.status == OutboxStatus.PENDING.value, outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+        )
+        if self._db.dialect.name == "postgresql":
+            # Two dispatchers never claim the same row; SQLite serialises writers anyway.
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [_entry(row) for row in self._db.execute(stmt)]
+
+    def mark_sent(self, entry_id: str, *, at: datetime) -> None:
+        # The bodies carry one-time links: once delivered they are not kept.
+        self._db.execute(
+            outbox.update()
+            .where(outbox.c.id == entry_id)
+            .values(status=OutboxStatus.SENT.value, sent_at=at, text_body="", html_body="")
+        )
+
+    def mark_failed(
+        self, entry_id: str, *, attempts: int, next_attempt_at: datetime, error: str, dead: bool
+    ) -> None:
+        status = OutboxStatus.DEAD if dead else OutboxStatus.PENDING
+        self._db.execute(
+            outbox.update()
+            .where(outbox.c.id == entry_id)
+            .values(
+                status=status.value,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                last_error=error[:1000],
+            )
+        )

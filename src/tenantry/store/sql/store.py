@@ -1,0 +1,76 @@
+"""The SQL store as the rest of tenantry sees it: a unit-of-work factory plus checks."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tenantry.store.sql.engine import create_store_engine
+from tenantry.store.sql.tables import TENANT_TABLES
+from tenantry.store.sql.unit_of_work import SqlUnitOfWork
+
+_RLS_STATE = sa.text(
+    """
+    SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+           pg_get_userbyid(c.relowner) = current_user AS owned
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname = ANY(:tables)
+    """
+)
+_ROLE_POWERS = sa.text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+
+
+class UnsafeDatabase(RuntimeError):
+    """The database would not isolate tenants; the service refuses to start."""
+
+
+class SqlStore:
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or create_store_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def unit_of_work(
+        self,
+        *,
+        org_id: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+        read_only: bool = False,
+    ) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            self.engine, org_id=org_id, user_id=user_id, request_id=request_id, read_only=read_only
+        )
+
+    def check_tenant_isolation(self) -> None:
+        """Refuse to serve PostgreSQL unless every tenant table has forced RLS that binds us."""
+        if self.dialect != "postgresql":
+            return
+        with self.engine.connect() as connection:
+            powers = connection.execute(_ROLE_POWERS).one()
+            if powers.rolsuper or powers.rolbypassrls:
+                raise UnsafeDatabase("the runtime role is superuser or has BYPASSRLS")
+            rows = {
+                r.relname: r
+                for r in connection.execute(_RLS_STATE, {"tables": list(TENANT_TABLES)})
+            }
+        problems = [_table_problem(table, rows.get(table)) for table in TENANT_TABLES]
+        found = [p for p in problems if p]
+        if found:
+            raise UnsafeDatabase("; ".join(found))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _table_problem(table: str, row: sa.Row[tuple[object, ...]] | None) -> str | None:
+    if row is None:
+        return f"table {table} is missing (run `tenantry migrate`)"
+    if not (row.relrowsecurity and row.relforcerowsecurity):
+        return f"table {table} lacks forced row-level security"
+    if row.owned:
+        return f"the runtime role owns {table}; use a separate migration role"
+    return None

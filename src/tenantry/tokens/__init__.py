@@ -1,0 +1,1 @@
+"""Signing keys, their encryption at rest, and the access-token signer."""
