@@ -8,7 +8,6 @@ uncommitted writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -189,11 +188,11 @@ class Mailer(Protocol):
 
 
 class LoginThrottle(Protocol):
-    def retry_after(self, keys: Sequence[str]) -> int | None:
-        """Seconds to wait if any key is over its limit, else None."""
+    def retry_after(self, *, email: str, ip_address: str | None) -> int | None:
+        """Seconds to wait if the account or the client address is over its limit."""
 
-    def record_failure(self, keys: Sequence[str]) -> None: ...
-    def reset(self, keys: Sequence[str]) -> None: ...
+    def record_failure(self, *, email: str, ip_address: str | None) -> None: ...
+    def reset(self, *, email: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

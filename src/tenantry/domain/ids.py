@@ -1,5 +1,6 @@
 """Opaque, prefixed, random identifiers (`usr_…`, `org_…`). Never sequential."""
 
+import hashlib
 import secrets
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -14,3 +15,8 @@ def new_id(prefix: str) -> str:
 def new_secret_token() -> str:
     """A bearer secret for links and refresh tokens; only its hash is ever stored."""
     return secrets.token_urlsafe(32)
+
+
+def hash_secret(token: str) -> str:
+    """Stored form of a bearer secret. Secrets are 256-bit random, so a fast hash is enough."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
 from tenantry.store.sql.tables import outbox
+
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 def _entry(row: Any) -> OutboxEntry:
@@ -58,7 +60,17 @@ class SqlOutbox:
         if self._db.dialect.name == "postgresql":
             # Two dispatchers never claim the same row; SQLite serialises writers anyway.
             stmt = stmt.with_for_update(skip_locked=True)
-        return [_entry(row) for row in self._db.execute(stmt)]
+        entries = [_entry(row) for row in self._db.execute(stmt)]
+        # The claim is a lease: the row lock ends at commit, before sending starts, so the
+        # next attempt moves out of other dispatchers' reach until the lease runs out
+        # (a dispatcher that dies mid-send is retried then). mark_sent/mark_failed overwrite it.
+        if entries:
+            self._db.execute(
+                outbox.update()
+                .where(outbox.c.id.in_([entry.id for entry in entries]))
+                .values(next_attempt_at=now + CLAIM_LEASE)
+            )
+        return entries
 
     def mark_sent(self, entry_id: str, *, at: datetime) -> None:
         # The bodies carry one-time links: once delivered they are not kept.

@@ -10,6 +10,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from tenantry.domain.errors import Unavailable
+from tenantry.ports import (
+    AuditRepository,
+    MembershipsRepository,
+    OneTimeTokensRepository,
+    OrganisationsRepository,
+    OutboxRepository,
+    RefreshTokensRepository,
+    SessionsRepository,
+    SigningKeysRepository,
+    UsersRepository,
+)
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlRefreshTokens, SqlSessions, SqlUsers
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.keys import SqlSigningKeys
@@ -22,6 +33,16 @@ _SET_SCOPE = sa.text(
 
 
 class SqlUnitOfWork:
+    users: UsersRepository
+    organisations: OrganisationsRepository
+    memberships: MembershipsRepository
+    sessions: SessionsRepository
+    refresh_tokens: RefreshTokensRepository
+    one_time_tokens: OneTimeTokensRepository
+    audit: AuditRepository
+    outbox: OutboxRepository
+    signing_keys: SigningKeysRepository
+
     def __init__(
         self,
         engine: Engine,

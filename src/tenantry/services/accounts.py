@@ -1,0 +1,190 @@
+"""Accounts: sign-up, email verification, password change and password reset."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
+from tenantry.domain.errors import Gone, Invalid, NotFound, Unauthenticated
+from tenantry.domain.ids import hash_secret, new_id, new_secret_token
+from tenantry.domain.model import OneTimeToken, TokenPurpose, User
+from tenantry.domain.principal import Principal
+from tenantry.mail import templates
+from tenantry.ports import UnitOfWork
+from tenantry.services.context import AccountPolicy, ServiceDeps
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_strength(password: str, policy: AccountPolicy) -> None:
+    if len(password) < policy.min_password_length:
+        raise Invalid(
+            f"password must have at least {policy.min_password_length} characters",
+            code="weak_password",
+        )
+    if len(password) > policy.max_password_length:
+        raise Invalid("password is too long", code="weak_password")
+
+
+def signup(uow: UnitOfWork, deps: ServiceDeps, *, email: str, password: str, name: str) -> User:
+    email = normalise_email(email)
+    check_password_strength(password, deps.policy)
+    now = deps.clock.now()
+    user = User(
+        id=new_id("usr"),
+        email=email,
+        name=name.strip(),
+        password_hash=deps.passwords.hash(password),
+        created_at=now,
+        email_verified_at=None if deps.policy.require_verified_email else now,
+    )
+    uow.bind(user_id=user.id)
+    uow.users.add(user)
+    _send_verification(uow, deps, user, now)
+    uow.audit.append(_account_event(user.id, "user.signup", resource_id=user.id), at=now)
+    return user
+
+
+def _send_verification(uow: UnitOfWork, deps: ServiceDeps, user: User, now: datetime) -> None:
+    token = _issue_one_time_token(
+        uow, user.id, TokenPurpose.VERIFY_EMAIL, now, deps.policy.email_token_ttl
+    )
+    link = templates.build_link(deps.policy.public_url, "/verify-email", token)
+    uow.outbox.add(templates.verification_email(user.email, user.name, link), at=now)
+
+
+def verify_email(uow: UnitOfWork, deps: ServiceDeps, *, token: str) -> User:
+    now = deps.clock.now()
+    record = _redeem_one_time_token(uow, token, TokenPurpose.VERIFY_EMAIL, now)
+    user = _user_or_raise(uow, record.user_id)
+    uow.users.mark_verified(user.id, now)
+    uow.audit.append(_account_event(user.id, "user.verify_email", resource_id=user.id), at=now)
+    return user
+
+
+def change_password(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, *, current: str, new: str
+) -> None:
+    now = deps.clock.now()
+    user = _user_or_raise(uow, principal.user_id)
+    if not deps.passwords.verify(user.password_hash, current):
+        raise Unauthenticated(
+            "current password is wrong",
+            code="invalid_credentials",
+            audit=_account_event(
+                user.id, "user.password_change", Outcome.FAILURE, reason="wrong_current_password"
+            ),
+        )
+    check_password_strength(new, deps.policy)
+    uow.users.set_password_hash(user.id, deps.passwords.hash(new))
+    # Other devices must sign in again; the session making the change stays.
+    for session in uow.sessions.list_live_for_user(user.id, now):
+        if session.id != principal.session_id:
+            uow.sessions.revoke(session.id, at=now, reason="password_changed")
+    uow.outbox.add(templates.password_changed_email(user.email, user.name), at=now)
+    uow.audit.append(_account_event(user.id, "user.password_change", resource_id=user.id), at=now)
+
+
+def request_password_reset(uow: UnitOfWork, deps: ServiceDeps, *, email: str) -> None:
+    """Always succeeds, so the answer says nothing about which emails have accounts."""
+    now = deps.clock.now()
+    user = uow.users.get_by_email(normalise_email(email))
+    if user is None:
+        return
+    uow.one_time_tokens.expire_unused(user.id, TokenPurpose.RESET_PASSWORD, now)
+    token = _issue_one_time_token(
+        uow, user.id, TokenPurpose.RESET_PASSWORD, now, deps.policy.reset_token_ttl
+    )
+    link = templates.build_link(deps.policy.public_url, "/reset-password", token)
+    uow.outbox.add(templates.password_reset_email(user.email, user.name, link), at=now)
+    uow.audit.append(
+        _account_event(user.id, "user.password_reset_request", actor_type=ActorType.ANONYMOUS),
+        at=now,
+    )
+
+
+def confirm_password_reset(
+    uow: UnitOfWork, deps: ServiceDeps, *, token: str, new_password: str
+) -> None:
+    now = deps.clock.now()
+    check_password_strength(new_password, deps.policy)
+    record = _redeem_one_time_token(uow, token, TokenPurpose.RESET_PASSWORD, now)
+    user = _user_or_raise(uow, record.user_id)
+    uow.users.set_password_hash(user.id, deps.passwords.hash(new_password))
+    if not user.is_verified:
+        uow.users.mark_verified(user.id, now)  # the reset link proved the mailbox
+    revoked = uow.sessions.revoke_all_for_user(user.id, at=now, reason="password_reset")
+    uow.outbox.add(templates.password_changed_email(user.email, user.name), at=now)
+    uow.audit.append(
+        _account_event(
+            user.id,
+            "user.password_reset",
+            resource_id=user.id,
+            details={"sessions_revoked": revoked},
+        ),
+        at=now,
+    )
+
+
+def _issue_one_time_token(
+    uow: UnitOfWork, user_id: str, purpose: TokenPurpose, now: datetime, ttl: timedelta
+) -> str:
+    secret = new_secret_token()
+    uow.one_time_tokens.add(
+        OneTimeToken(
+            id=new_id("ott"),
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=hash_secret(secret),
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return secret
+
+
+def _redeem_one_time_token(
+    uow: UnitOfWork, token: str, purpose: TokenPurpose, now: datetime
+) -> OneTimeToken:
+    record = uow.one_time_tokens.get_by_hash(hash_secret(token))
+    if record is None or record.purpose is not purpose:
+        raise Invalid("the link is not valid", code="invalid_token")
+    uow.bind(user_id=record.user_id)
+    if record.used_at is not None:
+        raise Gone("the link has already been used", code="token_used")
+    if record.expires_at <= now:
+        raise Gone("the link has expired", code="token_expired")
+    uow.one_time_tokens.mark_used(record.id, now)
+    return record
+
+
+def _user_or_raise(uow: UnitOfWork, user_id: str) -> User:
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound("user not found", code="user_not_found")
+    return user
+
+
+def _account_event(
+    user_id: str,
+    action: str,
+    outcome: Outcome = Outcome.SUCCESS,
+    *,
+    resource_id: str | None = None,
+    reason: str | None = None,
+    actor_type: ActorType = ActorType.USER,
+    details: dict[str, object] | None = None,
+) -> AuditDraft:
+    return AuditDraft(
+        event_type=EventType.USER_MANAGEMENT,
+        action=action,
+        outcome=outcome,
+        actor_id=user_id,
+        actor_type=actor_type,
+        resource_type="user",
+        resource_id=resource_id or user_id,
+        reason=reason,
+        details=dict(details or {}),
+    )

@@ -1,0 +1,29 @@
+"""What use cases need besides the unit of work, built once by `tenantry.bootstrap`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tenantry.ports import Clock, LoginThrottle, PasswordHasher, TokenSigner
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPolicy:
+    access_token_ttl: timedelta
+    refresh_token_ttl: timedelta
+    email_token_ttl: timedelta
+    reset_token_ttl: timedelta
+    require_verified_email: bool
+    public_url: str
+    min_password_length: int = 10
+    max_password_length: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDeps:
+    clock: Clock
+    passwords: PasswordHasher
+    signer: TokenSigner
+    throttle: LoginThrottle
+    policy: AccountPolicy

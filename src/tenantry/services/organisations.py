@@ -1,0 +1,206 @@
+"""Organisations: register, read, update, delete, list the caller's, list members."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from tenantry.domain.audit import AuditDraft, EventType, Outcome
+from tenantry.domain.errors import Invalid, NotFound
+from tenantry.domain.ids import new_id
+from tenantry.domain.model import (
+    Membership,
+    MembershipStatus,
+    MemberView,
+    Organisation,
+    OrgStatus,
+)
+from tenantry.domain.organisations import ensure_transition, ensure_usable
+from tenantry.domain.principal import Principal
+from tenantry.domain.roles import OrgRole
+from tenantry.domain.slugs import validate_slug
+from tenantry.ports import MemberCursor, UnitOfWork
+from tenantry.services.access import require_permission
+from tenantry.services.context import ServiceDeps
+
+MAX_SETTINGS_BYTES = 16 * 1024
+
+
+def register_organisation(
+    uow: UnitOfWork, deps: ServiceDeps, actor: Principal, *, owner_id: str, name: str, slug: str
+) -> Organisation:
+    """Create the organisation in PROVISIONING with its OWNER; provisioning runs after commit."""
+    slug = validate_slug(slug)
+    name = _clean_name(name)
+    now = deps.clock.now()
+    org = Organisation(
+        id=new_id("org"),
+        slug=slug,
+        name=name,
+        status=OrgStatus.PROVISIONING,
+        created_at=now,
+        created_by=owner_id,
+    )
+    uow.bind(org_id=org.id, user_id=owner_id)
+    if uow.users.get(owner_id) is None:
+        raise NotFound("user not found", code="user_not_found")
+    uow.organisations.add(org)
+    uow.memberships.add(
+        Membership(
+            org_id=org.id,
+            user_id=owner_id,
+            org_role=OrgRole.OWNER,
+            status=MembershipStatus.ACTIVE,
+            joined_at=now,
+        )
+    )
+    uow.audit.append(_org_event(actor, org.id, "organisation.create", {"slug": slug}), at=now)
+    return org
+
+
+def get_organisation(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
+) -> Organisation:
+    require_permission(
+        principal, org_id, "organisation:read", resource_type="organisation", resource_id=org_id
+    )
+    return live_organisation_or_raise(uow, org_id)
+
+
+def update_organisation(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    org_id: str,
+    *,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Organisation:
+    require_permission(
+        principal, org_id, "organisation:update", resource_type="organisation", resource_id=org_id
+    )
+    org = live_organisation_or_raise(uow, org_id)
+    ensure_usable(org)
+    changed = replace(
+        org,
+        name=_clean_name(name) if name is not None else org.name,
+        settings=_merged_settings(org.settings, settings) if settings is not None else org.settings,
+    )
+    uow.organisations.update(changed, expected_status=org.status)
+    details = {
+        "fields": sorted(
+            k for k, v in {"name": name, "settings": settings}.items() if v is not None
+        )
+    }
+    uow.audit.append(
+        _org_event(principal, org_id, "organisation.update", details), at=deps.clock.now()
+    )
+    return changed
+
+
+def delete_organisation(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
+) -> Organisation:
+    """Soft delete: the row stays for the audit trail, memberships end, tokens are refused."""
+    require_permission(
+        principal, org_id, "organisation:delete", resource_type="organisation", resource_id=org_id
+    )
+    org = live_organisation_or_raise(uow, org_id)
+    ensure_transition(org, OrgStatus.DELETED)
+    now = deps.clock.now()
+    deleted = replace(org, status=OrgStatus.DELETED, deleted_at=now)
+    uow.organisations.update(deleted, expected_status=org.status)
+    ended = uow.memberships.end_all(org_id, now)
+    uow.audit.append(
+        _org_event(principal, org_id, "organisation.delete", {"memberships_ended": ended}), at=now
+    )
+    return deleted
+
+
+def list_my_organisations(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal
+) -> list[tuple[Organisation, Membership]]:
+    uow.bind(user_id=principal.user_id)
+    return uow.organisations.list_for_user(principal.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPage:
+    items: list[MemberView]
+    next_cursor: str | None
+
+
+def list_members(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    org_id: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> MemberPage:
+    require_permission(
+        principal, org_id, "member:read", resource_type="organisation", resource_id=org_id
+    )
+    if not 1 <= limit <= 200:
+        raise Invalid("limit must be between 1 and 200", code="invalid_limit")
+    after = decode_member_cursor(cursor) if cursor else None
+    items = uow.memberships.list_members(org_id, limit=limit + 1, after=after)
+    has_more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_member_cursor(items[-1]) if has_more else None
+    return MemberPage(items=items, next_cursor=next_cursor)
+
+
+def encode_member_cursor(member: MemberView) -> str:
+    raw = json.dumps([member.joined_at.isoformat(), member.user_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_member_cursor(cursor: str) -> MemberCursor:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        joined_at, user_id = json.loads(base64.urlsafe_b64decode(padded))
+        return MemberCursor(joined_at=datetime.fromisoformat(joined_at), user_id=str(user_id))
+    except (ValueError, TypeError) as error:
+        raise Invalid("cursor is not valid", code="invalid_cursor") from error
+
+
+def live_organisation_or_raise(uow: UnitOfWork, org_id: str) -> Organisation:
+    org = uow.organisations.get(org_id)
+    if org is None or org.status is OrgStatus.DELETED:
+        raise NotFound("organisation not found", code="organisation_not_found")
+    return org
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not 1 <= len(cleaned) <= 200:
+        raise Invalid("name must have 1 to 200 characters", code="invalid_name")
+    return cleaned
+
+
+def _merged_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Shallow merge; a key set to null is removed."""
+    merged = {**current, **changes}
+    merged = {key: value for key, value in merged.items() if value is not None}
+    if len(json.dumps(merged)) > MAX_SETTINGS_BYTES:
+        raise Invalid("settings are too large", code="settings_too_large")
+    return merged
+
+
+def _org_event(actor: Principal, org_id: str, action: str, details: dict[str, Any]) -> AuditDraft:
+    return AuditDraft(
+        event_type=EventType.ORGANISATION,
+        action=action,
+        outcome=Outcome.SUCCESS,
+        org_id=org_id,
+        actor_id=actor.user_id,
+        actor_type=actor.actor_type,
+        resource_type="organisation",
+        resource_id=org_id,
+        details=details,
+    )

@@ -1,0 +1,135 @@
+"""Provisioning: the visible state machine that turns a registered organisation ACTIVE.
+
+Steps are pluggable (`TENANTRY_PROVISIONING_STEPS`) and run in-process, each in its own
+transaction, after the registration has committed. When a step fails, the steps already
+done are compensated in reverse order and the organisation is marked FAILED with the step
+and the error; `retry_provisioning` starts again from the first step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+import structlog
+
+from tenantry.domain.audit import AuditDraft, EventType, Outcome
+from tenantry.domain.model import Organisation, OrgStatus
+from tenantry.domain.organisations import ensure_transition
+from tenantry.domain.principal import Principal
+from tenantry.ports import UnitOfWork, UnitOfWorkFactory
+from tenantry.services.access import require_permission
+from tenantry.services.context import ServiceDeps
+from tenantry.services.organisations import live_organisation_or_raise
+
+log = structlog.get_logger()
+
+
+class ProvisioningStep(Protocol):
+    name: str
+
+    def run(self, uow: UnitOfWork, org: Organisation) -> None: ...
+    def compensate(self, uow: UnitOfWork, org: Organisation) -> None: ...
+
+
+def provision_organisation(
+    uow_factory: UnitOfWorkFactory,
+    deps: ServiceDeps,
+    actor: Principal,
+    org_id: str,
+    steps: list[ProvisioningStep],
+) -> Organisation:
+    """Drive the steps; this function owns the small transactions it opens."""
+    done: list[ProvisioningStep] = []
+    for step in steps:
+        try:
+            with uow_factory(org_id=org_id, user_id=actor.user_id) as uow:
+                step.run(uow, _provisioning_org(uow, org_id))
+                uow.commit()
+        except Exception as error:  # a plug-in may fail in any way; record it, never crash
+            _compensate(uow_factory, actor, org_id, done)
+            return _finish(uow_factory, deps, actor, org_id, failed=(step.name, error))
+        done.append(step)
+    return _finish(uow_factory, deps, actor, org_id, failed=None)
+
+
+def retry_provisioning(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
+) -> Organisation:
+    require_permission(
+        principal, org_id, "organisation:update", resource_type="organisation", resource_id=org_id
+    )
+    org = live_organisation_or_raise(uow, org_id)
+    ensure_transition(org, OrgStatus.PROVISIONING)
+    restarted = replace(
+        org, status=OrgStatus.PROVISIONING, provisioning_step=None, provisioning_error=None
+    )
+    uow.organisations.update(restarted, expected_status=org.status)
+    uow.audit.append(
+        _event(principal, org_id, "organisation.provisioning_retry", Outcome.SUCCESS),
+        at=deps.clock.now(),
+    )
+    return restarted
+
+
+def _compensate(
+    uow_factory: UnitOfWorkFactory, actor: Principal, org_id: str, done: list[ProvisioningStep]
+) -> None:
+    for step in reversed(done):
+        try:
+            with uow_factory(org_id=org_id, user_id=actor.user_id) as uow:
+                step.compensate(uow, live_organisation_or_raise(uow, org_id))
+                uow.commit()
+        except Exception:  # keep compensating the others; the log names the one that failed
+            log.exception("provisioning.compensation_failed", org_id=org_id, step=step.name)
+
+
+def _finish(
+    uow_factory: UnitOfWorkFactory,
+    deps: ServiceDeps,
+    actor: Principal,
+    org_id: str,
+    *,
+    failed: tuple[str, Exception] | None,
+) -> Organisation:
+    with uow_factory(org_id=org_id, user_id=actor.user_id) as uow:
+        org = _provisioning_org(uow, org_id)
+        if failed is None:
+            final = replace(org, status=OrgStatus.ACTIVE)
+            event = _event(actor, org_id, "organisation.provisioned", Outcome.SUCCESS)
+        else:
+            step, error = failed
+            message = f"{type(error).__name__}: {error}"[:1000]
+            final = replace(
+                org, status=OrgStatus.FAILED, provisioning_step=step, provisioning_error=message
+            )
+            event = _event(
+                actor, org_id, "organisation.provisioned", Outcome.FAILURE, step=step, error=message
+            )
+        uow.organisations.update(final, expected_status=OrgStatus.PROVISIONING)
+        uow.audit.append(event, at=deps.clock.now())
+        uow.commit()
+    return final
+
+
+def _provisioning_org(uow: UnitOfWork, org_id: str) -> Organisation:
+    org = live_organisation_or_raise(uow, org_id)
+    ensure_transition(org, OrgStatus.ACTIVE)
+    return org
+
+
+def _event(
+    actor: Principal, org_id: str, action: str, outcome: Outcome, **details: str
+) -> AuditDraft:
+    return AuditDraft(
+        event_type=EventType.ORGANISATION,
+        action=action,
+        outcome=outcome,
+        org_id=org_id,
+        actor_id=actor.user_id,
+        actor_type=actor.actor_type,
+        resource_type="organisation",
+        resource_id=org_id,
+        reason=details.get("step"),
+        details=dict(details),
+    )

@@ -1,0 +1,379 @@
+"""Sign-in: login, refresh with rotation and reuse detection, logout, sessions, bearer check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
+from tenantry.domain.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from tenantry.domain.ids import hash_secret, new_id, new_secret_token
+from tenantry.domain.model import (
+    Membership,
+    MembershipStatus,
+    OrgStatus,
+    RefreshToken,
+    Session,
+    User,
+)
+from tenantry.domain.principal import Principal
+from tenantry.ports import AccessClaims, UnitOfWork
+from tenantry.services.accounts import normalise_email
+from tenantry.services.context import ServiceDeps
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+    org_id: str | None
+
+
+def login(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    *,
+    email: str,
+    password: str,
+    org_id: str | None,
+    client: ClientInfo,
+) -> TokenPair:
+    email = normalise_email(email)
+    wait = deps.throttle.retry_after(email=email, ip_address=client.ip_address)
+    if wait is not None:
+        raise RateLimited(
+            "too many failed sign-in attempts",
+            retry_after=wait,
+            audit=_auth_event("auth.login", Outcome.DENIED, None, "rate_limited", email=email),
+        )
+    user = _check_credentials(uow, deps, email, password, client)
+    if deps.policy.require_verified_email and not user.is_verified:
+        raise Forbidden(
+            "verify your email address first",
+            code="email_not_verified",
+            audit=_auth_event("auth.login", Outcome.FAILURE, user.id, "email_not_verified"),
+        )
+    deps.throttle.reset(email=email)
+    uow.bind(user_id=user.id)
+    if deps.passwords.needs_rehash(user.password_hash):
+        uow.users.set_password_hash(user.id, deps.passwords.hash(password))
+    membership = _active_membership_or_raise(uow, user.id, org_id) if org_id else None
+    pair = _start_session(uow, deps, user.id, membership, client)
+    uow.audit.append(
+        _auth_event("auth.login", Outcome.SUCCESS, user.id, None, org_id=org_id, session=pair),
+        at=deps.clock.now(),
+    )
+    return pair
+
+
+def _check_credentials(
+    uow: UnitOfWork, deps: ServiceDeps, email: str, password: str, client: ClientInfo
+) -> User:
+    user = uow.users.get_by_email(email)
+    if user is None:
+        deps.passwords.burn(password)
+    elif deps.passwords.verify(user.password_hash, password):
+        return user
+    deps.throttle.record_failure(email=email, ip_address=client.ip_address)
+    # Same status, body and (thanks to `burn`) time for an unknown email and a wrong password.
+    raise Unauthenticated(
+        "invalid email or password",
+        code="invalid_credentials",
+        audit=_auth_event(
+            "auth.login",
+            Outcome.FAILURE,
+            user.id if user else None,
+            "wrong_password" if user else "unknown_email",
+            email=email,
+        ),
+    )
+
+
+def refresh(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    *,
+    refresh_token: str,
+    org_id: str | None,
+    client: ClientInfo,
+) -> TokenPair:
+    now = deps.clock.now()
+    record, session = _refresh_record_or_raise(uow, refresh_token)
+    uow.bind(user_id=session.user_id)
+    if record.used_at is not None:
+        raise _reuse_detected(session, now)
+    if not session.is_live(now) or record.expires_at <= now:
+        raise Unauthenticated(
+            "session has ended",
+            code="session_ended",
+            audit=_auth_event("auth.refresh", Outcome.FAILURE, session.user_id, "session_ended"),
+        )
+    target_org = org_id or session.org_id
+    membership = (
+        _active_membership_or_raise(uow, session.user_id, target_org) if target_org else None
+    )
+    try:
+        uow.refresh_tokens.mark_used(record.id, now)
+    except Conflict:
+        raise _reuse_detected(session, now) from None  # a concurrent refresh won the rotation
+    pair = _rotate(uow, deps, session, record, membership, now)
+    uow.audit.append(
+        _auth_event(
+            "auth.refresh", Outcome.SUCCESS, session.user_id, None, org_id=target_org, session=pair
+        ),
+        at=now,
+    )
+    return pair
+
+
+def _refresh_record_or_raise(uow: UnitOfWork, token: str) -> tuple[RefreshToken, Session]:
+    record = uow.refresh_tokens.get_by_hash(hash_secret(token))
+    session = uow.sessions.get(record.session_id) if record else None
+    if record is None or session is None:
+        raise Unauthenticated(
+            "refresh token is not valid",
+            code="invalid_refresh_token",
+            audit=_auth_event("auth.refresh", Outcome.FAILURE, None, "unknown_refresh_token"),
+        )
+    return record, session
+
+
+def _reuse_detected(session: Session, now: datetime) -> Unauthenticated:
+    """A rotated token came back: someone holds a copy. End the whole family."""
+
+    def revoke_family(uow: UnitOfWork) -> None:
+        uow.sessions.revoke(session.id, at=now, reason="refresh_token_reuse")
+
+    return Unauthenticated(
+        "refresh token has already been used; the session is revoked",
+        code="refresh_token_reused",
+        audit=_auth_event(
+            "auth.refresh",
+            Outcome.DENIED,
+            session.user_id,
+            "refresh_token_reuse",
+            session_id=session.id,
+        ),
+        aftermath=revoke_family,
+    )
+
+
+def _rotate(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    session: Session,
+    parent: RefreshToken,
+    membership: Membership | None,
+    now: datetime,
+) -> TokenPair:
+    org_id = membership.org_id if membership else None
+    uow.sessions.record_use(session.id, at=now, org_id=org_id)
+    secret = _add_refresh_token(uow, session.id, parent.id, now, session.expires_at)
+    return _pair(deps, session.user_id, session.id, membership, secret, now)
+
+
+def _start_session(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    user_id: str,
+    membership: Membership | None,
+    client: ClientInfo,
+) -> TokenPair:
+    now = deps.clock.now()
+    session = Session(
+        id=new_id("ses"),
+        user_id=user_id,
+        org_id=membership.org_id if membership else None,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + deps.policy.refresh_token_ttl,
+        user_agent=(client.user_agent or "")[:400] or None,
+        ip_address=client.ip_address,
+    )
+    uow.sessions.add(session)
+    secret = _add_refresh_token(uow, session.id, None, now, session.expires_at)
+    return _pair(deps, user_id, session.id, membership, secret, now)
+
+
+def _add_refresh_token(
+    uow: UnitOfWork, session_id: str, parent_id: str | None, now: datetime, expires_at: datetime
+) -> str:
+    secret = "rt_" + new_secret_token()
+    uow.refresh_tokens.add(
+        RefreshToken(
+            id=new_id("rtk"),
+            session_id=session_id,
+            token_hash=hash_secret(secret),
+            parent_id=parent_id,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return secret
+
+
+def _pair(
+    deps: ServiceDeps,
+    user_id: str,
+    session_id: str,
+    membership: Membership | None,
+    refresh_secret: str,
+    now: datetime,
+) -> TokenPair:
+    ttl = deps.policy.access_token_ttl
+    claims = AccessClaims(
+        user_id=user_id,
+        session_id=session_id,
+        token_id=new_id("at"),
+        issued_at=now,
+        expires_at=now + ttl,
+        org_id=membership.org_id if membership else None,
+        org_role=membership.org_role if membership else None,
+    )
+    return TokenPair(
+        access_token=deps.signer.issue_access_token(claims),
+        refresh_token=refresh_secret,
+        expires_in=int(ttl.total_seconds()),
+        session_id=session_id,
+        org_id=claims.org_id,
+    )
+
+
+def _active_membership_or_raise(uow: UnitOfWork, user_id: str, org_id: str) -> Membership:
+    """Tokens for an organisation go only to its active members, and never for a deleted one."""
+    uow.bind(org_id=org_id, user_id=user_id)
+    org = uow.organisations.get(org_id)
+    membership = uow.memberships.get(org_id, user_id)
+    if (
+        org is None
+        or org.status is OrgStatus.DELETED
+        or membership is None
+        or membership.status is not MembershipStatus.ACTIVE
+    ):
+        raise Forbidden(
+            "you are not a member of this organisation",
+            code="not_a_member",
+            audit=_auth_event(
+                "auth.organisation_token",
+                Outcome.DENIED,
+                user_id,
+                "not_a_member",
+                target_org=org_id,
+            ),
+        )
+    return membership
+
+
+def logout(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> None:
+    now = deps.clock.now()
+    if principal.session_id:
+        uow.sessions.revoke(principal.session_id, at=now, reason="logout")
+    uow.audit.append(
+        _auth_event(
+            "auth.logout", Outcome.SUCCESS, principal.user_id, None, session_id=principal.session_id
+        ),
+        at=now,
+    )
+
+
+def logout_everywhere(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> int:
+    now = deps.clock.now()
+    count = uow.sessions.revoke_all_for_user(principal.user_id, at=now, reason="logout_everywhere")
+    uow.audit.append(
+        _auth_event(
+            "auth.logout_everywhere", Outcome.SUCCESS, principal.user_id, None, sessions=count
+        ),
+        at=now,
+    )
+    return count
+
+
+def list_sessions(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> list[Session]:
+    return uow.sessions.list_live_for_user(principal.user_id, deps.clock.now())
+
+
+def revoke_session(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, session_id: str
+) -> None:
+    now = deps.clock.now()
+    session = uow.sessions.get(session_id)
+    if session is None or session.user_id != principal.user_id or not session.is_live(now):
+        raise NotFound("session not found", code="session_not_found")
+    uow.sessions.revoke(session_id, at=now, reason="revoked_by_user")
+    uow.audit.append(
+        _auth_event(
+            "auth.session_revoke", Outcome.SUCCESS, principal.user_id, None, session_id=session_id
+        ),
+        at=now,
+    )
+
+
+def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
+    """Verify a bearer token and check that its session and membership are still live."""
+    try:
+        claims = deps.signer.verify_access_token(token)
+    except Unauthenticated as error:
+        error.audit = _auth_event("auth.token", Outcome.FAILURE, None, error.code)
+        raise
+    uow.bind(org_id=claims.org_id, user_id=claims.user_id)
+    session = uow.sessions.get(claims.session_id)
+    if session is None or not session.is_live(deps.clock.now()):
+        raise _token_revoked(claims, "session_ended")
+    if claims.org_id is None:
+        return Principal(user_id=claims.user_id, session_id=session.id)
+    org = uow.organisations.get(claims.org_id)
+    membership = uow.memberships.get(claims.org_id, claims.user_id)
+    if org is None or org.status is OrgStatus.DELETED:
+        raise _token_revoked(claims, "organisation_deleted")
+    if membership is None or membership.status is not MembershipStatus.ACTIVE:
+        raise _token_revoked(claims, "membership_ended")
+    return Principal(
+        user_id=claims.user_id,
+        session_id=session.id,
+        org_id=claims.org_id,
+        org_role=membership.org_role,
+    )
+
+
+def _token_revoked(claims: AccessClaims, reason: str) -> Unauthenticated:
+    return Unauthenticated(
+        "the token is no longer valid",
+        code="token_revoked",
+        audit=_auth_event(
+            "auth.token", Outcome.FAILURE, claims.user_id, reason, org_id=claims.org_id
+        ),
+    )
+
+
+def _auth_event(
+    action: str,
+    outcome: Outcome,
+    user_id: str | None,
+    reason: str | None,
+    *,
+    org_id: str | None = None,
+    session: TokenPair | None = None,
+    **details: object,
+) -> AuditDraft:
+    if session is not None:
+        details["session_id"] = session.session_id
+    return AuditDraft(
+        event_type=EventType.AUTHENTICATION,
+        action=action,
+        outcome=outcome,
+        org_id=org_id,
+        actor_id=user_id,
+        actor_type=ActorType.USER if user_id else ActorType.ANONYMOUS,
+        resource_type="session" if session else "user",
+        resource_id=session.session_id if session else user_id,
+        reason=reason,
+        details={k: v for k, v in details.items() if v is not None},
+    )

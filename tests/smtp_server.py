@@ -1,0 +1,89 @@
+"""An SMTP server on loopback for tests: `from tests.smtp_server import smtp_server`."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+HOST = "127.0.0.1"
+
+
+def unused_port() -> int:
+    """A port nothing listens on right now (also handy as a 'closed' SMTP port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.recipients: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)
+            self.recipients.append(list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self, controller: Controller, collector: _Collector) -> None:
+        self._controller = controller
+        self._collector = collector
+        self.host = HOST
+        self.port: int = controller.port
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return list(self._collector.messages)
+
+    @property
+    def recipients(self) -> list[list[str]]:
+        """The envelope recipients (RCPT TO) of each message, in order."""
+        return list(self._collector.recipients)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
+        """Wait until at least `count` messages arrived; fail the test after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while len(self._collector.messages) < count:
+            if time.monotonic() > deadline:
+                got = len(self._collector.messages)
+                raise AssertionError(f"expected {count} messages within {timeout}s, got {got}")
+            time.sleep(0.01)
+        return self.messages
+
+
+def _start_controller(collector: _Collector) -> Controller:
+    # The port is chosen before the server binds, so another process may take it first
+    # (parallel test workers): retry with a fresh port.
+    for _ in range(5):
+        controller = Controller(collector, hostname=HOST, port=unused_port())
+        try:
+            controller.start()
+        except OSError:
+            continue
+        return controller
+    raise RuntimeError("could not start the test SMTP server on a free port")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    collector = _Collector()
+    controller = _start_controller(collector)
+    try:
+        yield SmtpServer(controller, collector)
+    finally:
+        controller.stop()
