@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
@@ -29,21 +30,56 @@ def check_password_strength(password: str, policy: AccountPolicy) -> None:
 
 
 def signup(uow: UnitOfWork, deps: ServiceDeps, *, email: str, password: str, name: str) -> User:
-    email = normalise_email(email)
+    verified = not deps.policy.require_verified_email
+    user = _add_user(uow, deps, email=email, password=password, name=name, verified=verified)
+    uow.audit.append(_account_event(user.id, "user.signup"), at=user.created_at)
+    return user
+
+
+def create_user(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    actor: Principal,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    verified: bool,
+) -> User:
+    """An operator creates an account (CLI); unverified accounts still get the email."""
+    user = _add_user(uow, deps, email=email, password=password, name=name, verified=verified)
+    event = replace(
+        _account_event(actor.user_id, "user.create", resource_id=user.id),
+        actor_type=actor.actor_type,
+    )
+    uow.audit.append(event, at=user.created_at)
+    return user
+
+
+def get_user_by_email_or_raise(uow: UnitOfWork, email: str) -> User:
+    user = uow.users.get_by_email(normalise_email(email))
+    if user is None:
+        raise NotFound("no user has this email", code="user_not_found")
+    return user
+
+
+def _add_user(
+    uow: UnitOfWork, deps: ServiceDeps, *, email: str, password: str, name: str, verified: bool
+) -> User:
     check_password_strength(password, deps.policy)
     now = deps.clock.now()
     user = User(
         id=new_id("usr"),
-        email=email,
-        name=name.strip(),
+        email=normalise_email(email),
+        name=" ".join(name.split()),
         password_hash=deps.passwords.hash(password),
         created_at=now,
-        email_verified_at=None if deps.policy.require_verified_email else now,
+        email_verified_at=now if verified else None,
     )
     uow.bind(user_id=user.id)
     uow.users.add(user)
-    _send_verification(uow, deps, user, now)
-    uow.audit.append(_account_event(user.id, "user.signup", resource_id=user.id), at=now)
+    if not verified:
+        _send_verification(uow, deps, user, now)
     return user
 
 
@@ -61,7 +97,11 @@ def verify_email(uow: UnitOfWork, deps: ServiceDeps, *, token: str) -> User:
     user = _user_or_raise(uow, record.user_id)
     uow.users.mark_verified(user.id, now)
     uow.audit.append(_account_event(user.id, "user.verify_email", resource_id=user.id), at=now)
-    return user
+    return replace(user, email_verified_at=user.email_verified_at or now)
+
+
+def get_account(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> User:
+    return _user_or_raise(uow, principal.user_id)
 
 
 def change_password(

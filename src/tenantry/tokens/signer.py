@@ -28,7 +28,7 @@ USE_ACCESS = "access"  # the `token_use` of an access token
 # Tolerated difference between the clocks of the hosts that issue and verify tokens.
 CLOCK_SKEW = timedelta(seconds=30)
 RING_MAX_AGE = timedelta(seconds=60)
-UNKNOWN_KID_RELOAD_INTERVAL = timedelta(seconds=0)
+UNKNOWN_KID_RELOAD_INTERVAL = timedelta(seconds=5)
 # Access tokens live at most a day (settings), so a key retired a day ago signed nothing live.
 DEFAULT_RETIRED_KEY_GRACE = timedelta(days=1)
 
@@ -64,7 +64,6 @@ class JwtSigner:
         self._clock = clock
         self._retired_key_grace = retired_key_grace
         self._ring: _KeyRing | None = None
-        self._last_unknown_kid_reload: datetime | None = None
         self._lock = threading.Lock()
 
     def issue_access_token(self, claims: AccessClaims) -> str:
@@ -154,11 +153,10 @@ class JwtSigner:
     def _reload_for_unknown_kid(self) -> _KeyRing:
         now = self._clock.now()
         with self._lock:
-            last, ring = self._last_unknown_kid_reload, self._ring
-            recently = last is not None and _younger_than(last, now, UNKNOWN_KID_RELOAD_INTERVAL)
-            if ring is not None and recently:
+            ring = self._ring
+            # Any read counts, so tokens with made-up kids cost one read per interval at most.
+            if ring is not None and _younger_than(ring.loaded_at, now, UNKNOWN_KID_RELOAD_INTERVAL):
                 return ring
-            self._last_unknown_kid_reload = now
             return self._load(now)
 
     def _load(self, now: datetime) -> _KeyRing:

@@ -1,0 +1,145 @@
+"""The `tenantry` command line. Each command parses, calls one service function, prints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.domain.errors import TenantryError
+from tenantry.domain.principal import SYSTEM
+from tenantry.edge import run_use_case
+from tenantry.logging import configure_logging
+from tenantry.ports import UnitOfWork
+from tenantry.services import accounts
+from tenantry.services.keys import rotate_signing_keys
+from tenantry.services.organisations import register_organisation
+from tenantry.services.provisioning import provision_organisation
+from tenantry.settings import Settings
+from tenantry.store.sql.migrate import migrate as run_migrations
+from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
+
+app = typer.Typer(help="tenantry: multi-tenant access management.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
+
+T = TypeVar("T")
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(as_json=settings.logs_as_json)
+    return settings
+
+
+def _open(settings: Settings) -> Tenantry:
+    # The embedded default migrates itself so that `tenantry serve` works on a fresh machine.
+    return bootstrap(settings, auto_migrate=settings.is_sqlite)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the HTTP API and the email dispatcher."""
+    import uvicorn
+
+    from tenantry.http.app import create_app
+
+    settings = _settings()
+    tenantry = _open(settings)
+    out.print(f"tenantry on [bold]{settings.database_url}[/] - http://{host}:{port}/docs")
+    uvicorn.run(create_app(tenantry, run_dispatcher=True), host=host, port=port, log_config=None)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (runs as TENANTRY_MIGRATION_DATABASE_URL if set)."""
+    settings = _settings()
+    with out.status("migrating"):
+        run_migrations(
+            settings.migration_database_url or settings.database_url,
+            runtime_url=settings.database_url,
+        )
+    out.print("[green]schema is up to date[/]")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Promote the next signing key to current and create a new next key."""
+    settings = _settings()
+    tenantry = _open(settings)
+    cipher = KeyCipher(resolve_secret_key(settings))
+    key = _run(
+        tenantry,
+        lambda uow: rotate_signing_keys(
+            uow, now=tenantry.clock.now(), cipher=cipher, alg=settings.signing_alg
+        ),
+    )
+    out.print(f"current signing key is now [bold]{key.kid}[/] ({key.alg})")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Email address.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    verified: Annotated[bool, typer.Option(help="Mark the email as verified.")] = False,
+) -> None:
+    """Create a user (an operator action, audited as SYSTEM)."""
+    tenantry = _open(_settings())
+    user = _run(
+        tenantry,
+        lambda uow: accounts.create_user(
+            uow, tenantry.deps, SYSTEM, email=email, password=password, name=name, verified=verified
+        ),
+    )
+    out.print(f"created user [bold]{user.id}[/] <{user.email}>")
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="Organisation name.")],
+    slug: Annotated[str, typer.Option(help="URL slug: a-z, 0-9 and '-', 3-63 characters.")],
+    owner_email: Annotated[str, typer.Option(help="Email of the existing user who will be OWNER.")],
+) -> None:
+    """Register an organisation for an existing user and provision it."""
+    tenantry = _open(_settings())
+    owner = _run(tenantry, lambda uow: accounts.get_user_by_email_or_raise(uow, owner_email))
+    org = _run(
+        tenantry,
+        lambda uow: register_organisation(
+            uow, tenantry.deps, SYSTEM, owner_id=owner.id, name=name, slug=slug
+        ),
+    )
+    with out.status("provisioning"):
+        org = provision_organisation(
+            tenantry.store.unit_of_work, tenantry.deps, SYSTEM, org.id, tenantry.provisioning_steps
+        )
+    out.print(f"organisation [bold]{org.id}[/] ({org.slug}) is {org.status}")
+
+
+def _run(tenantry: Tenantry, use_case: Callable[[UnitOfWork], T]) -> T:
+    try:
+        return run_use_case(tenantry.store.unit_of_work, use_case, clock=tenantry.clock)
+    except TenantryError as error:
+        err.print(f"[red]error[/] {error.code}: {error.detail}")
+        raise typer.Exit(code=1) from None
+
+
+def main() -> None:
+    app(prog_name="tenantry")
+
+
+if __name__ == "__main__":
+    main()

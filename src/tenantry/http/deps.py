@@ -1,0 +1,104 @@
+"""Named dependencies that read like the rule they enforce (`CurrentPrincipal`, `Run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+
+from tenantry.bootstrap import Tenantry
+from tenantry.domain.errors import Unauthenticated
+from tenantry.domain.principal import Principal
+from tenantry.edge import run_use_case
+from tenantry.ports import UnitOfWork
+from tenantry.services import sign_in
+from tenantry.services.context import ServiceDeps
+from tenantry.services.sign_in import ClientInfo
+
+T = TypeVar("T")
+
+
+class Runner:
+    """Runs one use case for this request: its own unit of work, one commit (`run_use_case`)."""
+
+    def __init__(self, tenantry: Tenantry, request_id: str, principal: Principal | None) -> None:
+        self.tenantry = tenantry
+        self.request_id = request_id
+        self.principal = principal
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:
+            raise Unauthenticated("a bearer token is required", code="missing_token")
+        return self.principal
+
+    @property
+    def deps(self) -> ServiceDeps:
+        return self.tenantry.deps
+
+    def __call__(self, use_case: Callable[[UnitOfWork], T], *, read_only: bool = False) -> T:
+        return run_use_case(
+            self.tenantry.store.unit_of_work,
+            use_case,
+            clock=self.tenantry.clock,
+            org_id=self.principal.org_id if self.principal else None,
+            user_id=self.principal.user_id if self.principal else None,
+            request_id=self.request_id,
+            read_only=read_only,
+        )
+
+
+def get_tenantry(request: Request) -> Tenantry:
+    tenantry: Tenantry = request.app.state.tenantry
+    return tenantry
+
+
+def get_request_id(request: Request) -> str:
+    return str(request.state.request_id)
+
+
+def get_client(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def _bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("a bearer token is required", code="missing_token")
+    return token.strip()
+
+
+def get_principal(
+    request: Request,
+    tenantry: Annotated[Tenantry, Depends(get_tenantry)],
+    request_id: Annotated[str, Depends(get_request_id)],
+) -> Principal:
+    token = _bearer_token(request)
+    runner = Runner(tenantry, request_id, None)
+    return runner(lambda uow: sign_in.authenticate(uow, tenantry.deps, token), read_only=True)
+
+
+def get_public_runner(
+    tenantry: Annotated[Tenantry, Depends(get_tenantry)],
+    request_id: Annotated[str, Depends(get_request_id)],
+) -> Runner:
+    return Runner(tenantry, request_id, None)
+
+
+def get_runner(
+    tenantry: Annotated[Tenantry, Depends(get_tenantry)],
+    request_id: Annotated[str, Depends(get_request_id)],
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> Runner:
+    return Runner(tenantry, request_id, principal)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+PublicRun = Annotated[Runner, Depends(get_public_runner)]
+Run = Annotated[Runner, Depends(get_runner)]
+Client = Annotated[ClientInfo, Depends(get_client)]
+App = Annotated[Tenantry, Depends(get_tenantry)]

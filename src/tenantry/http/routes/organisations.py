@@ -1,0 +1,93 @@
+"""`/v1/organisations`: register, read, update, delete, provisioning retry, members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from tenantry.domain.model import Organisation
+from tenantry.http.deps import Run
+from tenantry.http.schemas import (
+    MemberOut,
+    MyOrganisationOut,
+    OrganisationIn,
+    OrganisationOut,
+    OrganisationPatch,
+    Page,
+)
+from tenantry.services import organisations as orgs
+from tenantry.services.provisioning import provision_organisation, retry_provisioning
+
+router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
+
+
+@router.post("", status_code=201)
+def register(body: OrganisationIn, run: Run) -> OrganisationOut:
+    caller = run.caller
+    org = run(
+        lambda uow: orgs.register_organisation(
+            uow, run.deps, caller, owner_id=caller.user_id, name=body.name, slug=body.slug
+        )
+    )
+    return OrganisationOut.of(_provision(run, org.id))
+
+
+def _provision(run: Run, org_id: str) -> Organisation:
+    # Provisioning is a saga of small transactions after the registration committed.
+    tenantry = run.tenantry
+    return provision_organisation(
+        tenantry.store.unit_of_work, run.deps, run.caller, org_id, tenantry.provisioning_steps
+    )
+
+
+@router.get("")
+def list_mine(run: Run) -> Page[MyOrganisationOut]:
+    pairs = run(lambda uow: orgs.list_my_organisations(uow, run.deps, run.caller), read_only=True)
+    return Page(
+        items=[MyOrganisationOut.of_membership(org, membership) for org, membership in pairs]
+    )
+
+
+@router.get("/{org_id}")
+def get(org_id: str, run: Run) -> OrganisationOut:
+    org = run(lambda uow: orgs.get_organisation(uow, run.deps, run.caller, org_id), read_only=True)
+    return OrganisationOut.of(org)
+
+
+@router.patch("/{org_id}")
+def update(org_id: str, body: OrganisationPatch, run: Run) -> OrganisationOut:
+    org = run(
+        lambda uow: orgs.update_organisation(
+            uow, run.deps, run.caller, org_id, name=body.name, settings=body.settings
+        )
+    )
+    return OrganisationOut.of(org)
+
+
+@router.delete("/{org_id}", status_code=204)
+def delete(org_id: str, run: Run) -> Response:
+    run(lambda uow: orgs.delete_organisation(uow, run.deps, run.caller, org_id))
+    return Response(status_code=204)
+
+
+@router.post("/{org_id}/provisioning/retry")
+def retry(org_id: str, run: Run) -> OrganisationOut:
+    run(lambda uow: retry_provisioning(uow, run.deps, run.caller, org_id))
+    return OrganisationOut.of(_provision(run, org_id))
+
+
+@router.get("/{org_id}/members")
+def members(
+    org_id: str,
+    run: Run,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[MemberOut]:
+    page = run(
+        lambda uow: orgs.list_members(
+            uow, run.deps, run.caller, org_id, limit=limit, cursor=cursor
+        ),
+        read_only=True,
+    )
+    return Page(items=[MemberOut.of(m) for m in page.items], next_cursor=page.next_cursor)

@@ -1,0 +1,60 @@
+"""Discovery, JWKS and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+
+from tenantry.domain.errors import Unavailable
+from tenantry.http.deps import App
+
+router = APIRouter(tags=["discovery"])
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(app: App) -> dict[str, Any]:
+    return dict(app.signer.public_jwks())
+
+
+@router.get("/.well-known/openid-configuration")
+def openid_configuration(app: App) -> dict[str, Any]:
+    issuer = app.settings.token_issuer
+    base = app.settings.public_url.rstrip("/")
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "token_endpoint": f"{base}/v1/auth/login",
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [app.settings.signing_alg],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "claims_supported": [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "sid",
+            "org_id",
+            "org_role",
+        ],
+    }
+
+
+@router.get("/healthz", tags=["health"])
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+def readyz(app: App) -> dict[str, str]:
+    try:
+        with app.store.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as error:
+        raise Unavailable("the store is not reachable", code="store_unavailable") from error
+    return {"status": "ready"}
