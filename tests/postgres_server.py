@@ -97,7 +97,7 @@ def drop_tenantry_database(admin_url: str, urls: PgUrls) -> None:
 def normalise_url(url: str) -> str:
     """The same URL with the psycopg 3 driver, whatever driver (or none) it named."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
+    if parsed.drivername.split("+")[0] not in ("postgresql", "postgres"):
         raise ValueError(f"not a PostgreSQL URL: {parsed!r}")
     return parsed.set(drivername=DRIVER).render_as_string(hide_password=False)
 
@@ -279,10 +279,12 @@ def _reachable(admin_url: str) -> str:
     try:
         _connect(admin_url).close()
     except psycopg.Error as exc:
-        # An explicit URL that does not work is a mistake to fix, never a reason to skip.
-        shown = make_url(admin_url).render_as_string(hide_password=True)
-        pytest.fail(f"{ENV_URL}={shown} is not reachable: {exc}", pytrace=False)
-    return admin_url
+        problem = str(exc)
+    else:
+        return admin_url
+    # An explicit URL that does not work is a mistake to fix, never a reason to skip.
+    shown = make_url(admin_url).render_as_string(hide_password=True)
+    pytest.fail(f"{ENV_URL}={shown} is not reachable: {problem}", pytrace=False)
 
 
 def _start_or_give_up() -> EmbeddedServer:

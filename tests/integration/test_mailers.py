@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from tests.smtp_server import SmtpServer, unused_port
 
 from tenantry.domain.model import EmailMessage
 from tenantry.mail.console import ConsoleMailer
@@ -22,6 +21,7 @@ from tenantry.mail.templates import (
     verification_email,
 )
 from tenantry.settings import Settings
+from tests.smtp_server import SmtpServer, unused_port
 
 SENDER = "tenantry <no-reply@tenantry.test>"
 LINK = "https://app.example/verify-email?token=abc123"

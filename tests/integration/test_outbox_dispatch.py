@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.smtp_server import SmtpServer, unused_port
 
 from tenantry.domain.model import EmailMessage, OutboxStatus
 from tenantry.mail.dispatcher import OutboxDispatcher
@@ -19,6 +18,7 @@ from tenantry.services.outbox import DispatchReport, backoff, dispatch_due
 from tenantry.store.sql.migrate import migrate
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import outbox
+from tests.smtp_server import SmtpServer, unused_port
 
 pytestmark = pytest.mark.smtp
 

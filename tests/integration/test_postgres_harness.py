@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
 from tests.postgres_server import PgUrls, create_tenantry_database, drop_tenantry_database
 
 pytestmark = pytest.mark.postgres

@@ -33,7 +33,7 @@ from tenantry.store.sql.migrate import migrate
 from tenantry.store.sql.store import SqlStore
 from tenantry.tokens.cipher import KeyCipher, KeyDecryptionError
 from tenantry.tokens.keys import SigningAlg, generate_signing_key, load_private_key
-from tenantry.tokens.signer import CLOCK_SKEW, JwtSigner
+from tenantry.tokens.signer import CLOCK_SKEW, DEFAULT_RETIRED_KEY_GRACE, RING_MAX_AGE, JwtSigner
 
 ISSUER = "https://tenantry.test"
 AUDIENCE = "tenantry"
@@ -253,6 +253,32 @@ def test_rotation_without_a_key_ring_is_a_conflict(
 
     assert refusal.value.code == "no_signing_key"
     assert stored_keys(store) == []
+
+
+def test_two_current_keys_left_by_racing_starts_are_signed_with_newest_and_rotated_away(
+    store: SqlStore,
+    cipher: KeyCipher,
+    clock: SteppingClock,
+    alg: SigningAlg,
+    make_signer: Callable[..., JwtSigner],
+) -> None:
+    # PostgreSQL lets two processes both find no CURRENT key and both create one.
+    older = generate_signing_key(alg, clock.now(), cipher, KeyState.CURRENT)
+    clock.advance(timedelta(seconds=1))
+    newer = generate_signing_key(alg, clock.now(), cipher, KeyState.CURRENT)
+
+    def add_both(uow: UnitOfWork) -> None:
+        uow.signing_keys.add(older)
+        uow.signing_keys.add(newer)
+
+    committed(store, add_both)
+
+    token = make_signer().issue_access_token(access_claims(clock))
+    promoted = rotate(store, cipher, clock, alg)
+
+    assert split(token)[0]["kid"] == newer.kid
+    assert [key.kid for key in keys_in(store, KeyState.CURRENT)] == [promoted.kid]
+    assert {key.kid for key in keys_in(store, KeyState.RETIRED)} == {older.kid, newer.kid}
 
 
 # Issuing and verifying
@@ -497,9 +523,9 @@ def test_a_retired_key_is_dropped_once_no_token_it_signed_can_be_live(
     old_kid = split(long_lived)[0]["kid"]
     rotate(store, cipher, clock, alg)
 
-    clock.advance(timedelta(hours=23))
+    clock.advance(DEFAULT_RETIRED_KEY_GRACE - RING_MAX_AGE)
     signer.verify_access_token(long_lived)
-    clock.advance(timedelta(hours=1))
+    clock.advance(RING_MAX_AGE * 2)  # the cached ring is stale, the key past its grace
 
     refused(signer, long_lived)
     assert old_kid not in {jwk["kid"] for jwk in signer.public_jwks()["keys"]}  # type: ignore[attr-defined]
@@ -542,7 +568,10 @@ def test_unknown_kids_reload_the_ring_at_most_every_five_seconds(
             headers={"kid": key.kid, "typ": "at+jwt"},
         )
 
-    signer.verify_access_token(token_from_a_key_added_now())  # unknown kid: one reload
+    just_after_loading = token_from_a_key_added_now()
+    refused(signer, just_after_loading)
+    clock.advance(timedelta(seconds=5))
+    signer.verify_access_token(just_after_loading)  # the unknown kid caused one read
     clock.advance(timedelta(seconds=4))
     too_soon = token_from_a_key_added_now()
     refused(signer, too_soon)

@@ -4,6 +4,7 @@ import dataclasses
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -19,7 +20,11 @@ from tenantry.tokens.keys import SigningAlg, generate_signing_key, load_private_
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 SECRET = "a-test-secret-that-is-long-enough-for-anyone"
 ALGS: list[SigningAlg] = ["EdDSA", "ES256", "RS256"]
-JOSE_KEY_TYPE = {"EdDSA": "OKP", "ES256": "EC", "RS256": "RSA"}
+JOSE_KEY_TYPE: dict[str, Literal["OKP", "EC", "RSA"]] = {
+    "EdDSA": "OKP",
+    "ES256": "EC",
+    "RS256": "RSA",
+}
 
 
 @pytest.fixture

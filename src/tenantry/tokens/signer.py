@@ -29,8 +29,8 @@ USE_ACCESS = "access"  # the `token_use` of an access token
 CLOCK_SKEW = timedelta(seconds=30)
 RING_MAX_AGE = timedelta(seconds=60)
 UNKNOWN_KID_RELOAD_INTERVAL = timedelta(seconds=5)
-# Access tokens live at most a day (settings), so a key retired a day ago signed nothing live.
-DEFAULT_RETIRED_KEY_GRACE = timedelta(days=1)
+# Access tokens live at most a day (settings), so a key retired longer ago signed nothing live.
+DEFAULT_RETIRED_KEY_GRACE = timedelta(days=1) + CLOCK_SKEW
 
 _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "sid", "token_use"]
 _PUBLISH_ORDER = {KeyState.CURRENT: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}

@@ -1,0 +1,80 @@
+"""Fixtures: every store-backed test runs on SQLite and on PostgreSQL with forced RLS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tenantry.bootstrap import Tenantry
+from tenantry.store.sql.migrate import migrate
+from tests.harness import (
+    Api,
+    Mailbox,
+    StoreTarget,
+    TestClock,
+    build_tenantry,
+    copy_sqlite,
+    test_settings,
+)
+from tests.postgres_server import PgUrls, pg_urls, postgres_admin_url  # noqa: F401
+from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
+
+STORES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated once per worker; each test gets a copy, so tests never share SQLite state."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(pg_urls: PgUrls) -> PgUrls:  # noqa: F811
+    migrate(pg_urls.owner_url, runtime_url=pg_urls.runtime_url)
+    return pg_urls
+
+
+@pytest.fixture(params=STORES)
+def store_target(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> StoreTarget:
+    if request.param == "sqlite":
+        url = copy_sqlite(sqlite_template, tmp_path / "tenantry.db")
+        return StoreTarget("sqlite", url, url)
+    urls: PgUrls = request.getfixturevalue("migrated_postgres")
+    privileged = (
+        make_url(urls.admin_url).set(database=urls.database).render_as_string(hide_password=False)
+    )
+    return StoreTarget("postgres", urls.runtime_url, privileged, migration_url=urls.owner_url)
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture
+def tenantry(
+    store_target: StoreTarget,
+    tmp_path: Path,
+    clock: TestClock,
+    smtp_server: SmtpServer,  # noqa: F811
+) -> Iterator[Tenantry]:
+    app = build_tenantry(test_settings(store_target, tmp_path), clock, smtp_server)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def mailbox(tenantry: Tenantry, smtp_server: SmtpServer) -> Mailbox:  # noqa: F811
+    return Mailbox(tenantry, smtp_server)
+
+
+@pytest.fixture
+def api(tenantry: Tenantry, mailbox: Mailbox) -> Api:
+    return Api(tenantry, mailbox)

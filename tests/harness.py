@@ -1,0 +1,227 @@
+"""Builders and helpers shared by the suites. They drive tenantry through its real entry
+points (HTTP, services) and read results back through its own repositories."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.domain.audit import AuditEvent
+from tenantry.domain.model import Membership, MembershipStatus
+from tenantry.domain.roles import OrgRole
+from tenantry.http.app import create_app
+from tenantry.mail.smtp import SmtpMailer
+from tenantry.ports import AuditQuery
+from tenantry.services.outbox import dispatch_due
+from tenantry.settings import Environment, Settings
+from tenantry.store.sql.audit import SqlAudit
+from tests.smtp_server import SmtpServer
+
+PASSWORD = "correct horse battery staple"
+FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
+
+
+class TestClock:
+    """A clock the test moves by hand; expiry tests advance it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self._now = datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        self._now += timedelta(**delta)
+
+
+@dataclass
+class StoreTarget:
+    """Where a test's data lives: the runtime URL and a privileged URL that sees every row."""
+
+    name: str
+    url: str
+    privileged_url: str
+    migration_url: str | None = None
+
+
+def test_settings(target: StoreTarget, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": Environment.TEST,
+        "database_url": target.url,
+        "migration_database_url": target.migration_url,
+        "secret_key": "test-secret-" + "x" * 40,
+        "secret_key_file": tmp_path / "secret",
+        "public_url": "http://tenantry.test",
+        **FAST_ARGON2,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def copy_sqlite(template: Path, destination: Path) -> str:
+    shutil.copyfile(template, destination)
+    return f"sqlite:///{destination}"
+
+
+@dataclass
+class Mailbox:
+    """Delivers the outbox through real SMTP to an aiosmtpd server and reads what arrived."""
+
+    tenantry: Tenantry
+    server: SmtpServer
+
+    def deliver(self) -> list[EmailMessage]:
+        dispatch_due(
+            self.tenantry.store.unit_of_work,
+            self.tenantry.mailer,
+            clock=self.tenantry.clock,
+            max_attempts=3,
+        )
+        return self.server.messages
+
+    def messages_to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.deliver() if m["To"] == address]
+
+    def last_link_token(self, address: str, path: str) -> str:
+        for message in reversed(self.messages_to(address)):
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None
+            found = re.search(rf"{re.escape(path)}\?token=([A-Za-z0-9_%-]+)", body.get_content())
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no {path} link was mailed to {address}")
+
+
+def smtp_mailer_for(server: SmtpServer) -> SmtpMailer:
+    return SmtpMailer(
+        host="127.0.0.1", port=server.port, sender="tenantry <no-reply@tenantry.test>"
+    )
+
+
+def build_tenantry(
+    settings: Settings, clock: TestClock, server: SmtpServer, **kwargs: Any
+) -> Tenantry:
+    return bootstrap(settings, clock=clock, mailer=smtp_mailer_for(server), **kwargs)
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    user_id: str
+    access_token: str
+    refresh_token: str
+    org_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def unique_email(label: str = "user") -> str:
+    return f"{label}-{secrets.token_hex(5)}@example.com"
+
+
+def unique_slug(label: str = "org") -> str:
+    return f"{label}-{secrets.token_hex(5)}"
+
+
+class Api:
+    """The HTTP API as a user meets it, plus the mailbox for their links."""
+
+    def __init__(self, tenantry: Tenantry, mailbox: Mailbox) -> None:
+        self.tenantry = tenantry
+        self.mailbox = mailbox
+        self.client = TestClient(create_app(tenantry), raise_server_exceptions=False)
+
+    def signup(
+        self, email: str | None = None, password: str = PASSWORD, name: str = "Test User"
+    ) -> Any:
+        email = email or unique_email()
+        return self.client.post(
+            "/v1/auth/signup", json={"email": email, "password": password, "name": name}
+        )
+
+    def login(self, email: str, password: str = PASSWORD, org_id: str | None = None) -> Any:
+        body: dict[str, Any] = {"email": email, "password": password}
+        if org_id:
+            body["organisation_id"] = org_id
+        return self.client.post("/v1/auth/login", json=body)
+
+    def verified_account(self, email: str | None = None, name: str = "Test User") -> Account:
+        email = email or unique_email()
+        created = self.signup(email, name=name)
+        assert created.status_code == 201, created.text
+        token = self.mailbox.last_link_token(email, "/verify-email")
+        verified = self.client.post("/v1/auth/verify-email", json={"token": token})
+        assert verified.status_code == 200, verified.text
+        tokens = self.login(email).json()
+        return Account(
+            email, PASSWORD, created.json()["id"], tokens["access_token"], tokens["refresh_token"]
+        )
+
+    def switch_org(self, account: Account, org_id: str) -> Account:
+        response = self.client.post(
+            "/v1/auth/refresh",
+            json={"refresh_token": account.refresh_token, "organisation_id": org_id},
+        )
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        account.access_token, account.refresh_token = (
+            tokens["access_token"],
+            tokens["refresh_token"],
+        )
+        account.org_id = org_id
+        return account
+
+    def owner_with_org(self, slug: str | None = None) -> tuple[Account, dict[str, Any]]:
+        owner = self.verified_account()
+        response = self.client.post(
+            "/v1/organisations",
+            json={"name": "Acme", "slug": slug or unique_slug()},
+            headers=owner.auth,
+        )
+        assert response.status_code == 201, response.text
+        org = response.json()
+        return self.switch_org(owner, org["id"]), org
+
+    def member_of(self, org_id: str, role: OrgRole = OrgRole.MEMBER) -> Account:
+        """A verified user made a member directly through the store (invitations come later)."""
+        account = self.verified_account()
+        with self.tenantry.store.unit_of_work(org_id=org_id, user_id=account.user_id) as uow:
+            uow.memberships.add(
+                Membership(
+                    org_id,
+                    account.user_id,
+                    role,
+                    MembershipStatus.ACTIVE,
+                    self.tenantry.clock.now(),
+                )
+            )
+            uow.commit()
+        return self.switch_org(account, org_id)
+
+
+def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:
+    """Every matching audit event, read through a connection that row-level security spares."""
+    engine = sa.create_engine(target.privileged_url)
+    try:
+        with engine.connect() as connection:
+            return SqlAudit(connection, None).find(AuditQuery(limit=1000, **query))
+    finally:
+        engine.dispose()
+
+
+def actions(events: list[AuditEvent]) -> list[tuple[str, str]]:
+    return [(event.action, event.outcome.value) for event in events]
