@@ -20,7 +20,7 @@ from tenantry.store.sql import SqlStore
 from tenantry.store.sql.migrate import migrate
 from tenantry.throttle import LimitsLoginThrottle
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
-from tenantry.tokens.signer import JwtSigner
+from tenantry.tokens.signer import CLOCK_SKEW, JwtSigner
 
 log = structlog.get_logger()
 
