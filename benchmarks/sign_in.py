@@ -6,6 +6,7 @@ Uses the embedded SQLite store in a temporary folder and the production argon2 p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -30,10 +31,8 @@ def measure(action: Callable[[], object], rounds: int = ROUNDS) -> float:
     samples = []
     for _ in range(rounds):
         started = time.perf_counter()
-        try:
+        with contextlib.suppress(TenantryError):
             action()
-        except TenantryError:
-            pass
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 
@@ -98,11 +97,11 @@ def write_report(results: dict[str, float]) -> None:
     lines = [
         "# Benchmarks",
         "",
-        "Written by `benchmarks/sign_in.py`; medians of repeated calls in one run on one machine, so",
-        "compare the ratios, not the absolute numbers.",
+        "Written by `benchmarks/sign_in.py`: medians of repeated calls in one run on one",
+        "machine, so compare the ratios, not the absolute numbers.",
         "",
         f"Machine: {cpu_model()} ({os.cpu_count()} cores), "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; SQLite store,",
+        f"Python {platform.python_version()}, {platform.system()}; SQLite store,",
         "argon2id m=19456 KiB, t=2, p=1 (the OWASP floor, the production default).",
         "",
         "| operation | median |",
