@@ -7,6 +7,8 @@ Without either, postgres tests fail when `CI=true` and are skipped otherwise.
 
 Every database made here has two roles of its own: an owner that runs migrations and a
 runtime role that is neither owner, superuser nor BYPASSRLS, so row-level security binds it.
+
+Use from a conftest: `from tests.postgres_server import pg_urls, postgres_admin_url`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class PgUrls:
     admin_url: str
     database: str
     runtime_role: str
+    owner_role: str
 
 
 # --- databases and roles -----------------------------------------------------------------
@@ -67,20 +70,21 @@ def create_tenantry_database(admin_url: str) -> PgUrls:
         admin_url=admin,
         database=database,
         runtime_role=runtime,
+        owner_role=owner,
     )
     try:
         _create_roles_and_database(admin, urls, owner_password, runtime_password)
         _lock_down_public_schema(admin, urls)
     except BaseException:
-        drop_tenantry_database(admin, urls)
+        with contextlib.suppress(psycopg.Error):  # keep the original error in view
+            drop_tenantry_database(admin, urls)
         raise
     return urls
 
 
 def drop_tenantry_database(admin_url: str, urls: PgUrls) -> None:
     """End every session of the database or its roles, then drop the database and both roles."""
-    owner = make_url(urls.owner_url).username
-    roles = [role for role in (urls.runtime_role, owner) if role]
+    roles = [urls.runtime_role, urls.owner_role]
     with _connect(normalise_url(admin_url)) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -115,8 +119,8 @@ _CREATE_ROLE = sql.SQL(
 def _create_roles_and_database(
     admin_url: str, urls: PgUrls, owner_password: str, runtime_password: str
 ) -> None:
-    owner = sql.Identifier(make_url(urls.owner_url).username or "")
-    runtime, database = sql.Identifier(urls.runtime_role), sql.Identifier(urls.database)
+    owner, runtime = sql.Identifier(urls.owner_role), sql.Identifier(urls.runtime_role)
+    database = sql.Identifier(urls.database)
     with _connect(admin_url) as conn:
         conn.execute(_CREATE_ROLE.format(owner, sql.Literal(owner_password)))
         conn.execute(_CREATE_ROLE.format(runtime, sql.Literal(runtime_password)))
@@ -132,8 +136,7 @@ def _create_roles_and_database(
 
 def _lock_down_public_schema(admin_url: str, urls: PgUrls) -> None:
     # Explicit, because before PostgreSQL 15 PUBLIC may CREATE in public and a superuser owns it.
-    owner = sql.Identifier(make_url(urls.owner_url).username or "")
-    runtime = sql.Identifier(urls.runtime_role)
+    owner, runtime = sql.Identifier(urls.owner_role), sql.Identifier(urls.runtime_role)
     with _connect(admin_url, urls.database) as conn:
         conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(owner))
         conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")

@@ -58,11 +58,11 @@ def test_the_runtime_role_has_no_power_to_step_around_rls(
 
 
 def test_the_owner_role_owns_the_database_and_schema_but_is_no_superuser(
-    as_owner: Connection,
+    as_owner: Connection, pg_urls: PgUrls
 ) -> None:
-    me = as_owner.scalar(sa.text("SELECT current_user"))
-    assert as_owner.scalar(_DATABASE_OWNER) == me
-    assert as_owner.scalar(_SCHEMA_OWNER) == me
+    assert as_owner.scalar(sa.text("SELECT current_user")) == pg_urls.owner_role
+    assert as_owner.scalar(_DATABASE_OWNER) == pg_urls.owner_role
+    assert as_owner.scalar(_SCHEMA_OWNER) == pg_urls.owner_role
     powers = as_owner.execute(_ROLE_POWERS).one()
     assert powers == (False, False, False, False)
 

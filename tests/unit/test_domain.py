@@ -24,7 +24,10 @@ def test_good_slugs_are_accepted(slug: str) -> None:
 
 @pytest.mark.parametrize(
     "slug",
-    ["ab", "x" * 64, "Acme", "-acme", "acme-", "ac--me", "ac me", "acme\n", "acmé", "a_b", "../x", "a;b", ""],
+    [
+        *["ab", "x" * 64, "Acme", "-acme", "acme-", "ac--me", "ac me", "acme\n", "acmé"],
+        *["a_b", "../x", "a;b", ""],
+    ],
 )
 def test_bad_slugs_are_refused(slug: str) -> None:
     with pytest.raises(Invalid) as refused:
@@ -72,7 +75,9 @@ def test_exact_grant_is_preferred_when_explaining() -> None:
     assert matching_grant(["team:read"], "site:publish") is None
 
 
-@pytest.mark.parametrize("text", ["site", "site:", ":publish", "Site:Publish", "site:*:x", "*", "*:read", "a b:c"])
+@pytest.mark.parametrize(
+    "text", ["site", "site:", ":publish", "Site:Publish", "site:*:x", "*", "*:read", "a b:c"]
+)
 def test_malformed_permissions_are_refused(text: str) -> None:
     with pytest.raises(Invalid):
         parse_grant(text)
@@ -81,7 +86,8 @@ def test_malformed_permissions_are_refused(text: str) -> None:
 def test_role_hierarchy_and_built_in_grants() -> None:
     assert OrgRole.OWNER.rank > OrgRole.ADMIN.rank > OrgRole.MEMBER.rank
     admin = ROLE_GRANTS[OrgRole.ADMIN]
-    assert "organisation:delete" not in admin and "organisation:transfer" not in admin
+    assert "organisation:delete" not in admin
+    assert "organisation:transfer" not in admin
     assert set(BUILT_IN_PERMISSIONS) - admin == {"organisation:delete", "organisation:transfer"}
     assert matching_grant(ROLE_GRANTS[OrgRole.OWNER], "site:publish") == "*:*"
     assert ROLE_GRANTS[OrgRole.MEMBER] == {"organisation:read", "member:read", "team:read"}
@@ -106,5 +112,6 @@ def test_organisation_life_cycle() -> None:
 
 def test_ids_are_prefixed_random_and_secrets_hash_stably() -> None:
     ids = {new_id("org") for _ in range(1000)}
-    assert len(ids) == 1000 and all(i.startswith("org_") and len(i) == 28 for i in ids)
+    assert len(ids) == 1000
+    assert all(i.startswith("org_") and len(i) == 28 for i in ids)
     assert hash_secret("abc") == hash_secret("abc") != hash_secret("abd")
