@@ -34,6 +34,8 @@ FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
 class TestClock:
     """A clock the test moves by hand; expiry tests advance it instead of sleeping."""
 
+    __test__ = False  # a helper, not a test class, whatever its name
+
     def __init__(self) -> None:
         self._now = datetime.now(UTC).replace(microsecond=0)
 
@@ -66,6 +68,9 @@ def test_settings(target: StoreTarget, tmp_path: Path, **overrides: Any) -> Sett
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
 
 
 def copy_sqlite(template: Path, destination: Path) -> str:
