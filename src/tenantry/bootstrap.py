@@ -69,6 +69,8 @@ def bootstrap(
         issuer=settings.token_issuer,
         audience=settings.audience,
         clock=clock,
+        # A retired key is trusted for as long as a token it signed can live, and no longer.
+        retired_key_grace=timedelta(seconds=settings.access_token_ttl_seconds) + CLOCK_SKEW,
     )
     deps = ServiceDeps(
         clock=clock,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import tenantry
 from tenantry.bootstrap import Tenantry
 from tenantry.http.errors import Problem, install_error_handlers
-from tenantry.http.middleware import BodyGuard, RequestContext
+from tenantry.http.middleware import BodyGuard, RequestContext, UrlGuard
 from tenantry.http.routes import auth, me, organisations, wellknown
 from tenantry.mail.dispatcher import OutboxDispatcher
 
@@ -37,6 +37,7 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     for module in (auth, me, organisations, wellknown):
         app.include_router(module.router)
     app.add_middleware(BodyGuard, max_body_bytes=app_state.settings.max_body_bytes)
+    app.add_middleware(UrlGuard)
     app.add_middleware(RequestContext)
     return app
 

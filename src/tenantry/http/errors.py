@@ -120,7 +120,14 @@ def _validation_error(request: Request, error: RequestValidationError) -> JSONRe
 
 
 def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    codes = {404: "route_not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    # Only JSON bodies get past the body guard, so a framework 400 means one that cannot be
+    # parsed (bad UTF-8, nesting or numbers too large): the same refusal as broken syntax.
+    codes = {
+        400: "malformed_json",
+        404: "route_not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+    }
     detail = str(error.detail) if error.status_code < 500 else "internal error"
     code = codes.get(error.status_code, "http_error")
     return problem_response(

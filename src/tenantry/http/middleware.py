@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,6 +53,27 @@ class RequestContext:
                 status=status.get("code"),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class UrlGuard:
+    """Refuse a NUL character in the path or query (400): no id or filter holds one, and
+    PostgreSQL cannot even compare text containing it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _url_has_nul(scope):
+            await _problem(
+                scope, send, 400, "invalid_characters", "the URL contains a NUL character"
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def _url_has_nul(scope: Scope) -> bool:
+    query = unquote_to_bytes(scope.get("query_string", b""))
+    return "\x00" in scope["path"] or b"\x00" in query
 
 
 class BodyGuard:

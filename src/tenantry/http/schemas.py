@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from tenantry.domain.model import Membership, MemberView, Organisation, Session, User
 from tenantry.services.sign_in import TokenPair
@@ -14,6 +14,14 @@ from tenantry.services.sign_in import TokenPair
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_character(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here as bad input, not later as a 500.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class SignupIn(Input):

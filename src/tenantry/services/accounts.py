@@ -185,19 +185,51 @@ def _issue_one_time_token(
     return secret
 
 
+_ACTION_BY_PURPOSE = {
+    TokenPurpose.VERIFY_EMAIL: "user.verify_email",
+    TokenPurpose.RESET_PASSWORD: "user.password_reset",
+}
+
+
 def _redeem_one_time_token(
     uow: UnitOfWork, token: str, purpose: TokenPurpose, now: datetime
 ) -> OneTimeToken:
     record = uow.one_time_tokens.get_by_hash(hash_secret(token))
     if record is None or record.purpose is not purpose:
-        raise Invalid("the link is not valid", code="invalid_token")
+        raise Invalid(
+            "the link is not valid",
+            code="invalid_token",
+            audit=_link_refused(purpose, None, "invalid_token"),
+        )
     uow.bind(user_id=record.user_id)
     if record.used_at is not None:
-        raise Gone("the link has already been used", code="token_used")
+        raise Gone(
+            "the link has already been used",
+            code="token_used",
+            audit=_link_refused(purpose, record.user_id, "token_used"),
+        )
     if record.expires_at <= now:
-        raise Gone("the link has expired", code="token_expired")
+        raise Gone(
+            "the link has expired",
+            code="token_expired",
+            audit=_link_refused(purpose, record.user_id, "token_expired"),
+        )
     uow.one_time_tokens.mark_used(record.id, now)
     return record
+
+
+def _link_refused(purpose: TokenPurpose, user_id: str | None, reason: str) -> AuditDraft:
+    """Whoever follows a link is not signed in; the event names the account it was for."""
+    return AuditDraft(
+        event_type=EventType.USER_MANAGEMENT,
+        action=_ACTION_BY_PURPOSE[purpose],
+        outcome=Outcome.FAILURE,
+        actor_id=user_id,
+        actor_type=ActorType.ANONYMOUS,
+        resource_type="user",
+        resource_id=user_id,
+        reason=reason,
+    )
 
 
 def _user_or_raise(uow: UnitOfWork, user_id: str) -> User:

@@ -306,7 +306,18 @@ def revoke_session(
     now = deps.clock.now()
     session = uow.sessions.get(session_id)
     if session is None or session.user_id != principal.user_id or not session.is_live(now):
-        raise NotFound("session not found", code="session_not_found")
+        # Someone else's session looks exactly like a missing one, and the attempt is on record.
+        raise NotFound(
+            "session not found",
+            code="session_not_found",
+            audit=_auth_event(
+                "auth.session_revoke",
+                Outcome.DENIED,
+                principal.user_id,
+                "session_not_found",
+                session_id=session_id,
+            ),
+        )
     uow.sessions.revoke(session_id, at=now, reason="revoked_by_user")
     uow.audit.append(
         _auth_event(

@@ -12,12 +12,20 @@ from tenantry.store.sql.unit_of_work import SqlUnitOfWork
 _RLS_STATE = sa.text(
     """
     SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
-           pg_get_userbyid(c.relowner) = current_user AS owned
+           pg_has_role(current_user, c.relowner, 'MEMBER') AS owned
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname = ANY(:tables)
     """
 )
-_ROLE_POWERS = sa.text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+# A member of a role may SET ROLE to it (and may inherit its ownership), so the powers and
+# ownership of every role the runtime role belongs to count as its own.
+_ROLE_POWERS = sa.text(
+    """
+    SELECT coalesce(bool_or(rolsuper), false) AS rolsuper,
+           coalesce(bool_or(rolbypassrls), false) AS rolbypassrls
+    FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')
+    """
+)
 
 
 class UnsafeDatabase(RuntimeError):
@@ -52,7 +60,9 @@ class SqlStore:
         with self.engine.connect() as connection:
             powers = connection.execute(_ROLE_POWERS).one()
             if powers.rolsuper or powers.rolbypassrls:
-                raise UnsafeDatabase("the runtime role is superuser or has BYPASSRLS")
+                raise UnsafeDatabase(
+                    "the runtime role is superuser or has BYPASSRLS (itself or through a role)"
+                )
             rows = {
                 r.relname: r
                 for r in connection.execute(_RLS_STATE, {"tables": list(TENANT_TABLES)})
@@ -72,5 +82,5 @@ def _table_problem(table: str, row: sa.Row[tuple[object, ...]] | None) -> str | 
     if not (row.relrowsecurity and row.relforcerowsecurity):
         return f"table {table} lacks forced row-level security"
     if row.owned:
-        return f"the runtime role owns {table}; use a separate migration role"
+        return f"the runtime role owns {table} (or is a member of its owner); use a separate role"
     return None

@@ -1,0 +1,110 @@
+"""Login throttling over HTTP: failed attempts per account and per client address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tenantry.domain.audit import Outcome
+from tests.harness import (
+    PASSWORD,
+    Api,
+    Mailbox,
+    StoreTarget,
+    build_tenantry,
+    test_settings,
+    unique_email,
+)
+from tests.integration.account_checks import assert_problem, audit_of
+from tests.smtp_server import SmtpServer
+
+if TYPE_CHECKING:
+    from tests.harness import TestClock  # not at run time: pytest would try to collect it
+
+pytestmark = pytest.mark.smtp
+
+WRONG = "a wrong password"
+IP_LIMIT = 3
+
+
+@pytest.fixture
+def strict_ip_api(
+    store_target: StoreTarget, tmp_path: Path, clock: TestClock, smtp_server: SmtpServer
+) -> Iterator[Api]:
+    """A second tenantry on the same store that allows only a few failures per client IP."""
+    settings = test_settings(store_target, tmp_path, login_failures_per_ip=IP_LIMIT)
+    app = build_tenantry(settings, clock, smtp_server)
+    yield Api(app, Mailbox(app, smtp_server))
+    app.close()
+
+
+def assert_throttled(api: Api, response: Any) -> None:
+    assert_problem(response, 429, "rate_limited")
+    retry_after = response.headers["retry-after"]
+    assert retry_after.isdigit(), retry_after
+    assert 0 < int(retry_after) <= api.tenantry.settings.login_failure_window_seconds
+
+
+def fail_logins(api: Api, emails: list[str]) -> None:
+    for email in emails:
+        assert_problem(api.login(email, WRONG), 401, "invalid_credentials")
+
+
+def test_too_many_failures_lock_the_account_even_for_the_right_password(
+    api: Api, store_target: StoreTarget
+) -> None:
+    account = api.verified_account()
+    fail_logins(api, [account.email] * api.tenantry.settings.login_failures_per_account)
+
+    response = api.login(account.email, PASSWORD)
+
+    assert_throttled(api, response)
+    event = audit_of(store_target, response, action="auth.login", outcome=Outcome.DENIED)
+    assert (event.reason, event.details["email"]) == ("rate_limited", account.email)
+    assert "access_token" not in response.text
+
+
+def test_spelling_the_email_differently_does_not_escape_the_limit(api: Api) -> None:
+    account = api.verified_account()
+    limit = api.tenantry.settings.login_failures_per_account
+    variants = [account.email.upper(), f" {account.email}", account.email.title()]
+
+    fail_logins(api, [variants[i % len(variants)] for i in range(limit)])
+
+    assert_throttled(api, api.login(account.email, PASSWORD))
+
+
+def test_a_locked_account_does_not_lock_its_neighbours(api: Api) -> None:
+    victim, neighbour = api.verified_account(), api.verified_account()
+    fail_logins(api, [victim.email] * api.tenantry.settings.login_failures_per_account)
+
+    response = api.login(neighbour.email, PASSWORD)
+
+    assert response.status_code == 200, response.text
+
+
+def test_a_successful_login_clears_the_account_failures(api: Api) -> None:
+    account = api.verified_account()
+    almost = api.tenantry.settings.login_failures_per_account - 1
+
+    fail_logins(api, [account.email] * almost)
+    assert api.login(account.email, PASSWORD).status_code == 200
+    fail_logins(api, [account.email] * almost)
+
+    assert api.login(account.email, PASSWORD).status_code == 200
+
+
+def test_too_many_failures_from_one_address_lock_every_account_from_there(
+    strict_ip_api: Api, store_target: StoreTarget
+) -> None:
+    account = strict_ip_api.verified_account()
+    fail_logins(strict_ip_api, [unique_email("guess") for _ in range(IP_LIMIT)])
+
+    response = strict_ip_api.login(account.email, PASSWORD)
+
+    assert_throttled(strict_ip_api, response)
+    event = audit_of(store_target, response, action="auth.login", outcome=Outcome.DENIED)
+    assert (event.reason, event.details["email"]) == ("rate_limited", account.email)

@@ -1,0 +1,199 @@
+"""Password reset (by email link) and password change (signed in) over HTTP."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tenantry.domain.audit import Outcome
+from tests.harness import PASSWORD, Account, Api, Mailbox, StoreTarget, unique_email
+from tests.integration.account_checks import (
+    assert_problem,
+    audit_of,
+    log_in_again,
+    me,
+    refresh,
+    unverified_account,
+)
+
+if TYPE_CHECKING:
+    from tests.harness import TestClock  # not at run time: pytest would try to collect it
+
+pytestmark = pytest.mark.smtp
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def request_reset(api: Api, email: str) -> Any:
+    return api.client.post("/v1/auth/password-reset", json={"email": email})
+
+
+def reset_link_token(api: Api, email: str) -> str:
+    response = request_reset(api, email)
+    assert response.status_code == 202, response.text
+    return api.mailbox.last_link_token(email, "/reset-password")
+
+
+def confirm_reset(api: Api, token: str, new_password: str = NEW_PASSWORD) -> Any:
+    return api.client.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": new_password}
+    )
+
+
+def change_password(api: Api, account: Account, current: str, new: str = NEW_PASSWORD) -> Any:
+    return api.client.post(
+        "/v1/me/password",
+        json={"current_password": current, "new_password": new},
+        headers=account.auth,
+    )
+
+
+def subjects(mailbox: Mailbox, email: str) -> list[str]:
+    return [message["Subject"] for message in mailbox.messages_to(email)]
+
+
+# --- reset ---------------------------------------------------------------------------------
+
+
+def test_a_reset_request_answers_the_same_whether_or_not_the_email_has_an_account(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget
+) -> None:
+    account = api.verified_account()
+    stranger = unique_email("stranger")
+
+    known = request_reset(api, account.email)
+    unknown = request_reset(api, stranger)
+
+    assert known.status_code == unknown.status_code == 202
+    assert known.content == unknown.content
+    assert known.headers["content-type"] == unknown.headers["content-type"]
+    assert subjects(mailbox, account.email).count("Reset your password") == 1
+    assert mailbox.messages_to(stranger) == []
+    event = audit_of(store_target, known, action="user.password_reset_request")
+    assert (event.actor_id, event.outcome) == (account.user_id, Outcome.SUCCESS)
+
+
+def test_a_reset_sets_the_new_password_and_ends_every_session(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget
+) -> None:
+    laptop = api.verified_account()
+    phone = log_in_again(api, laptop)
+    token = reset_link_token(api, laptop.email)
+
+    response = confirm_reset(api, token)
+
+    assert response.status_code == 204, response.text
+    event = audit_of(store_target, response, action="user.password_reset")
+    assert (event.actor_id, event.outcome) == (laptop.user_id, Outcome.SUCCESS)
+    assert event.details["sessions_revoked"] == 2
+    assert_problem(api.login(laptop.email, PASSWORD), 401, "invalid_credentials")
+    assert api.login(laptop.email, NEW_PASSWORD).status_code == 200
+    for device in (laptop, phone):
+        assert_problem(me(api, device.access_token), 401, "token_revoked")
+        assert_problem(refresh(api, device.refresh_token), 401, "session_ended")
+    assert "Your password was changed" in subjects(mailbox, laptop.email)
+
+
+def test_a_reset_link_works_once(api: Api, store_target: StoreTarget) -> None:
+    account = api.verified_account()
+    token = reset_link_token(api, account.email)
+    assert confirm_reset(api, token).status_code == 204
+
+    again = confirm_reset(api, token, "yet another passphrase")
+
+    assert_problem(again, 410, "token_used")
+    event = audit_of(store_target, again, action="user.password_reset", actor_id=account.user_id)
+    assert (event.outcome, event.reason) == (Outcome.FAILURE, "token_used")
+    assert api.login(account.email, NEW_PASSWORD).status_code == 200
+
+
+def test_a_reset_link_expires(api: Api, clock: TestClock, store_target: StoreTarget) -> None:
+    account = api.verified_account()
+    token = reset_link_token(api, account.email)
+
+    clock.advance(seconds=api.tenantry.settings.reset_token_ttl_seconds + 1)
+    response = confirm_reset(api, token)
+
+    assert_problem(response, 410, "token_expired")
+    event = audit_of(store_target, response, action="user.password_reset", actor_id=account.user_id)
+    assert (event.outcome, event.reason) == (Outcome.FAILURE, "token_expired")
+    assert api.login(account.email, PASSWORD).status_code == 200
+
+
+def test_a_newer_reset_link_replaces_the_older_one(api: Api) -> None:
+    account = api.verified_account()
+    older = reset_link_token(api, account.email)
+    newer = reset_link_token(api, account.email)
+
+    assert_problem(confirm_reset(api, older), 410, "token_expired")
+    assert confirm_reset(api, newer).status_code == 204
+
+
+def test_a_weak_new_password_does_not_use_up_the_link(api: Api) -> None:
+    account = api.verified_account()
+    token = reset_link_token(api, account.email)
+
+    assert_problem(confirm_reset(api, token, "short"), 422, "weak_password")
+
+    assert confirm_reset(api, token).status_code == 204
+    assert api.login(account.email, NEW_PASSWORD).status_code == 200
+
+
+def test_a_verification_link_is_not_a_reset_link(api: Api, mailbox: Mailbox) -> None:
+    email, _ = unverified_account(api)
+    verification = mailbox.last_link_token(email, "/verify-email")
+
+    assert_problem(confirm_reset(api, verification), 422, "invalid_token")
+
+
+def test_a_reset_also_proves_an_unverified_mailbox(api: Api) -> None:
+    email, _ = unverified_account(api)
+
+    assert confirm_reset(api, reset_link_token(api, email)).status_code == 204
+
+    assert api.login(email, NEW_PASSWORD).status_code == 200
+
+
+# --- change --------------------------------------------------------------------------------
+
+
+def test_changing_the_password_needs_the_current_one(api: Api, store_target: StoreTarget) -> None:
+    account = api.verified_account()
+
+    response = change_password(api, account, current="not my password")
+
+    assert_problem(response, 401, "invalid_credentials")
+    event = audit_of(store_target, response, action="user.password_change")
+    assert (event.actor_id, event.outcome) == (account.user_id, Outcome.FAILURE)
+    assert event.reason == "wrong_current_password"
+    assert_problem(api.login(account.email, NEW_PASSWORD), 401, "invalid_credentials")
+    assert me(api, account.access_token).status_code == 200
+
+
+def test_changing_the_password_ends_the_other_sessions_only(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget
+) -> None:
+    laptop = api.verified_account()
+    phone = log_in_again(api, laptop)
+
+    response = change_password(api, laptop, current=PASSWORD)
+
+    assert response.status_code == 204, response.text
+    event = audit_of(store_target, response, action="user.password_change")
+    assert (event.actor_id, event.outcome) == (laptop.user_id, Outcome.SUCCESS)
+    assert_problem(me(api, phone.access_token), 401, "token_revoked")
+    assert_problem(refresh(api, phone.refresh_token), 401, "session_ended")
+    assert me(api, laptop.access_token).status_code == 200
+    assert refresh(api, laptop.refresh_token).status_code == 200
+    assert_problem(api.login(laptop.email, PASSWORD), 401, "invalid_credentials")
+    assert api.login(laptop.email, NEW_PASSWORD).status_code == 200
+    assert "Your password was changed" in subjects(mailbox, laptop.email)
+
+
+def test_a_weak_new_password_is_refused_on_change(api: Api) -> None:
+    account = api.verified_account()
+
+    assert_problem(change_password(api, account, PASSWORD, new="short"), 422, "weak_password")
+
+    assert api.login(account.email, PASSWORD).status_code == 200
