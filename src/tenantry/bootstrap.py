@@ -18,6 +18,7 @@ from tenantry.services.provisioning import ProvisioningStep
 from tenantry.settings import Settings
 from tenantry.store.sql import SqlStore
 from tenantry.store.sql.migrate import migrate
+from tenantry.store.sql.store import UnsafeDatabase
 from tenantry.throttle import LimitsLoginThrottle
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
 from tenantry.tokens.signer import CLOCK_SKEW, JwtSigner
@@ -60,7 +61,11 @@ def bootstrap(
             runtime_url=settings.database_url,
         )
     store = SqlStore(settings.database_url)
-    store.check_tenant_isolation()
+    try:
+        store.check_tenant_isolation()
+    except UnsafeDatabase:
+        store.dispose()
+        raise
     cipher = KeyCipher(resolve_secret_key(settings))
     _ensure_keys(store, settings, clock, cipher)
     signer = JwtSigner(

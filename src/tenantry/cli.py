@@ -20,6 +20,7 @@ from tenantry.services.organisations import register_organisation
 from tenantry.services.provisioning import provision_organisation
 from tenantry.settings import Settings
 from tenantry.store.sql.migrate import migrate as run_migrations
+from tenantry.store.sql.store import UnsafeDatabase
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
 
 app = typer.Typer(help="tenantry: multi-tenant access management.", no_args_is_help=True)
@@ -43,7 +44,11 @@ def _settings() -> Settings:
 
 def _open(settings: Settings) -> Tenantry:
     # The embedded default migrates itself so that `tenantry serve` works on a fresh machine.
-    return bootstrap(settings, auto_migrate=settings.is_sqlite)
+    try:
+        return bootstrap(settings, auto_migrate=settings.is_sqlite)
+    except UnsafeDatabase as refusal:
+        err.print(f"[red]error[/] unsafe_database: {refusal}")
+        raise typer.Exit(code=1) from None
 
 
 @app.command()

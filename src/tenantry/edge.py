@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import structlog
 
+from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import TenantryError, Unavailable
 from tenantry.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -28,7 +29,9 @@ def run_use_case(
     user_id: str | None = None,
     request_id: str | None = None,
     read_only: bool = False,
+    label: str | None = None,
 ) -> T:
+    """Run `use_case` in one unit of work and commit it; `label` names it in failure events."""
     try:
         with uow_factory(
             org_id=org_id, user_id=user_id, request_id=request_id, read_only=read_only
@@ -36,10 +39,28 @@ def run_use_case(
             result = use_case(uow)
             uow.commit()
             return result
+    except Unavailable as error:
+        if error.code == "commit_failed":
+            error.audit = error.audit or _commit_failure(org_id, user_id, label)
+            record_refusal(uow_factory, error, clock=clock, request_id=request_id)
+        raise
     except TenantryError as error:
         if error.audit is not None or error.aftermath is not None:
             record_refusal(uow_factory, error, clock=clock, request_id=request_id)
         raise
+
+
+def _commit_failure(org_id: str | None, user_id: str | None, label: str | None) -> AuditDraft:
+    return AuditDraft(
+        event_type=EventType.CONFIGURATION,
+        action="transaction.commit",
+        outcome=Outcome.FAILURE,
+        org_id=org_id,
+        actor_id=user_id,
+        actor_type=ActorType.USER if user_id else ActorType.SYSTEM,
+        reason="commit_failed",
+        details={"use_case": label} if label else {},
+    )
 
 
 def record_refusal(
@@ -57,6 +78,5 @@ def record_refusal(
             if draft is not None:
                 uow.audit.append(draft, at=clock.now())
             uow.commit()
-    except Unavailable:
-        # The store is down: the caller still gets the original refusal, and the log has it.
-        log.error("audit.refusal_not_recorded", code=error.code, action=draft and draft.action)
+    except Exception:  # the caller must still get the original refusal; the log keeps this one
+        log.exception("audit.refusal_not_recorded", code=error.code, action=draft and draft.action)

@@ -22,10 +22,17 @@ T = TypeVar("T")
 class Runner:
     """Runs one use case for this request: its own unit of work, one commit (`run_use_case`)."""
 
-    def __init__(self, tenantry: Tenantry, request_id: str, principal: Principal | None) -> None:
+    def __init__(
+        self,
+        tenantry: Tenantry,
+        request_id: str,
+        principal: Principal | None,
+        label: str | None = None,
+    ) -> None:
         self.tenantry = tenantry
         self.request_id = request_id
         self.principal = principal
+        self.label = label
 
     @property
     def caller(self) -> Principal:
@@ -46,6 +53,7 @@ class Runner:
             user_id=self.principal.user_id if self.principal else None,
             request_id=self.request_id,
             read_only=read_only,
+            label=self.label,
         )
 
 
@@ -82,19 +90,26 @@ def get_principal(
     return runner(lambda uow: sign_in.authenticate(uow, tenantry.deps, token), read_only=True)
 
 
+def _route_label(request: Request) -> str:
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
 def get_public_runner(
+    request: Request,
     tenantry: Annotated[Tenantry, Depends(get_tenantry)],
     request_id: Annotated[str, Depends(get_request_id)],
 ) -> Runner:
-    return Runner(tenantry, request_id, None)
+    return Runner(tenantry, request_id, None, _route_label(request))
 
 
 def get_runner(
+    request: Request,
     tenantry: Annotated[Tenantry, Depends(get_tenantry)],
     request_id: Annotated[str, Depends(get_request_id)],
     principal: Annotated[Principal, Depends(get_principal)],
 ) -> Runner:
-    return Runner(tenantry, request_id, principal)
+    return Runner(tenantry, request_id, principal, _route_label(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

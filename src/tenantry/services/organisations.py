@@ -84,6 +84,8 @@ def update_organisation(
     )
     org = live_organisation_or_raise(uow, org_id)
     ensure_usable(org)
+    if name is None and settings is None:
+        return org  # nothing to change, nothing to record
     changed = replace(
         org,
         name=_clean_name(name) if name is not None else org.name,

@@ -116,10 +116,15 @@ def refresh(
             code="session_ended",
             audit=_auth_event("auth.refresh", Outcome.FAILURE, session.user_id, "session_ended"),
         )
-    target_org = org_id or session.org_id
-    membership = (
-        _active_membership_or_raise(uow, session.user_id, target_org) if target_org else None
-    )
+    if org_id:
+        membership: Membership | None = _active_membership_or_raise(uow, session.user_id, org_id)
+    elif session.org_id:
+        # The organisation the session was switched to may have gone (deleted, membership
+        # ended): the session carries on without it, visibly (`organisation_id` is null).
+        membership = _active_membership(uow, session.user_id, session.org_id)
+    else:
+        membership = None
+    target_org = membership.org_id if membership else None
     try:
         uow.refresh_tokens.mark_used(record.id, now)
     except Conflict:
@@ -247,17 +252,21 @@ def _pair(
     )
 
 
-def _active_membership_or_raise(uow: UnitOfWork, user_id: str, org_id: str) -> Membership:
+def _active_membership(uow: UnitOfWork, user_id: str, org_id: str) -> Membership | None:
     """Tokens for an organisation go only to its active members, and never for a deleted one."""
     uow.bind(org_id=org_id, user_id=user_id)
     org = uow.organisations.get(org_id)
     membership = uow.memberships.get(org_id, user_id)
-    if (
-        org is None
-        or org.status is OrgStatus.DELETED
-        or membership is None
-        or membership.status is not MembershipStatus.ACTIVE
-    ):
+    if org is None or org.status is OrgStatus.DELETED:
+        return None
+    if membership is None or membership.status is not MembershipStatus.ACTIVE:
+        return None
+    return membership
+
+
+def _active_membership_or_raise(uow: UnitOfWork, user_id: str, org_id: str) -> Membership:
+    membership = _active_membership(uow, user_id, org_id)
+    if membership is None:
         raise Forbidden(
             "you are not a member of this organisation",
             code="not_a_member",

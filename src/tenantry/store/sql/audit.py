@@ -50,9 +50,9 @@ class SqlAudit:
                 outcome=draft.outcome.value,
                 actor_id=draft.actor_id,
                 actor_type=draft.actor_type.value,
-                resource_type=draft.resource_type,
-                resource_id=draft.resource_id,
-                reason=draft.reason,
+                resource_type=_clip(draft.resource_type, 40),
+                resource_id=_clip(draft.resource_id, 100),
+                reason=_clip(draft.reason, 200),
                 details=draft.details,
                 request_id=self._request_id,
             )
@@ -71,3 +71,8 @@ class SqlAudit:
             stmt = stmt.where(column.outcome == query.outcome.value)
         stmt = stmt.order_by(column.occurred_at, column.event_id).limit(query.limit)
         return [_event(row) for row in self._db.execute(stmt)]
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    # An event about malformed input must still be recordable: overlong values are cut.
+    return value[:length] if value is not None else None

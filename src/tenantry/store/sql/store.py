@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tenantry.store.sql.engine import create_store_engine
-from tenantry.store.sql.tables import TENANT_TABLES
+from tenantry.store.sql.tables import TENANT_POLICIES, TENANT_TABLES
 from tenantry.store.sql.unit_of_work import SqlUnitOfWork
 
 _RLS_STATE = sa.text(
@@ -19,6 +19,10 @@ _RLS_STATE = sa.text(
 )
 # A member of a role may SET ROLE to it (and may inherit its ownership), so the powers and
 # ownership of every role the runtime role belongs to count as its own.
+_POLICIES = sa.text(
+    "SELECT tablename, policyname FROM pg_policies "
+    "WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
+)
 _ROLE_POWERS = sa.text(
     """
     SELECT coalesce(bool_or(rolsuper), false) AS rolsuper,
@@ -63,17 +67,27 @@ class SqlStore:
                 raise UnsafeDatabase(
                     "the runtime role is superuser or has BYPASSRLS (itself or through a role)"
                 )
-            rows = {
-                r.relname: r
-                for r in connection.execute(_RLS_STATE, {"tables": list(TENANT_TABLES)})
-            }
+            tables = {"tables": list(TENANT_TABLES)}
+            rows = {r.relname: r for r in connection.execute(_RLS_STATE, tables)}
+            policies: dict[str, set[str]] = {}
+            for table, policy in connection.execute(_POLICIES, tables):
+                policies.setdefault(table, set()).add(policy)
         problems = [_table_problem(table, rows.get(table)) for table in TENANT_TABLES]
+        problems += [_policy_problem(table, policies.get(table, set())) for table in TENANT_TABLES]
         found = [p for p in problems if p]
         if found:
             raise UnsafeDatabase("; ".join(found))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _policy_problem(table: str, present: set[str]) -> str | None:
+    expected = TENANT_POLICIES[table]
+    if present == expected:
+        return None
+    unexpected, missing = sorted(present - expected), sorted(expected - present)
+    return f"table {table} has unexpected policies {unexpected} / lacks {missing}"
 
 
 def _table_problem(table: str, row: sa.Row[tuple[object, ...]] | None) -> str | None:

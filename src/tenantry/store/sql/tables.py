@@ -38,6 +38,13 @@ Id = sa.String(40)
 # Tables whose rows belong to one organisation. PostgreSQL forces row-level security on each;
 # the start-up guard refuses to run if one of them lacks it.
 TENANT_TABLES = ("organisations", "memberships", "audit_events")
+# The row-level security policies each tenant table must have, and no others: an extra
+# permissive policy (say `USING (true)`) would widen what every query may see.
+TENANT_POLICIES = {
+    "organisations": {"tenant_isolation"},
+    "memberships": {"tenant_isolation"},
+    "audit_events": {"audit_read", "audit_append"},
+}
 
 users = sa.Table(
     "users",

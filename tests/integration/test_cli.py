@@ -1,0 +1,327 @@
+"""The `tenantry` command line as an operator uses it: environment variables in, text out.
+
+Each command builds its own tenantry from the environment, as a fresh process would. The test
+then looks at what the command left behind through another tenantry built from the same
+environment (another process): the store, the audit trail, the mail folder, the HTTP API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import jwt
+import pytest
+import sqlalchemy as sa
+import structlog
+from click.testing import Result
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.cli import app
+from tenantry.domain.audit import ActorType
+from tenantry.domain.model import KeyState, MembershipStatus, OrgStatus
+from tenantry.domain.roles import OrgRole
+from tenantry.http.app import create_app
+from tenantry.ports import AuditQuery
+from tenantry.services.outbox import dispatch_due
+from tenantry.settings import Settings
+from tests.harness import PASSWORD, unique_email, unique_slug
+from tests.postgres_server import PgUrls, create_tenantry_database, drop_tenantry_database
+
+PUBLIC_URL = "http://tenantry.test"
+
+
+@dataclass
+class Cli:
+    """Runs `tenantry ...` with the environment the fixture set up."""
+
+    database_url: str
+    mail_dir: Path
+
+    def __call__(self, *args: str) -> Result:
+        return CliRunner().invoke(app, list(args))
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.exit_code == 0, (result.output, result.exception)
+        return " ".join(result.output.split())  # whatever the console wrapped, one line
+
+    def create_user(self, email: str, *, verified: bool = True) -> str:
+        command = ["user", "create", "--email", email, "--name", "Ops Person", "--password"]
+        output = self.ok(*command, PASSWORD, *(["--verified"] if verified else []))
+        return _found(r"created user (usr_\w+)", output)
+
+    @contextmanager
+    def another_process(self) -> Iterator[Tenantry]:
+        """A tenantry built from the same environment, as a second process would build it."""
+        tenantry = bootstrap(Settings())
+        try:
+            yield tenantry
+        finally:
+            tenantry.close()
+
+
+def _found(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    assert match, f"{pattern!r} not in {output!r}"
+    return match.group(1)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    # Every command configures structlog for a terminal; later tests expect the defaults.
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working directory (no stray `.env`) and no TENANTRY_* setting from outside."""
+    monkeypatch.chdir(tmp_path)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"TENANTRY_{name.upper()}", raising=False)
+    monkeypatch.setenv("TENANTRY_SECRET_KEY", "cli-test-secret-" + "x" * 40)
+    monkeypatch.setenv("TENANTRY_PUBLIC_URL", PUBLIC_URL)
+    monkeypatch.setenv("TENANTRY_ARGON2_MEMORY_KIB", "1024")
+    monkeypatch.setenv("TENANTRY_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("TENANTRY_MAILER", "files")
+    monkeypatch.setenv("TENANTRY_MAIL_DIR", str(tmp_path / "mail"))
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+@pytest.fixture
+def cli(environment: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    url = f"sqlite:///{environment / 'tenantry.db'}"
+    monkeypatch.setenv("TENANTRY_DATABASE_URL", url)
+    cli = Cli(url, environment / "mail")
+    assert cli.ok("migrate") == "schema is up to date"
+    return cli
+
+
+def org_count(database_url: str) -> int:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(sa.text("SELECT count(*) FROM organisations")) or 0)
+    finally:
+        engine.dispose()
+
+
+# --- users and organisations ---------------------------------------------------------------
+
+
+def test_an_operator_creates_a_verified_user_audited_as_system(cli: Cli) -> None:
+    email = unique_email("ops")
+
+    user_id = cli.create_user(email.upper())
+
+    with cli.another_process() as tenantry, tenantry.store.unit_of_work(read_only=True) as uow:
+        user = uow.users.get(user_id)
+        events = uow.audit.find(AuditQuery(org_id=None, action="user.create"))
+    assert user is not None
+    assert (user.email, user.is_verified) == (email, True)
+    assert [(e.actor_type, e.resource_id) for e in events] == [(ActorType.SYSTEM, user_id)]
+
+
+def test_an_operator_registers_an_organisation_that_ends_up_active_with_its_owner(
+    cli: Cli,
+) -> None:
+    email, slug = unique_email("owner"), unique_slug("cli")
+    owner_id = cli.create_user(email)
+
+    output = cli.ok("org", "create", "--name", "Acme Ltd", "--slug", slug, "--owner-email", email)
+
+    org_id = _found(rf"organisation (org_\w+) \({slug}\) is ACTIVE", output)
+    with (
+        cli.another_process() as tenantry,
+        tenantry.store.unit_of_work(org_id=org_id, read_only=True) as uow,
+    ):
+        org = uow.organisations.get(org_id)
+        membership = uow.memberships.get(org_id, owner_id)
+        created = uow.audit.find(AuditQuery(org_id=org_id, action="organisation.create"))
+    assert org is not None
+    assert (org.slug, org.name, org.status) == (slug, "Acme Ltd", OrgStatus.ACTIVE)
+    assert membership is not None
+    assert (membership.org_role, membership.status) == (OrgRole.OWNER, MembershipStatus.ACTIVE)
+    assert [(e.actor_type, e.actor_id, e.details) for e in created] == [
+        (ActorType.SYSTEM, "system", {"slug": slug})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("slug", "owner", "code"),
+    [
+        ("Not A Slug", "the-owner", "invalid_slug"),
+        ("ab", "the-owner", "invalid_slug"),
+        ("admin", "the-owner", "reserved_slug"),
+        ("fine-slug", "nobody", "user_not_found"),
+    ],
+)
+def test_a_refused_organisation_exits_1_with_the_code_and_no_traceback(
+    cli: Cli, slug: str, owner: str, code: str
+) -> None:
+    owner_email = unique_email("owner")
+    cli.create_user(owner_email)
+    email = owner_email if owner == "the-owner" else unique_email("nobody")
+
+    result = cli("org", "create", "--name", "Acme", "--slug", slug, "--owner-email", email)
+
+    assert result.exit_code == 1
+    assert f"error {code}:" in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert org_count(cli.database_url) == 0
+
+
+def test_a_taken_slug_is_refused_with_slug_taken(cli: Cli) -> None:
+    email, slug = unique_email("owner"), unique_slug("taken")
+    cli.create_user(email)
+    cli.ok("org", "create", "--name", "First", "--slug", slug, "--owner-email", email)
+
+    result = cli("org", "create", "--name", "Second", "--slug", slug, "--owner-email", email)
+
+    assert (result.exit_code, "error slug_taken:" in result.output) == (1, True)
+    assert org_count(cli.database_url) == 1
+
+
+# --- email ---------------------------------------------------------------------------------
+
+
+def test_an_unverified_user_gets_a_verification_email_once_the_outbox_is_dispatched(
+    cli: Cli,
+) -> None:
+    email = unique_email("unverified")
+
+    cli.create_user(email, verified=False)
+
+    assert list(cli.mail_dir.glob("*.eml")) == []  # queued in the outbox, not sent inline
+    with cli.another_process() as tenantry:
+        report = dispatch_due(
+            tenantry.store.unit_of_work,
+            tenantry.mailer,
+            clock=tenantry.clock,
+            max_attempts=tenantry.settings.outbox_max_attempts,
+        )
+    assert report.sent == 1
+    [sent] = [_read_eml(path) for path in cli.mail_dir.glob("*.eml")]
+    body = sent.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert sent["To"] == email
+    assert f"{PUBLIC_URL}/verify-email?token=" in body.get_content()
+
+
+def _read_eml(path: Path) -> EmailMessage:
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+# --- signing keys --------------------------------------------------------------------------
+
+
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def _login(client: TestClient, email: str) -> str:
+    response = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def _published_kids(client: TestClient) -> set[str]:
+    return {key["kid"] for key in client.get("/.well-known/jwks.json").json()["keys"]}
+
+
+def test_keys_rotate_promotes_the_published_next_key_and_old_tokens_still_verify(
+    cli: Cli,
+) -> None:
+    email = unique_email("keys")
+    cli.create_user(email)
+    with cli.another_process() as before:
+        client = TestClient(create_app(before))
+        token_before = _login(client, email)
+        published_before = _published_kids(client)
+
+    output = cli.ok("keys", "rotate")
+
+    new_kid = _found(r"current signing key is now (\S+) \(EdDSA\)", output)
+    assert new_kid != _kid(token_before)
+    assert new_kid in published_before  # relying parties had it before it signed anything
+    with cli.another_process() as after:
+        with after.store.unit_of_work(read_only=True) as uow:
+            states = {key.kid: key.state for key in uow.signing_keys.list()}
+        client = TestClient(create_app(after))
+        still_valid = client.get("/v1/me", headers={"Authorization": f"Bearer {token_before}"})
+        token_after = _login(client, email)
+        published_after = _published_kids(client)
+    assert states[new_kid] == KeyState.CURRENT
+    assert states[_kid(token_before)] == KeyState.RETIRED
+    assert still_valid.status_code == 200, still_valid.text
+    assert still_valid.json()["email"] == email
+    assert _kid(token_after) == new_kid
+    assert {_kid(token_before), new_kid} <= published_after
+
+
+# --- PostgreSQL: migrations as the owner, the service as the runtime role -------------------
+
+
+@pytest.fixture
+def fresh_postgres(postgres_admin_url: str) -> Iterator[PgUrls]:
+    """A database nothing has migrated yet: the runtime role may not even read a table."""
+    urls = create_tenantry_database(postgres_admin_url)
+    try:
+        yield urls
+    finally:
+        drop_tenantry_database(postgres_admin_url, urls)
+
+
+def _granted(admin_url: str, urls: PgUrls, table: str) -> set[str]:
+    """The table privileges the runtime role holds, as PostgreSQL itself reports them."""
+    engine = sa.create_engine(admin_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                privilege
+                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+                if connection.scalar(
+                    sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                    {"role": urls.runtime_role, "table": table, "privilege": privilege},
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_migrate_as_the_owner_grants_the_runtime_role_what_the_service_needs(
+    environment: Path, fresh_postgres: PgUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENANTRY_DATABASE_URL", fresh_postgres.runtime_url)
+    monkeypatch.setenv("TENANTRY_MIGRATION_DATABASE_URL", fresh_postgres.owner_url)
+    cli = Cli(fresh_postgres.runtime_url, environment / "mail")
+    email, slug = unique_email("pg"), unique_slug("pg")
+
+    before = cli("user", "create", "--email", email, "--name", "Pg", "--password", PASSWORD)
+    assert before.exit_code == 1
+    assert "error unsafe_database:" in before.output
+    assert "run `tenantry migrate`" in before.output
+    assert "Traceback" not in before.output
+
+    assert cli.ok("migrate") == "schema is up to date"
+
+    cli.create_user(email)
+    output = cli.ok("org", "create", "--name", "Pg Ltd", "--slug", slug, "--owner-email", email)
+    assert re.search(rf"organisation org_\w+ \({slug}\) is ACTIVE", output)
+    admin_url = sa.make_url(fresh_postgres.admin_url).set(database=fresh_postgres.database)
+    privileged = admin_url.render_as_string(hide_password=False)
+    assert _granted(privileged, fresh_postgres, "users") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert _granted(privileged, fresh_postgres, "audit_events") == {"SELECT", "INSERT"}

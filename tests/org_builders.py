@@ -1,0 +1,91 @@
+"""Builders for organisation tests, and readers of what the store holds afterwards: through
+tenantry's repositories (scoped as the service scopes them) or, to prove that nothing was
+created anywhere, through the privileged URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantry.bootstrap import Tenantry
+from tenantry.domain.model import Membership, Organisation
+from tenantry.store.sql.tables import audit_events, memberships, organisations
+from tests.harness import Account, Api, StoreTarget
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+def register_org(api: Api, account: Account, slug: str, name: str = "Acme") -> Any:
+    return api.client.post(
+        "/v1/organisations", json={"name": name, "slug": slug}, headers=account.auth
+    )
+
+
+def fresh_login(api: Api, account: Account) -> Account:
+    """The same user signed in again without an organisation (a user-level token)."""
+    tokens = api.login(account.email).json()
+    return Account(
+        account.email,
+        account.password,
+        account.user_id,
+        tokens["access_token"],
+        tokens["refresh_token"],
+    )
+
+
+def stored_organisation(tenantry: Tenantry, org_id: str) -> Organisation | None:
+    with tenantry.store.unit_of_work(org_id=org_id, read_only=True) as uow:
+        return uow.organisations.get(org_id)
+
+
+def stored_membership(tenantry: Tenantry, org_id: str, user_id: str) -> Membership | None:
+    with tenantry.store.unit_of_work(org_id=org_id, user_id=user_id, read_only=True) as uow:
+        return uow.memberships.get(org_id, user_id)
+
+
+@contextmanager
+def privileged(target: StoreTarget) -> Iterator[sa.Connection]:
+    """A connection that row-level security spares, for counting rows in every tenant."""
+    engine = sa.create_engine(target.privileged_url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def row_counts(target: StoreTarget) -> dict[str, int]:
+    """How many organisations and memberships exist in the whole database."""
+    with privileged(target) as db:
+        return {
+            table.name: db.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+            for table in (organisations, memberships)
+        }
+
+
+def organisation_rows_with_slug(target: StoreTarget, slug: str) -> list[Any]:
+    with privileged(target) as db:
+        return list(db.execute(sa.select(organisations).where(organisations.c.slug == slug)))
+
+
+def membership_rows_of(target: StoreTarget, user_id: str) -> list[Any]:
+    with privileged(target) as db:
+        return list(db.execute(sa.select(memberships).where(memberships.c.user_id == user_id)))
+
+
+def organisations_created_by(target: StoreTarget, user_id: str) -> list[Any]:
+    """The user's `organisation.create` audit events, in any organisation."""
+    column = audit_events.c
+    with privileged(target) as db:
+        return list(
+            db.execute(
+                sa.select(audit_events).where(
+                    column.actor_id == user_id, column.action == "organisation.create"
+                )
+            )
+        )

@@ -1,0 +1,387 @@
+"""PostgreSQL row-level security, tried as the runtime role with raw SQL: no way around it.
+
+Two organisations are registered through tenantry's services; then the runtime role (the one
+the service connects as) reads and writes with hand-written SQL, as an attacker with a SQL
+injection would. The drift guard is proven by weakening a table as its owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.domain.model import Organisation, User
+from tenantry.domain.principal import SYSTEM
+from tenantry.edge import run_use_case
+from tenantry.ports import UnitOfWork
+from tenantry.services.accounts import create_user
+from tenantry.services.organisations import register_organisation
+from tenantry.store.sql.store import SqlStore, UnsafeDatabase
+from tenantry.store.sql.tables import TENANT_TABLES
+from tests.harness import PASSWORD, StoreTarget, TestClock, test_settings, unique_email, unique_slug
+from tests.postgres_server import PgUrls
+
+pytestmark = pytest.mark.postgres
+
+BIND_ORG = sa.text("SELECT set_config('app.org_id', :org_id, true)")
+
+
+@dataclass(frozen=True)
+class Tenants:
+    a: Organisation
+    b: Organisation
+    owner_a: User
+    owner_b: User
+
+
+@contextmanager
+def connected(url: str) -> Iterator[sa.Connection]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def postgres_target(urls: PgUrls) -> StoreTarget:
+    superuser = make_url(urls.admin_url).set(database=urls.database)
+    return StoreTarget(
+        "postgres",
+        urls.runtime_url,
+        superuser.render_as_string(hide_password=False),
+        migration_url=urls.owner_url,
+    )
+
+
+@pytest.fixture(scope="module")
+def target(migrated_postgres: PgUrls) -> StoreTarget:
+    return postgres_target(migrated_postgres)
+
+
+@pytest.fixture(scope="module")
+def tenantry(target: StoreTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenantry]:
+    app = bootstrap(test_settings(target, tmp_path_factory.mktemp("rls")), clock=TestClock())
+    yield app
+    app.close()
+
+
+def register_with_owner(tenantry: Tenantry, name: str) -> tuple[Organisation, User]:
+    def use_case(uow: UnitOfWork) -> tuple[Organisation, User]:
+        owner = create_user(
+            uow,
+            tenantry.deps,
+            SYSTEM,
+            email=unique_email(name.lower()),
+            password=PASSWORD,
+            name=f"{name} Owner",
+            verified=True,
+        )
+        org = register_organisation(
+            uow,
+            tenantry.deps,
+            SYSTEM,
+            owner_id=owner.id,
+            name=name,
+            slug=unique_slug(name.lower()),
+        )
+        return org, owner
+
+    return run_use_case(tenantry.store.unit_of_work, use_case, clock=tenantry.clock)
+
+
+@pytest.fixture(scope="module")
+def tenants(tenantry: Tenantry) -> Tenants:
+    a, owner_a = register_with_owner(tenantry, "Alpha")
+    b, owner_b = register_with_owner(tenantry, "Beta")
+    return Tenants(a, b, owner_a, owner_b)
+
+
+@pytest.fixture
+def as_runtime(target: StoreTarget) -> Iterator[sa.Connection]:
+    with connected(target.url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def as_owner(target: StoreTarget) -> Iterator[sa.Connection]:
+    assert target.migration_url is not None
+    with connected(target.migration_url) as connection:
+        yield connection
+
+
+def org_ids_in(connection: sa.Connection, table: str) -> set[str]:
+    column = "id" if table == "organisations" else "org_id"
+    return set(connection.scalars(sa.text(f"SELECT {column} FROM {table}")))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES)
+def test_with_no_organisation_bound_the_runtime_role_sees_no_rows(
+    table: str, tenants: Tenants, target: StoreTarget, as_runtime: sa.Connection
+) -> None:
+    with connected(target.privileged_url) as superuser:
+        assert {tenants.a.id, tenants.b.id} <= org_ids_in(superuser, table)
+
+    assert as_runtime.scalar(sa.text(f"SELECT count(*) FROM {table}")) == 0
+
+
+@pytest.mark.parametrize("table", TENANT_TABLES)
+def test_bound_to_one_organisation_the_runtime_role_sees_only_its_rows(
+    table: str, tenants: Tenants, as_runtime: sa.Connection
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+
+    assert org_ids_in(as_runtime, table) == {tenants.a.id}
+
+
+def test_the_binding_ends_with_the_transaction(tenants: Tenants, as_runtime: sa.Connection) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+    as_runtime.commit()
+
+    assert as_runtime.scalar(sa.text("SELECT count(*) FROM organisations")) == 0
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def test_bound_to_a_the_runtime_role_cannot_add_a_membership_to_b(
+    tenants: Tenants, as_runtime: sa.Connection
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+
+    with pytest.raises(sa.exc.ProgrammingError, match="violates row-level security policy"):
+        as_runtime.execute(
+            sa.text(
+                "INSERT INTO memberships (org_id, user_id, org_role, status, joined_at)"
+                " VALUES (:org_id, :user_id, 'OWNER', 'ACTIVE', now())"
+            ),
+            {"org_id": tenants.b.id, "user_id": tenants.owner_a.id},
+        )
+
+
+def test_bound_to_a_the_runtime_role_cannot_write_audit_events_for_b(
+    tenants: Tenants, as_runtime: sa.Connection
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+
+    with pytest.raises(sa.exc.ProgrammingError, match="violates row-level security policy"):
+        as_runtime.execute(
+            sa.text(
+                "INSERT INTO audit_events (event_id, org_id, occurred_at, event_type, action,"
+                " actor_type, outcome, details)"
+                " VALUES ('evt_forged', :org_id, now(), 'ORGANISATION', 'organisation.update',"
+                " 'USER', 'SUCCESS', '{}')"
+            ),
+            {"org_id": tenants.b.id},
+        )
+
+
+def test_bound_to_a_the_runtime_role_cannot_change_or_end_bs_memberships(
+    tenants: Tenants, as_runtime: sa.Connection, target: StoreTarget
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+    by_org = {"org_id": tenants.b.id}
+
+    promoted = as_runtime.execute(
+        sa.text("UPDATE memberships SET org_role = 'MEMBER' WHERE org_id = :org_id"), by_org
+    )
+    removed = as_runtime.execute(sa.text("DELETE FROM memberships WHERE org_id = :org_id"), by_org)
+    as_runtime.commit()
+
+    assert (promoted.rowcount, removed.rowcount) == (0, 0)
+    with connected(target.privileged_url) as superuser:
+        roles = superuser.scalars(
+            sa.text("SELECT org_role FROM memberships WHERE org_id = :org_id"), by_org
+        )
+        assert list(roles) == ["OWNER"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET reason = 'rewritten'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ],
+)
+def test_the_audit_log_is_append_only_for_the_runtime_role(
+    statement: str, tenants: Tenants, as_runtime: sa.Connection
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied for table audit_events"):
+        as_runtime.execute(sa.text(statement))
+
+
+# --- no way around the policies ----------------------------------------------------------------
+
+
+def test_the_runtime_role_cannot_switch_row_security_off(
+    tenants: Tenants, as_runtime: sa.Connection
+) -> None:
+    as_runtime.execute(sa.text("SET row_security = off"))
+
+    with pytest.raises(
+        sa.exc.ProgrammingError, match="query would be affected by row-level security policy"
+    ):
+        as_runtime.execute(sa.text("SELECT * FROM organisations"))
+
+
+def test_the_runtime_role_is_no_superuser_has_no_bypassrls_and_owns_no_tenant_table(
+    as_runtime: sa.Connection,
+) -> None:
+    powers = as_runtime.execute(
+        sa.text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    owners = as_runtime.execute(
+        sa.text(
+            "SELECT tablename, tableowner = current_user FROM pg_tables"
+            " WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
+        ),
+        {"tables": list(TENANT_TABLES)},
+    ).all()
+
+    assert tuple(powers) == (False, False)
+    assert sorted(owners) == sorted((table, False) for table in TENANT_TABLES)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE organisations NO FORCE ROW LEVEL SECURITY",
+        "ALTER TABLE memberships DISABLE ROW LEVEL SECURITY",
+        "DROP POLICY tenant_isolation ON memberships",
+        "CREATE POLICY let_me_in ON organisations USING (true)",
+    ],
+)
+def test_the_runtime_role_cannot_loosen_the_policies(
+    statement: str, as_runtime: sa.Connection
+) -> None:
+    with pytest.raises(sa.exc.ProgrammingError, match="must be owner of"):
+        as_runtime.execute(sa.text(statement))
+
+
+# --- the start-up guard ----------------------------------------------------------------------
+
+
+@contextmanager
+def sql_store(url: str) -> Iterator[SqlStore]:
+    store = SqlStore(url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+@contextmanager
+def rls_not_forced_on(table: str, as_owner: sa.Connection) -> Iterator[None]:
+    as_owner.execute(sa.text(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"))
+    as_owner.commit()
+    try:
+        yield
+    finally:
+        as_owner.execute(sa.text(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"))
+        as_owner.commit()
+
+
+@contextmanager
+def member_of(role: str, runtime_role: str, *, admin_url: str) -> Iterator[None]:
+    with connected(admin_url) as admin:
+        admin.execute(sa.text(f'GRANT "{role}" TO "{runtime_role}"'))
+        admin.commit()
+        try:
+            yield
+        finally:
+            admin.execute(sa.text(f'REVOKE "{role}" FROM "{runtime_role}"'))
+            admin.commit()
+
+
+@contextmanager
+def bypassrls_role(name: str, *, admin_url: str) -> Iterator[str]:
+    with connected(admin_url) as admin:
+        admin.execute(sa.text(f'CREATE ROLE "{name}" NOLOGIN BYPASSRLS'))
+        admin.commit()
+        try:
+            yield name
+        finally:
+            admin.execute(sa.text(f'DROP ROLE "{name}"'))
+            admin.commit()
+
+
+def test_the_guard_accepts_the_migrated_database_as_the_runtime_role(target: StoreTarget) -> None:
+    with sql_store(target.url) as store:
+        store.check_tenant_isolation()
+
+
+def test_the_guard_refuses_when_a_tenant_table_lost_forced_rls(
+    target: StoreTarget, as_owner: sa.Connection, tmp_path: Path
+) -> None:
+    with sql_store(target.url) as store, rls_not_forced_on("memberships", as_owner):
+        with pytest.raises(UnsafeDatabase, match="memberships lacks forced row-level security"):
+            store.check_tenant_isolation()
+        with pytest.raises(UnsafeDatabase, match="memberships"):
+            bootstrap(test_settings(target, tmp_path), clock=TestClock())
+
+
+def test_the_guard_refuses_an_extra_policy_that_widens_a_tenant_table(
+    target: StoreTarget, as_owner: sa.Connection
+) -> None:
+    as_owner.execute(sa.text("CREATE POLICY wide_open ON memberships USING (true)"))
+    as_owner.commit()
+    try:
+        with sql_store(target.url) as store, pytest.raises(UnsafeDatabase, match="wide_open"):
+            store.check_tenant_isolation()
+    finally:
+        as_owner.execute(sa.text("DROP POLICY wide_open ON memberships"))
+        as_owner.commit()
+
+
+def test_the_guard_refuses_to_run_as_the_role_that_owns_the_tables(target: StoreTarget) -> None:
+    assert target.migration_url is not None
+    with sql_store(target.migration_url) as store, pytest.raises(UnsafeDatabase, match="owns"):
+        store.check_tenant_isolation()
+
+
+def test_the_guard_refuses_to_run_as_a_superuser(target: StoreTarget) -> None:
+    with (
+        sql_store(target.privileged_url) as store,
+        pytest.raises(UnsafeDatabase, match="superuser"),
+    ):
+        store.check_tenant_isolation()
+
+
+def test_the_guard_refuses_a_runtime_role_that_is_a_member_of_the_owner(
+    target: StoreTarget, migrated_postgres: PgUrls
+) -> None:
+    """A member of the owner may ALTER the tables (or SET ROLE to the owner) and drop FORCE."""
+    owner_role = make_url(migrated_postgres.owner_url).username
+    assert owner_role is not None
+    with (
+        sql_store(target.url) as store,
+        member_of(owner_role, migrated_postgres.runtime_role, admin_url=target.privileged_url),
+        pytest.raises(UnsafeDatabase, match="owns organisations"),
+    ):
+        store.check_tenant_isolation()
+
+
+def test_the_guard_refuses_a_runtime_role_that_may_become_a_bypassrls_role(
+    target: StoreTarget, migrated_postgres: PgUrls
+) -> None:
+    admin_url = target.privileged_url
+    with (
+        sql_store(target.url) as store,
+        bypassrls_role(f"{migrated_postgres.database}_bypasser", admin_url=admin_url) as role,
+        member_of(role, migrated_postgres.runtime_role, admin_url=admin_url),
+        pytest.raises(UnsafeDatabase, match="BYPASSRLS"),
+    ):
+        store.check_tenant_isolation()

@@ -1,0 +1,292 @@
+"""Tenant isolation (DESIGN §3, seeds/003 scenario 4, seeds/004): tenant A's token against
+every org-scoped route of tenant B is a 404 that says nothing about B, leaves B unchanged and
+is audited once as DENIED in A's organisation; nobody gets a token for an organisation they
+do not belong to; and on PostgreSQL row-level security hides B from A's transactions."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tenantry.domain.audit import Outcome
+from tenantry.domain.model import Membership, MembershipStatus
+from tenantry.domain.roles import OrgRole
+from tenantry.http.app import create_app
+from tenantry.ports import AuditQuery
+from tests.harness import Account, Api, StoreTarget, actions, audit_events, unique_slug
+from tests.org_builders import stored_membership, stored_organisation
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    permission: str
+    body: dict[str, Any] | None = None
+
+    def call(self, api: Api, account: Account, org_id: str) -> Any:
+        return api.client.request(
+            self.method, self.path.format(org_id=org_id), json=self.body, headers=account.auth
+        )
+
+
+ORG_ROUTES = [
+    Route("GET", "/v1/organisations/{org_id}", "organisation:read"),
+    Route(
+        "PATCH",
+        "/v1/organisations/{org_id}",
+        "organisation:update",
+        {"name": "Pwned", "settings": {"pwned": True}},
+    ),
+    Route("DELETE", "/v1/organisations/{org_id}", "organisation:delete"),
+    Route("GET", "/v1/organisations/{org_id}/members", "member:read"),
+    Route("POST", "/v1/organisations/{org_id}/provisioning/retry", "organisation:update"),
+]
+
+
+@dataclass
+class Tenant:
+    owner: Account
+    org: dict[str, Any]
+    member: Account
+
+    @property
+    def id(self) -> str:
+        return str(self.org["id"])
+
+    def secrets(self) -> list[str]:
+        """Everything about this tenant that must never reach another tenant."""
+        return [
+            self.org["name"],
+            self.org["slug"],
+            self.owner.email,
+            self.owner.user_id,
+            self.member.email,
+            self.member.user_id,
+        ]
+
+
+def make_tenant(api: Api, name: str) -> Tenant:
+    owner, org = api.owner_with_org(unique_slug(name.split()[0].lower()))
+    renamed = api.client.patch(
+        f"/v1/organisations/{org['id']}", json={"name": name}, headers=owner.auth
+    )
+    assert renamed.status_code == 200, renamed.text
+    return Tenant(owner, renamed.json(), api.member_of(org["id"]))
+
+
+def caller_in(api: Api, tenant: Tenant, role: OrgRole) -> Account:
+    return tenant.owner if role is OrgRole.OWNER else api.member_of(tenant.id, role)
+
+
+def snapshot(api: Api, store_target: StoreTarget, tenant: Tenant) -> tuple[Any, ...]:
+    """B's organisation row, both memberships and its whole audit trail."""
+    return (
+        stored_organisation(api.tenantry, tenant.id),
+        stored_membership(api.tenantry, tenant.id, tenant.owner.user_id),
+        stored_membership(api.tenantry, tenant.id, tenant.member.user_id),
+        audit_events(store_target, org_id=tenant.id),
+    )
+
+
+def without_request_id(response: Any) -> tuple[int, str, dict[str, Any]]:
+    body = {k: v for k, v in response.json().items() if k != "request_id"}
+    return response.status_code, response.headers["content-type"], body
+
+
+def assert_leaks_nothing(response: Any, tenant: Tenant) -> None:
+    exposed = response.text + " ".join(f"{k}: {v}" for k, v in response.headers.items())
+    for secret in tenant.secrets():
+        assert secret not in exposed, f"the response reveals {secret!r} of the other tenant"
+
+
+@pytest.fixture
+def tenant_a(api: Api) -> Tenant:
+    return make_tenant(api, "Aardvark Analytics")
+
+
+@pytest.fixture
+def tenant_b(api: Api) -> Tenant:
+    return make_tenant(api, "Borealis Secret Holdings")
+
+
+# --- A's token against B ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(OrgRole))
+@pytest.mark.parametrize("route", ORG_ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_a_token_for_one_tenant_finds_nothing_in_another(
+    api: Api,
+    store_target: StoreTarget,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    route: Route,
+    role: OrgRole,
+) -> None:
+    attacker = caller_in(api, tenant_a, role)
+    nowhere = "org_" + secrets.token_hex(13)
+    b_before = snapshot(api, store_target, tenant_b)
+    a_trail_before = {e.event_id for e in audit_events(store_target, org_id=tenant_a.id)}
+
+    against_b = route.call(api, attacker, tenant_b.id)
+    against_nothing = route.call(api, attacker, nowhere)
+
+    assert against_b.status_code == 404, against_b.text
+    assert against_b.json()["code"] == "organisation_not_found"
+    assert without_request_id(against_b) == without_request_id(against_nothing)
+    assert_leaks_nothing(against_b, tenant_b)
+    assert snapshot(api, store_target, tenant_b) == b_before
+    recorded = [
+        e
+        for e in audit_events(store_target, org_id=tenant_a.id)
+        if e.event_id not in a_trail_before
+    ]
+    assert sorted(
+        (e.actor_id, e.outcome, e.action, e.reason, e.resource_id) for e in recorded
+    ) == sorted(
+        (attacker.user_id, Outcome.DENIED, route.permission, "other_organisation", target)
+        for target in (tenant_b.id, nowhere)
+    )
+    assert audit_events(store_target, org_id=nowhere) == []
+
+
+@pytest.mark.parametrize("route", ORG_ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_an_org_id_too_long_to_exist_is_malformed_input_not_a_crash(
+    api: Api, store_target: StoreTarget, tenant_a: Tenant, route: Route
+) -> None:
+    """Ids are at most 40 characters; a longer one once reached the audit insert (500)."""
+    a_trail_before = audit_events(store_target, org_id=tenant_a.id)
+
+    refused = route.call(api, tenant_a.owner, "org_" + "x" * 300)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "validation_failed"
+    assert audit_events(store_target, org_id=tenant_a.id) == a_trail_before
+
+
+@pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)  # the routes, not the store
+def test_every_org_scoped_route_is_in_the_isolation_matrix(api: Api) -> None:
+    """A new route under an organisation must join ORG_ROUTES (DESIGN §3.5)."""
+    paths = create_app(api.tenantry).openapi()["paths"]
+    served = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/v1/organisations/{org_id}")
+        for method in operations
+    }
+    covered = {(route.method, route.path) for route in ORG_ROUTES}
+    assert served - covered == set(), "org-scoped routes missing from ORG_ROUTES"
+
+
+# --- no token for an organisation without membership --------------------------------------
+
+
+def test_nobody_gets_a_token_for_an_organisation_they_do_not_belong_to(
+    api: Api, store_target: StoreTarget, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    outsider = tenant_a.owner
+    nowhere = "org_" + secrets.token_hex(13)
+
+    login_b = api.login(outsider.email, org_id=tenant_b.id)
+    login_nowhere = api.login(outsider.email, org_id=nowhere)
+    refresh_b = api.client.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": outsider.refresh_token, "organisation_id": tenant_b.id},
+    )
+
+    for refused in (login_b, login_nowhere, refresh_b):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "not_a_member"
+        assert "access_token" not in refused.json()
+        assert_leaks_nothing(refused, tenant_b)
+    assert without_request_id(login_b) == without_request_id(login_nowhere)
+    assert without_request_id(refresh_b) == without_request_id(login_b)
+    refusals = audit_events(
+        store_target, org_id=None, actor_id=outsider.user_id, action="auth.organisation_token"
+    )
+    assert sorted((e.outcome, e.reason, e.details["target_org"]) for e in refusals) == sorted(
+        [
+            (Outcome.DENIED, "not_a_member", tenant_b.id),
+            (Outcome.DENIED, "not_a_member", nowhere),
+            (Outcome.DENIED, "not_a_member", tenant_b.id),
+        ]
+    )
+    assert stored_membership(api.tenantry, tenant_b.id, outsider.user_id) is None
+    # The refused switch rolled back whole: the refresh token was not spent.
+    still_usable = api.client.post(
+        "/v1/auth/refresh", json={"refresh_token": outsider.refresh_token}
+    )
+    assert still_usable.status_code == 200, still_usable.text
+    assert still_usable.json()["organisation_id"] == tenant_a.id
+
+
+def test_a_user_level_token_finds_no_organisation(
+    api: Api, store_target: StoreTarget, tenant_b: Tenant
+) -> None:
+    loner = api.verified_account()
+    b_before = snapshot(api, store_target, tenant_b)
+
+    for route in ORG_ROUTES:
+        refused = route.call(api, loner, tenant_b.id)
+        assert refused.status_code == 404, f"{route.method} {route.path}: {refused.text}"
+        assert refused.json()["code"] == "organisation_not_found"
+        assert_leaks_nothing(refused, tenant_b)
+
+    assert snapshot(api, store_target, tenant_b) == b_before
+    denied = audit_events(store_target, org_id=None, actor_id=loner.user_id, outcome=Outcome.DENIED)
+    assert sorted((e.action, e.reason, e.resource_id) for e in denied) == sorted(
+        (route.permission, "other_organisation", tenant_b.id) for route in ORG_ROUTES
+    )
+
+
+def test_a_tenants_own_list_shows_only_its_own_organisation(
+    api: Api, store_target: StoreTarget, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    for tenant, other in ((tenant_a, tenant_b), (tenant_b, tenant_a)):
+        for account in (tenant.owner, tenant.member):
+            mine = api.client.get("/v1/organisations", headers=account.auth)
+            assert [o["id"] for o in mine.json()["items"]] == [tenant.id]
+            assert_leaks_nothing(mine, other)
+        members = api.client.get(
+            f"/v1/organisations/{tenant.id}/members", headers=tenant.member.auth
+        )
+        assert {m["user_id"] for m in members.json()["items"]} == {
+            tenant.owner.user_id,
+            tenant.member.user_id,
+        }
+        assert_leaks_nothing(members, other)
+        assert audit_events(store_target, org_id=tenant.id, outcome=Outcome.DENIED) == []
+        assert ("organisation.update", "SUCCESS") in actions(
+            audit_events(store_target, org_id=tenant.id, actor_id=tenant.owner.user_id)
+        )
+
+
+# --- the database itself --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_target", ["postgres"], indirect=True)
+def test_row_level_security_hides_another_tenant_from_a_scoped_transaction(
+    api: Api, store_target: StoreTarget, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """SQLite has no RLS (repositories scope by org id there); this proves the PostgreSQL net."""
+    a_owner, now = tenant_a.owner.user_id, api.tenantry.clock.now()
+    with api.tenantry.store.unit_of_work(org_id=tenant_a.id, user_id=a_owner) as uow:
+        assert uow.organisations.get(tenant_b.id) is None
+        assert uow.memberships.get(tenant_b.id, tenant_b.owner.user_id) is None
+        assert uow.memberships.list_members(tenant_b.id, limit=10, after=None) == []
+        assert uow.audit.find(AuditQuery(org_id=tenant_b.id)) == []
+        own = uow.organisations.get(tenant_a.id)
+        assert own is not None
+        assert own.name == "Aardvark Analytics"
+        with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+            uow.memberships.add(
+                Membership(tenant_b.id, a_owner, OrgRole.OWNER, MembershipStatus.ACTIVE, now)
+            )
+    with api.tenantry.store.unit_of_work() as unscoped:
+        assert unscoped.organisations.get(tenant_b.id) is None
+        assert unscoped.memberships.get(tenant_b.id, tenant_b.owner.user_id) is None
+    assert stored_membership(api.tenantry, tenant_b.id, a_owner) is None
