@@ -171,6 +171,22 @@ def test_changing_the_password_needs_the_current_one(api: Api, store_target: Sto
     assert me(api, account.access_token).status_code == 200
 
 
+def test_guessing_the_current_password_is_throttled_like_logins(
+    api: Api, store_target: StoreTarget
+) -> None:
+    account = api.verified_account()
+    for _ in range(5):  # the default per-account limit
+        assert change_password(api, account, current="a guess").status_code == 401
+
+    throttled = change_password(api, account, current=PASSWORD)
+
+    assert_problem(throttled, 429, "rate_limited")
+    assert int(throttled.headers["Retry-After"]) > 0
+    event = audit_of(store_target, throttled, action="user.password_change")
+    assert (event.outcome, event.reason) == (Outcome.DENIED, "rate_limited")
+    assert api.login(account.email).status_code == 429  # the same account limit
+
+
 def test_changing_the_password_ends_the_other_sessions_only(
     api: Api, mailbox: Mailbox, store_target: StoreTarget
 ) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
-from tenantry.domain.errors import Gone, Invalid, NotFound, Unauthenticated
+from tenantry.domain.errors import Gone, Invalid, NotFound, RateLimited, Unauthenticated
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
 from tenantry.domain.model import OneTimeToken, TokenPurpose, User
 from tenantry.domain.principal import Principal
@@ -109,7 +109,19 @@ def change_password(
 ) -> None:
     now = deps.clock.now()
     user = _user_or_raise(uow, principal.user_id)
+    # A stolen access token must not become a password oracle: wrong current passwords count
+    # against the same per-account limit as failed logins.
+    wait = deps.throttle.retry_after(email=user.email, ip_address=None)
+    if wait is not None:
+        raise RateLimited(
+            "too many failed password attempts",
+            retry_after=wait,
+            audit=_account_event(
+                user.id, "user.password_change", Outcome.DENIED, reason="rate_limited"
+            ),
+        )
     if not deps.passwords.verify(user.password_hash, current):
+        deps.throttle.record_failure(email=user.email, ip_address=None)
         raise Unauthenticated(
             "current password is wrong",
             code="invalid_credentials",
