@@ -19,7 +19,7 @@ from tenantry.bootstrap import bootstrap
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.principal import SYSTEM
 from tenantry.edge import run_use_case
-from tenantry.services import accounts, sign_in
+from tenantry.services import accounts, sessions, sign_in
 from tenantry.settings import Settings
 
 ROUNDS = 30
@@ -76,7 +76,7 @@ def main() -> None:
             lambda: app.signer.verify_access_token(pair.access_token), 2000
         ),
         "authenticate bearer (verify + session + membership reads)": measure(
-            lambda: run(lambda uow: sign_in.authenticate(uow, app.deps, pair.access_token)), 500
+            lambda: run(lambda uow: sessions.authenticate(uow, app.deps, pair.access_token)), 500
         ),
     }
     write_report(results)

@@ -21,7 +21,7 @@ from tenantry.store.sql.migrate import migrate
 from tenantry.store.sql.store import UnsafeDatabase
 from tenantry.throttle import LimitsLoginThrottle
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
-from tenantry.tokens.signer import CLOCK_SKEW, JwtSigner
+from tenantry.tokens.signer import CLOCK_SKEW, RING_MAX_AGE, JwtSigner
 
 log = structlog.get_logger()
 
@@ -74,8 +74,11 @@ def bootstrap(
         issuer=settings.token_issuer,
         audience=settings.audience,
         clock=clock,
-        # A retired key is trusted for as long as a token it signed can live, and no longer.
-        retired_key_grace=timedelta(seconds=settings.access_token_ttl_seconds) + CLOCK_SKEW,
+        # A retired key is trusted for as long as a token it signed can live, and no longer;
+        # another process may go on signing with it until its cached key ring is refreshed.
+        retired_key_grace=(
+            timedelta(seconds=settings.access_token_ttl_seconds) + CLOCK_SKEW + RING_MAX_AGE
+        ),
     )
     deps = ServiceDeps(
         clock=clock,

@@ -8,8 +8,13 @@ import structlog
 
 
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
+    # Tracebacks never show local variables: they would print passwords and tokens.
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
     )
     structlog.configure(
         processors=[

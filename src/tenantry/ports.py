@@ -21,7 +21,6 @@ from tenantry.domain.model import (
     MemberView,
     OneTimeToken,
     Organisation,
-    OrgStatus,
     OutboxEntry,
     RefreshToken,
     Session,
@@ -51,14 +50,12 @@ class OrganisationsRepository(Protocol):
     def add(self, org: Organisation) -> None:
         """Precondition: the slug is free (`Conflict` code `slug_taken`)."""
 
-    def update(self, org: Organisation, *, expected_status: OrgStatus) -> None:
-        """Write name, settings, status, provisioning fields and deleted_at.
+    def update(self, org: Organisation, *, expected_version: int) -> None:
+        """Write name, settings, status, provisioning fields, deleted_at and version.
 
-        Precondition: the stored status is still `expected_status`.
+        Precondition: the stored version is still `expected_version`, i.e. nobody changed the
+        organisation since it was read (`Conflict` `organisation_changed`).
         """
-
-    def remove(self, org_id: str, *, expected_status: OrgStatus) -> None:
-        """Delete the row outright: only for compensating a registration that never began."""
 
     def list_for_user(self, user_id: str) -> list[tuple[Organisation, Membership]]:
         """The user's active memberships with their (not deleted) organisations."""
@@ -188,11 +185,18 @@ class Mailer(Protocol):
 
 
 class LoginThrottle(Protocol):
-    def retry_after(self, *, email: str, ip_address: str | None) -> int | None:
-        """Seconds to wait if the account or the client address is over its limit."""
+    def begin_attempt(self, *, email: str, ip_address: str | None) -> int | None:
+        """Count a password attempt against the account, atomically, and check the address.
 
-    def record_failure(self, *, email: str, ip_address: str | None) -> None: ...
-    def reset(self, *, email: str) -> None: ...
+        Returns the seconds to wait when the account or the address is over its limit (the
+        refused attempt is not counted), else None.
+        """
+
+    def record_failure(self, *, email: str, ip_address: str | None) -> None:
+        """A failed attempt also counts against the client address."""
+
+    def reset(self, *, email: str) -> None:
+        """The account proved its password: its earlier attempts no longer count."""
 
 
 @dataclass(frozen=True, slots=True)

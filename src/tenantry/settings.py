@@ -72,6 +72,13 @@ class Settings(BaseSettings):
             raise ValueError("TENANTRY_PUBLIC_URL must be https in production")
         if self.argon2_memory_kib < 19_456 or self.argon2_time_cost < 2:
             raise ValueError("argon2 parameters below the OWASP floor are refused in production")
+        if self.mailer == "console":
+            raise ValueError(
+                "TENANTRY_MAILER=console prints live sign-in links into the logs; "
+                "use smtp or files in production"
+            )
+        if self.mailer == "smtp" and self.smtp_username and self.smtp_tls == "none":
+            raise ValueError("SMTP credentials without TLS are refused in production")
         return self
 
     @property

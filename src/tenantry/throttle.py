@@ -1,7 +1,9 @@
 """Login throttling on the `limits` library: in memory by default, Redis when configured.
 
-Only failures count, so a user who types the password right is never slowed down; after the
-limit, even a correct password is refused until the window moves on (that is the point).
+Per account, every attempt counts the moment it starts and a success wipes the count, so
+only consecutive failures add up; per client address, only failures count (many people may
+share one address). Over either limit even a correct password is refused until the window
+moves on: that is the point.
 """
 
 from __future__ import annotations
@@ -29,17 +31,18 @@ class LimitsLoginThrottle:
             "ip": RateLimitItemPerSecond(per_ip, window_seconds),
         }
 
-    def retry_after(self, *, email: str, ip_address: str | None) -> int | None:
-        waits = [
-            self._wait(kind, value)
-            for kind, value in self._keys(email, ip_address)
-            if not self._limiter.test(self._items[kind], kind, value)
-        ]
-        return max(waits) if waits else None
+    def begin_attempt(self, *, email: str, ip_address: str | None) -> int | None:
+        if ip_address and not self._limiter.test(self._items["ip"], "ip", ip_address):
+            return self._wait("ip", ip_address)
+        # `hit` checks and counts in one step (a Lua script on Redis), so attempts running in
+        # parallel cannot all pass a check made before any of them is counted.
+        if not self._limiter.hit(self._items["account"], "account", email):
+            return self._wait("account", email)
+        return None
 
     def record_failure(self, *, email: str, ip_address: str | None) -> None:
-        for kind, value in self._keys(email, ip_address):
-            self._limiter.hit(self._items[kind], kind, value)
+        if ip_address:
+            self._limiter.hit(self._items["ip"], "ip", ip_address)
 
     def reset(self, *, email: str) -> None:
         self._limiter.clear(self._items["account"], "account", email)
@@ -47,10 +50,3 @@ class LimitsLoginThrottle:
     def _wait(self, kind: str, value: str) -> int:
         reset_at = self._limiter.get_window_stats(self._items[kind], kind, value).reset_time
         return max(1, math.ceil(reset_at - time.time()))
-
-    @staticmethod
-    def _keys(email: str, ip_address: str | None) -> list[tuple[str, str]]:
-        keys = [("account", email)]
-        if ip_address:
-            keys.append(("ip", ip_address))
-        return keys

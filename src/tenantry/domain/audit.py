@@ -34,7 +34,10 @@ class ActorType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AuditDraft:
-    """An event as a service describes it; the store gives it an id, time, seq and hash."""
+    """An event as a service describes it; the store gives it an id and its time.
+
+    `seq`, `prev_hash` and `hash` (the per-organisation chain) are not filled in yet.
+    """
 
     event_type: EventType
     action: str

@@ -41,6 +41,7 @@ class Organisation:
     created_by: str
     settings: dict[str, Any] = field(default_factory=dict)
     authz_epoch: int = 0
+    version: int = 0  # bumped by every update: the precondition against lost updates
     provisioning_step: str | None = None
     provisioning_error: str | None = None
     deleted_at: datetime | None = None

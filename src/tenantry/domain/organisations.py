@@ -1,5 +1,8 @@
 """The organisation life cycle: PROVISIONING -> ACTIVE, or FAILED and back by retry."""
 
+from dataclasses import replace
+from typing import Any
+
 from tenantry.domain.errors import Conflict, NotFound
 from tenantry.domain.model import Organisation, OrgStatus
 
@@ -25,3 +28,8 @@ def ensure_usable(org: Organisation) -> None:
         raise NotFound("organisation not found", code="organisation_not_found")
     if org.status is not OrgStatus.ACTIVE:
         raise Conflict(f"organisation is {org.status}", code="organisation_not_active")
+
+
+def revise(org: Organisation, **changes: Any) -> Organisation:
+    """The organisation with `changes` applied, as its next version."""
+    return replace(org, **changes, version=org.version + 1)

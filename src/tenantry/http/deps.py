@@ -12,7 +12,7 @@ from tenantry.domain.errors import Unauthenticated
 from tenantry.domain.principal import Principal
 from tenantry.edge import run_use_case
 from tenantry.ports import UnitOfWork
-from tenantry.services import sign_in
+from tenantry.services import sessions
 from tenantry.services.context import ServiceDeps
 from tenantry.services.sign_in import ClientInfo
 
@@ -87,7 +87,7 @@ def get_principal(
 ) -> Principal:
     token = _bearer_token(request)
     runner = Runner(tenantry, request_id, None)
-    return runner(lambda uow: sign_in.authenticate(uow, tenantry.deps, token), read_only=True)
+    return runner(lambda uow: sessions.authenticate(uow, tenantry.deps, token), read_only=True)
 
 
 def _route_label(request: Request) -> str:

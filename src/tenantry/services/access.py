@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from tenantry.domain.audit import AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Forbidden, NotFound
+from tenantry.domain.model import Membership, MembershipStatus, OrgStatus
 from tenantry.domain.principal import Principal
+from tenantry.ports import UnitOfWork
 
 
 def require_permission(
@@ -47,3 +49,25 @@ def _denied(
         resource_id=resource_id,
         reason=reason,
     )
+
+
+def membership_check(
+    uow: UnitOfWork, user_id: str, org_id: str
+) -> tuple[Membership | None, str | None]:
+    """The user's live membership of a live organisation, or None and why not.
+
+    Binds the unit of work to that organisation and user (row-level security) to read them.
+    """
+    uow.bind(org_id=org_id, user_id=user_id)
+    org = uow.organisations.get(org_id)
+    if org is None or org.status is OrgStatus.DELETED:
+        return None, "organisation_deleted"
+    membership = uow.memberships.get(org_id, user_id)
+    if membership is None or membership.status is not MembershipStatus.ACTIVE:
+        return None, "membership_ended"
+    return membership, None
+
+
+def active_membership(uow: UnitOfWork, user_id: str, org_id: str) -> Membership | None:
+    """Tokens for an organisation go only to its active members, never for a deleted one."""
+    return membership_check(uow, user_id, org_id)[0]

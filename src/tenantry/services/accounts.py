@@ -6,9 +6,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
-from tenantry.domain.errors import Gone, Invalid, NotFound, RateLimited, Unauthenticated
+from tenantry.domain.errors import Forbidden, Gone, Invalid, NotFound, RateLimited
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
 from tenantry.domain.model import OneTimeToken, TokenPurpose, User
+from tenantry.domain.names import clean_name
 from tenantry.domain.principal import Principal
 from tenantry.mail import templates
 from tenantry.ports import UnitOfWork
@@ -71,7 +72,7 @@ def _add_user(
     user = User(
         id=new_id("usr"),
         email=normalise_email(email),
-        name=" ".join(name.split()),
+        name=clean_name(name),
         password_hash=deps.passwords.hash(password),
         created_at=now,
         email_verified_at=now if verified else None,
@@ -111,7 +112,7 @@ def change_password(
     user = _user_or_raise(uow, principal.user_id)
     # A stolen access token must not become a password oracle: wrong current passwords count
     # against the same per-account limit as failed logins.
-    wait = deps.throttle.retry_after(email=user.email, ip_address=None)
+    wait = deps.throttle.begin_attempt(email=user.email, ip_address=None)
     if wait is not None:
         raise RateLimited(
             "too many failed password attempts",
@@ -121,14 +122,15 @@ def change_password(
             ),
         )
     if not deps.passwords.verify(user.password_hash, current):
-        deps.throttle.record_failure(email=user.email, ip_address=None)
-        raise Unauthenticated(
+        # 403, not 401: the bearer token is fine, and a 401 would make clients sign out.
+        raise Forbidden(
             "current password is wrong",
-            code="invalid_credentials",
+            code="invalid_current_password",
             audit=_account_event(
                 user.id, "user.password_change", Outcome.FAILURE, reason="wrong_current_password"
             ),
         )
+    deps.throttle.reset(email=user.email)
     check_password_strength(new, deps.policy)
     uow.users.set_password_hash(user.id, deps.passwords.hash(new))
     # Other devices must sign in again; the session making the change stays.
@@ -142,8 +144,21 @@ def change_password(
 def request_password_reset(uow: UnitOfWork, deps: ServiceDeps, *, email: str) -> None:
     """Always succeeds, so the answer says nothing about which emails have accounts."""
     now = deps.clock.now()
-    user = uow.users.get_by_email(normalise_email(email))
+    email = normalise_email(email)
+    user = uow.users.get_by_email(email)
     if user is None:
+        # Recorded for the security log, and so that both answers cost a committed write.
+        uow.audit.append(
+            AuditDraft(
+                event_type=EventType.USER_MANAGEMENT,
+                action="user.password_reset_request",
+                outcome=Outcome.FAILURE,
+                actor_type=ActorType.ANONYMOUS,
+                reason="unknown_email",
+                details={"email": email},
+            ),
+            at=now,
+        )
         return
     uow.one_time_tokens.expire_unused(user.id, TokenPurpose.RESET_PASSWORD, now)
     token = _issue_one_time_token(
@@ -168,6 +183,7 @@ def confirm_password_reset(
     if not user.is_verified:
         uow.users.mark_verified(user.id, now)  # the reset link proved the mailbox
     revoked = uow.sessions.revoke_all_for_user(user.id, at=now, reason="password_reset")
+    deps.throttle.reset(email=user.email)  # the mailbox owner may sign in again at once
     uow.outbox.add(templates.password_changed_email(user.email, user.name), at=now)
     uow.audit.append(
         _account_event(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,8 @@ from tenantry.domain.model import (
     Organisation,
     OrgStatus,
 )
-from tenantry.domain.organisations import ensure_transition, ensure_usable
+from tenantry.domain.names import clean_name
+from tenantry.domain.organisations import ensure_transition, ensure_usable, revise
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
@@ -34,7 +35,7 @@ def register_organisation(
 ) -> Organisation:
     """Create the organisation in PROVISIONING with its OWNER; provisioning runs after commit."""
     slug = validate_slug(slug)
-    name = _clean_name(name)
+    name = clean_name(name)
     now = deps.clock.now()
     org = Organisation(
         id=new_id("org"),
@@ -86,12 +87,12 @@ def update_organisation(
     ensure_usable(org)
     if name is None and settings is None:
         return org  # nothing to change, nothing to record
-    changed = replace(
+    changed = revise(
         org,
-        name=_clean_name(name) if name is not None else org.name,
+        name=clean_name(name) if name is not None else org.name,
         settings=_merged_settings(org.settings, settings) if settings is not None else org.settings,
     )
-    uow.organisations.update(changed, expected_status=org.status)
+    uow.organisations.update(changed, expected_version=org.version)
     details = {
         "fields": sorted(
             k for k, v in {"name": name, "settings": settings}.items() if v is not None
@@ -113,8 +114,8 @@ def delete_organisation(
     org = live_organisation_or_raise(uow, org_id)
     ensure_transition(org, OrgStatus.DELETED)
     now = deps.clock.now()
-    deleted = replace(org, status=OrgStatus.DELETED, deleted_at=now)
-    uow.organisations.update(deleted, expected_status=org.status)
+    deleted = revise(org, status=OrgStatus.DELETED, deleted_at=now)
+    uow.organisations.update(deleted, expected_version=org.version)
     ended = uow.memberships.end_all(org_id, now)
     uow.audit.append(
         _org_event(principal, org_id, "organisation.delete", {"memberships_ended": ended}), at=now
@@ -166,7 +167,10 @@ def decode_member_cursor(cursor: str) -> MemberCursor:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         joined_at, user_id = json.loads(base64.urlsafe_b64decode(padded))
-        return MemberCursor(joined_at=datetime.fromisoformat(joined_at), user_id=str(user_id))
+        moment = datetime.fromisoformat(joined_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time has no zone")
+        return MemberCursor(joined_at=moment, user_id=str(user_id))
     except (ValueError, TypeError) as error:
         raise Invalid("cursor is not valid", code="invalid_cursor") from error
 
@@ -176,13 +180,6 @@ def live_organisation_or_raise(uow: UnitOfWork, org_id: str) -> Organisation:
     if org is None or org.status is OrgStatus.DELETED:
         raise NotFound("organisation not found", code="organisation_not_found")
     return org
-
-
-def _clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not 1 <= len(cleaned) <= 200:
-        raise Invalid("name must have 1 to 200 characters", code="invalid_name")
-    return cleaned
 
 
 def _merged_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

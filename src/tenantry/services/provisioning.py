@@ -8,14 +8,14 @@ and the error; `retry_provisioning` starts again from the first step.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Protocol
 
 import structlog
 
 from tenantry.domain.audit import AuditDraft, EventType, Outcome
+from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Organisation, OrgStatus
-from tenantry.domain.organisations import ensure_transition
+from tenantry.domain.organisations import ensure_transition, revise
 from tenantry.domain.principal import Principal
 from tenantry.ports import UnitOfWork, UnitOfWorkFactory
 from tenantry.services.access import require_permission
@@ -47,6 +47,7 @@ def provision_organisation(
                 step.run(uow, _provisioning_org(uow, org_id))
                 uow.commit()
         except Exception as error:  # a plug-in may fail in any way; record it, never crash
+            log.error("provisioning.step_failed", org_id=org_id, step=step.name, exc_info=error)
             _compensate(uow_factory, actor, org_id, done)
             return _finish(uow_factory, deps, actor, org_id, failed=(step.name, error))
         done.append(step)
@@ -61,15 +62,23 @@ def retry_provisioning(
     )
     org = live_organisation_or_raise(uow, org_id)
     ensure_transition(org, OrgStatus.PROVISIONING)
-    restarted = replace(
+    restarted = revise(
         org, status=OrgStatus.PROVISIONING, provisioning_step=None, provisioning_error=None
     )
-    uow.organisations.update(restarted, expected_status=org.status)
+    uow.organisations.update(restarted, expected_version=org.version)
     uow.audit.append(
         _event(principal, org_id, "organisation.provisioning_retry", Outcome.SUCCESS),
         at=deps.clock.now(),
     )
     return restarted
+
+
+def public_error(error: Exception) -> str:
+    """What members may read about a failed step: a step's own `TenantryError` speaks for
+    itself; anything else is named by type only, since its text may hold hosts or secrets."""
+    if isinstance(error, TenantryError):
+        return f"{error.code}: {error.detail}"[:1000]
+    return f"{type(error).__name__} (details are in the service log)"
 
 
 def _compensate(
@@ -95,18 +104,18 @@ def _finish(
     with uow_factory(org_id=org_id, user_id=actor.user_id) as uow:
         org = _provisioning_org(uow, org_id)
         if failed is None:
-            final = replace(org, status=OrgStatus.ACTIVE)
+            final = revise(org, status=OrgStatus.ACTIVE)
             event = _event(actor, org_id, "organisation.provisioned", Outcome.SUCCESS)
         else:
             step, error = failed
-            message = f"{type(error).__name__}: {error}"[:1000]
-            final = replace(
+            message = public_error(error)
+            final = revise(
                 org, status=OrgStatus.FAILED, provisioning_step=step, provisioning_error=message
             )
             event = _event(
                 actor, org_id, "organisation.provisioned", Outcome.FAILURE, step=step, error=message
             )
-        uow.organisations.update(final, expected_status=OrgStatus.PROVISIONING)
+        uow.organisations.update(final, expected_version=org.version)
         uow.audit.append(event, at=deps.clock.now())
         uow.commit()
     return final

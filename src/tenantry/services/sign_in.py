@@ -1,24 +1,23 @@
-"""Sign-in: login, refresh with rotation and reuse detection, logout, sessions, bearer check."""
+"""Sign-in: login, and refresh with rotation, reuse detection and switching organisation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
-from tenantry.domain.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from tenantry.domain.audit import Outcome
+from tenantry.domain.errors import Conflict, Forbidden, RateLimited, Unauthenticated
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
 from tenantry.domain.model import (
     Membership,
-    MembershipStatus,
-    OrgStatus,
     RefreshToken,
     Session,
     User,
 )
-from tenantry.domain.principal import Principal
 from tenantry.ports import AccessClaims, UnitOfWork
+from tenantry.services.access import active_membership
 from tenantry.services.accounts import normalise_email
+from tenantry.services.auth_events import auth_event
 from tenantry.services.context import ServiceDeps
 
 
@@ -47,19 +46,19 @@ def login(
     client: ClientInfo,
 ) -> TokenPair:
     email = normalise_email(email)
-    wait = deps.throttle.retry_after(email=email, ip_address=client.ip_address)
+    wait = deps.throttle.begin_attempt(email=email, ip_address=client.ip_address)
     if wait is not None:
         raise RateLimited(
             "too many failed sign-in attempts",
             retry_after=wait,
-            audit=_auth_event("auth.login", Outcome.DENIED, None, "rate_limited", email=email),
+            audit=auth_event("auth.login", Outcome.DENIED, None, "rate_limited", email=email),
         )
     user = _check_credentials(uow, deps, email, password, client)
     if deps.policy.require_verified_email and not user.is_verified:
         raise Forbidden(
             "verify your email address first",
             code="email_not_verified",
-            audit=_auth_event("auth.login", Outcome.FAILURE, user.id, "email_not_verified"),
+            audit=auth_event("auth.login", Outcome.FAILURE, user.id, "email_not_verified"),
         )
     deps.throttle.reset(email=email)
     uow.bind(user_id=user.id)
@@ -68,7 +67,9 @@ def login(
     membership = _active_membership_or_raise(uow, user.id, org_id) if org_id else None
     pair = _start_session(uow, deps, user.id, membership, client)
     uow.audit.append(
-        _auth_event("auth.login", Outcome.SUCCESS, user.id, None, org_id=org_id, session=pair),
+        auth_event(
+            "auth.login", Outcome.SUCCESS, user.id, None, org_id=org_id, session_id=pair.session_id
+        ),
         at=deps.clock.now(),
     )
     return pair
@@ -87,7 +88,7 @@ def _check_credentials(
     raise Unauthenticated(
         "invalid email or password",
         code="invalid_credentials",
-        audit=_auth_event(
+        audit=auth_event(
             "auth.login",
             Outcome.FAILURE,
             user.id if user else None,
@@ -111,17 +112,13 @@ def refresh(
     if record.used_at is not None:
         raise _reuse_detected(session, now)
     if not session.is_live(now) or record.expires_at <= now:
-        raise Unauthenticated(
-            "session has ended",
-            code="session_ended",
-            audit=_auth_event("auth.refresh", Outcome.FAILURE, session.user_id, "session_ended"),
-        )
+        raise _session_ended(session)
     if org_id:
         membership: Membership | None = _active_membership_or_raise(uow, session.user_id, org_id)
     elif session.org_id:
         # The organisation the session was switched to may have gone (deleted, membership
         # ended): the session carries on without it, visibly (`organisation_id` is null).
-        membership = _active_membership(uow, session.user_id, session.org_id)
+        membership = active_membership(uow, session.user_id, session.org_id)
     else:
         membership = None
     target_org = membership.org_id if membership else None
@@ -129,10 +126,18 @@ def refresh(
         uow.refresh_tokens.mark_used(record.id, now)
     except Conflict:
         raise _reuse_detected(session, now) from None  # a concurrent refresh won the rotation
-    pair = _rotate(uow, deps, session, record, membership, now)
+    try:
+        pair = _rotate(uow, deps, session, record, membership, now)
+    except Conflict:
+        raise _session_ended(session) from None  # logged out while this refresh ran
     uow.audit.append(
-        _auth_event(
-            "auth.refresh", Outcome.SUCCESS, session.user_id, None, org_id=target_org, session=pair
+        auth_event(
+            "auth.refresh",
+            Outcome.SUCCESS,
+            session.user_id,
+            None,
+            org_id=target_org,
+            session_id=pair.session_id,
         ),
         at=now,
     )
@@ -146,9 +151,17 @@ def _refresh_record_or_raise(uow: UnitOfWork, token: str) -> tuple[RefreshToken,
         raise Unauthenticated(
             "refresh token is not valid",
             code="invalid_refresh_token",
-            audit=_auth_event("auth.refresh", Outcome.FAILURE, None, "unknown_refresh_token"),
+            audit=auth_event("auth.refresh", Outcome.FAILURE, None, "unknown_refresh_token"),
         )
     return record, session
+
+
+def _session_ended(session: Session) -> Unauthenticated:
+    return Unauthenticated(
+        "session has ended",
+        code="session_ended",
+        audit=auth_event("auth.refresh", Outcome.FAILURE, session.user_id, "session_ended"),
+    )
 
 
 def _reuse_detected(session: Session, now: datetime) -> Unauthenticated:
@@ -160,7 +173,7 @@ def _reuse_detected(session: Session, now: datetime) -> Unauthenticated:
     return Unauthenticated(
         "refresh token has already been used; the session is revoked",
         code="refresh_token_reused",
-        audit=_auth_event(
+        audit=auth_event(
             "auth.refresh",
             Outcome.DENIED,
             session.user_id,
@@ -252,25 +265,13 @@ def _pair(
     )
 
 
-def _active_membership(uow: UnitOfWork, user_id: str, org_id: str) -> Membership | None:
-    """Tokens for an organisation go only to its active members, and never for a deleted one."""
-    uow.bind(org_id=org_id, user_id=user_id)
-    org = uow.organisations.get(org_id)
-    membership = uow.memberships.get(org_id, user_id)
-    if org is None or org.status is OrgStatus.DELETED:
-        return None
-    if membership is None or membership.status is not MembershipStatus.ACTIVE:
-        return None
-    return membership
-
-
 def _active_membership_or_raise(uow: UnitOfWork, user_id: str, org_id: str) -> Membership:
-    membership = _active_membership(uow, user_id, org_id)
+    membership = active_membership(uow, user_id, org_id)
     if membership is None:
         raise Forbidden(
             "you are not a member of this organisation",
             code="not_a_member",
-            audit=_auth_event(
+            audit=auth_event(
                 "auth.organisation_token",
                 Outcome.DENIED,
                 user_id,
@@ -279,121 +280,3 @@ def _active_membership_or_raise(uow: UnitOfWork, user_id: str, org_id: str) -> M
             ),
         )
     return membership
-
-
-def logout(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> None:
-    now = deps.clock.now()
-    if principal.session_id:
-        uow.sessions.revoke(principal.session_id, at=now, reason="logout")
-    uow.audit.append(
-        _auth_event(
-            "auth.logout", Outcome.SUCCESS, principal.user_id, None, session_id=principal.session_id
-        ),
-        at=now,
-    )
-
-
-def logout_everywhere(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> int:
-    now = deps.clock.now()
-    count = uow.sessions.revoke_all_for_user(principal.user_id, at=now, reason="logout_everywhere")
-    uow.audit.append(
-        _auth_event(
-            "auth.logout_everywhere", Outcome.SUCCESS, principal.user_id, None, sessions=count
-        ),
-        at=now,
-    )
-    return count
-
-
-def list_sessions(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> list[Session]:
-    return uow.sessions.list_live_for_user(principal.user_id, deps.clock.now())
-
-
-def revoke_session(
-    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, session_id: str
-) -> None:
-    now = deps.clock.now()
-    session = uow.sessions.get(session_id)
-    if session is None or session.user_id != principal.user_id or not session.is_live(now):
-        # Someone else's session looks exactly like a missing one, and the attempt is on record.
-        raise NotFound(
-            "session not found",
-            code="session_not_found",
-            audit=_auth_event(
-                "auth.session_revoke",
-                Outcome.DENIED,
-                principal.user_id,
-                "session_not_found",
-                session_id=session_id,
-            ),
-        )
-    uow.sessions.revoke(session_id, at=now, reason="revoked_by_user")
-    uow.audit.append(
-        _auth_event(
-            "auth.session_revoke", Outcome.SUCCESS, principal.user_id, None, session_id=session_id
-        ),
-        at=now,
-    )
-
-
-def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
-    """Verify a bearer token and check that its session and membership are still live."""
-    try:
-        claims = deps.signer.verify_access_token(token)
-    except Unauthenticated as error:
-        error.audit = _auth_event("auth.token", Outcome.FAILURE, None, error.code)
-        raise
-    uow.bind(org_id=claims.org_id, user_id=claims.user_id)
-    session = uow.sessions.get(claims.session_id)
-    if session is None or not session.is_live(deps.clock.now()):
-        raise _token_revoked(claims, "session_ended")
-    if claims.org_id is None:
-        return Principal(user_id=claims.user_id, session_id=session.id)
-    org = uow.organisations.get(claims.org_id)
-    membership = uow.memberships.get(claims.org_id, claims.user_id)
-    if org is None or org.status is OrgStatus.DELETED:
-        raise _token_revoked(claims, "organisation_deleted")
-    if membership is None or membership.status is not MembershipStatus.ACTIVE:
-        raise _token_revoked(claims, "membership_ended")
-    return Principal(
-        user_id=claims.user_id,
-        session_id=session.id,
-        org_id=claims.org_id,
-        org_role=membership.org_role,
-    )
-
-
-def _token_revoked(claims: AccessClaims, reason: str) -> Unauthenticated:
-    return Unauthenticated(
-        "the token is no longer valid",
-        code="token_revoked",
-        audit=_auth_event(
-            "auth.token", Outcome.FAILURE, claims.user_id, reason, org_id=claims.org_id
-        ),
-    )
-
-
-def _auth_event(
-    action: str,
-    outcome: Outcome,
-    user_id: str | None,
-    reason: str | None,
-    *,
-    org_id: str | None = None,
-    session: TokenPair | None = None,
-    **details: object,
-) -> AuditDraft:
-    if session is not None:
-        details["session_id"] = session.session_id
-    return AuditDraft(
-        event_type=EventType.AUTHENTICATION,
-        action=action,
-        outcome=outcome,
-        org_id=org_id,
-        actor_id=user_id,
-        actor_type=ActorType.USER if user_id else ActorType.ANONYMOUS,
-        resource_type="session" if session else "user",
-        resource_id=session.session_id if session else user_id,
-        reason=reason,
-        details={k: v for k, v in details.items() if v is not None},
-    )

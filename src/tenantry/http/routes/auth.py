@@ -16,7 +16,7 @@ from tenantry.http.schemas import (
     TokenPairOut,
     UserOut,
 )
-from tenantry.services import accounts, sign_in
+from tenantry.services import accounts, sessions, sign_in
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -68,7 +68,8 @@ def refresh(body: RefreshIn, run: PublicRun, client: Client) -> TokenPairOut:
 
 @router.post("/logout", status_code=204)
 def logout(run: Run, body: LogoutIn | None = None) -> Response:
-    run(lambda uow: sign_in.logout(uow, run.deps, run.caller))
+    token = body.refresh_token if body else None
+    run(lambda uow: sessions.logout(uow, run.deps, run.caller, refresh_token=token))
     return Response(status_code=204)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from tenantry.http.deps import Run
 from tenantry.http.schemas import MeOut, Page, PasswordChangeIn, SessionOut, UserOut
-from tenantry.services import accounts, sign_in
+from tenantry.services import accounts, sessions
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -23,20 +23,20 @@ def me(run: Run) -> MeOut:
 
 
 @router.get("/sessions")
-def sessions(run: Run) -> Page[SessionOut]:
-    items = run(lambda uow: sign_in.list_sessions(uow, run.deps, run.caller), read_only=True)
+def list_sessions(run: Run) -> Page[SessionOut]:
+    items = run(lambda uow: sessions.list_sessions(uow, run.deps, run.caller), read_only=True)
     return Page(items=[SessionOut.of(s, run.caller.session_id) for s in items])
 
 
 @router.delete("/sessions", status_code=204)
 def revoke_all_sessions(run: Run) -> Response:
-    run(lambda uow: sign_in.logout_everywhere(uow, run.deps, run.caller))
+    run(lambda uow: sessions.logout_everywhere(uow, run.deps, run.caller))
     return Response(status_code=204)
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
 def revoke_session(session_id: str, run: Run) -> Response:
-    run(lambda uow: sign_in.revoke_session(uow, run.deps, run.caller, session_id))
+    run(lambda uow: sessions.revoke_session(uow, run.deps, run.caller, session_id))
     return Response(status_code=204)
 
 

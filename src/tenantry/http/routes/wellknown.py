@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 
-from tenantry.domain.errors import Unavailable
 from tenantry.http.deps import App
 
 router = APIRouter(tags=["discovery"])
@@ -52,9 +50,5 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", tags=["health"])
 def readyz(app: App) -> dict[str, str]:
-    try:
-        with app.store.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.DBAPIError as error:
-        raise Unavailable("the store is not reachable", code="store_unavailable") from error
+    app.store.ping()
     return {"status": "ready"}

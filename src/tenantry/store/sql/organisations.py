@@ -28,6 +28,7 @@ def _organisation(row: Any) -> Organisation:
         status=OrgStatus(row.status),
         settings=dict(row.settings),
         authz_epoch=row.authz_epoch,
+        version=row.version,
         created_at=row.created_at,
         created_by=row.created_by,
         provisioning_step=row.provisioning_step,
@@ -69,10 +70,10 @@ class SqlOrganisations:
         )
         insert_or_conflict(self._db, statement, "slug_taken", f"slug '{org.slug}' is taken")
 
-    def update(self, org: Organisation, *, expected_status: OrgStatus) -> None:
+    def update(self, org: Organisation, *, expected_version: int) -> None:
         stmt = (
             organisations.update()
-            .where(organisations.c.id == org.id, organisations.c.status == expected_status.value)
+            .where(organisations.c.id == org.id, organisations.c.version == expected_version)
             .values(
                 name=org.name,
                 settings=org.settings,
@@ -80,22 +81,23 @@ class SqlOrganisations:
                 provisioning_step=org.provisioning_step,
                 provisioning_error=org.provisioning_error,
                 deleted_at=org.deleted_at,
+                version=org.version,
             )
         )
-        detail = f"organisation is no longer {expected_status}"
-        require_one_row(self._db.execute(stmt), "organisation_state_changed", detail)
-
-    def remove(self, org_id: str, *, expected_status: OrgStatus) -> None:
-        self._db.execute(memberships.delete().where(memberships.c.org_id == org_id))
-        stmt = organisations.delete().where(
-            organisations.c.id == org_id, organisations.c.status == expected_status.value
-        )
-        detail = f"organisation is no longer {expected_status}"
-        require_one_row(self._db.execute(stmt), "organisation_state_changed", detail)
+        detail = "the organisation changed meanwhile; read it again and retry"
+        require_one_row(self._db.execute(stmt), "organisation_changed", detail)
 
     def list_for_user(self, user_id: str) -> list[tuple[Organisation, Membership]]:
+        # Both tables have `status`: the membership's columns are labelled apart.
         stmt = (
-            sa.select(organisations, memberships)
+            sa.select(
+                organisations,
+                memberships.c.user_id,
+                memberships.c.org_role,
+                memberships.c.status.label("membership_status"),
+                memberships.c.joined_at,
+                memberships.c.ended_at,
+            )
             .join(memberships, memberships.c.org_id == organisations.c.id)
             .where(
                 memberships.c.user_id == user_id,
@@ -104,7 +106,18 @@ class SqlOrganisations:
             )
             .order_by(organisations.c.created_at, organisations.c.id)
         )
-        return [(_organisation(row), _membership(row)) for row in self._db.execute(stmt)]
+        return [(_organisation(row), _own_membership(row)) for row in self._db.execute(stmt)]
+
+
+def _own_membership(row: Any) -> Membership:
+    return Membership(
+        org_id=row.id,
+        user_id=row.user_id,
+        org_role=OrgRole(row.org_role),
+        status=MembershipStatus(row.membership_status),
+        joined_at=row.joined_at,
+        ended_at=row.ended_at,
+    )
 
 
 class SqlMemberships:

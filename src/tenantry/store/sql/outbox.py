@@ -83,14 +83,12 @@ class SqlOutbox:
     def mark_failed(
         self, entry_id: str, *, attempts: int, next_attempt_at: datetime, error: str, dead: bool
     ) -> None:
-        status = OutboxStatus.DEAD if dead else OutboxStatus.PENDING
-        self._db.execute(
-            outbox.update()
-            .where(outbox.c.id == entry_id)
-            .values(
-                status=status.value,
-                attempts=attempts,
-                next_attempt_at=next_attempt_at,
-                last_error=error[:1000],
-            )
-        )
+        values: dict[str, object] = {
+            "status": (OutboxStatus.DEAD if dead else OutboxStatus.PENDING).value,
+            "attempts": attempts,
+            "next_attempt_at": next_attempt_at,
+            "last_error": error[:1000],
+        }
+        if dead:
+            values.update(text_body="", html_body="")  # never sent, never kept: they hold links
+        self._db.execute(outbox.update().where(outbox.c.id == entry_id).values(values))

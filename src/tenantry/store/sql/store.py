@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.engine import create_store_engine
 from tenantry.store.sql.tables import TENANT_POLICIES, TENANT_TABLES
 from tenantry.store.sql.unit_of_work import SqlUnitOfWork
@@ -77,6 +78,14 @@ class SqlStore:
         found = [p for p in problems if p]
         if found:
             raise UnsafeDatabase("; ".join(found))
+
+    def ping(self) -> None:
+        """Raise `Unavailable` unless the database answers."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.DBAPIError as error:
+            raise Unavailable("the store is not reachable", code="store_unavailable") from error
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -66,6 +66,7 @@ organisations = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("settings", Json, nullable=False),
     sa.Column("authz_epoch", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("created_by", Id, nullable=False),
     sa.Column("provisioning_step", sa.String(100)),

@@ -7,9 +7,9 @@ from typing import Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tenantry.domain.errors import Unavailable
+from tenantry.domain.errors import Conflict, Unavailable
 from tenantry.ports import (
     AuditRepository,
     MembershipsRepository,
@@ -62,12 +62,16 @@ class SqlUnitOfWork:
         mode = "DEFERRED" if self._read_only else "IMMEDIATE"
         try:
             connection = self._engine.connect().execution_options(sqlite_begin=mode)
-            connection.begin()
         except DBAPIError as error:
-            raise Unavailable("the store is unavailable", code="store_unavailable") from error
+            raise _unavailable() from error
         self._connection = connection
-        self._attach_repositories(connection)
-        self.bind(org_id=self._scope[0], user_id=self._scope[1])
+        try:
+            connection.begin()
+            self._attach_repositories(connection)
+            self.bind(org_id=self._scope[0], user_id=self._scope[1])
+        except BaseException as error:
+            self.__exit__(type(error), error, error.__traceback__)  # never leak the connection
+            raise
         return self
 
     def _attach_repositories(self, connection: sa.Connection) -> None:
@@ -109,8 +113,19 @@ class SqlUnitOfWork:
         finally:
             connection.close()
             self._connection = None
+        # A constraint no precondition anticipated is still a conflict with stored data; any
+        # other failed statement (deadlock, lock timeout, lost connection) is the store being
+        # unavailable. Either way nothing was applied, and the client is told so, not a 500.
+        if isinstance(exc, IntegrityError):
+            raise Conflict("the change conflicts with stored data", code="conflict") from exc
+        if isinstance(exc, DBAPIError):
+            raise _unavailable() from exc
 
     def _require_connection(self) -> sa.Connection:
         if self._connection is None:
             raise RuntimeError("unit of work used outside its `with` block")
         return self._connection
+
+
+def _unavailable() -> Unavailable:
+    return Unavailable("the store is unavailable; nothing was changed", code="store_unavailable")

@@ -55,6 +55,7 @@ def upgrade() -> None:
             "settings", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),
         sa.Column("authz_epoch", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("version", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=40), nullable=False),
         sa.Column("provisioning_step", sa.String(length=100), nullable=True),
