@@ -64,7 +64,14 @@ def serve(
     settings = _settings()
     tenantry = _open(settings)
     out.print(f"tenantry on [bold]{settings.database_url}[/] - http://{host}:{port}/docs")
-    uvicorn.run(create_app(tenantry, run_dispatcher=True), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_app(tenantry, run_dispatcher=True),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 @app.command()

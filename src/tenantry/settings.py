@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     provisioning_steps: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Proxies whose X-Forwarded-For is believed for the client address (login throttling).
+    forwarded_allow_ips: str = "127.0.0.1"
     log_json: bool | None = None
 
     @model_validator(mode="after")
