@@ -45,6 +45,7 @@ class Organisation:
     provisioning_step: str | None = None
     provisioning_error: str | None = None
     deleted_at: datetime | None = None
+    status_changed_at: datetime | None = None
 
 
 class MembershipStatus(StrEnum):

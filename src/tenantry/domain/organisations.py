@@ -1,6 +1,7 @@
 """The organisation life cycle: PROVISIONING -> ACTIVE, or FAILED and back by retry."""
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenantry.domain.errors import Conflict, NotFound
@@ -22,6 +23,25 @@ def ensure_transition(org: Organisation, target: OrgStatus) -> None:
         )
 
 
+# A provisioning run not finished after this long is presumed dead (its process stopped
+# between registration and the last step), so it may be started again.
+PROVISIONING_LEASE = timedelta(minutes=10)
+
+
+def ensure_retryable(org: Organisation, now: datetime) -> None:
+    if org.status is OrgStatus.FAILED:
+        return
+    if org.status is OrgStatus.PROVISIONING:
+        started = org.status_changed_at
+        if started is not None and now - started >= PROVISIONING_LEASE:
+            return
+        raise Conflict(
+            "provisioning is still running; retry once it failed or stalled",
+            code="provisioning_in_progress",
+        )
+    ensure_transition(org, OrgStatus.PROVISIONING)
+
+
 def ensure_usable(org: Organisation) -> None:
     """Everyday operations need an ACTIVE organisation; a deleted one no longer exists."""
     if org.status is OrgStatus.DELETED:
@@ -33,3 +53,11 @@ def ensure_usable(org: Organisation) -> None:
 def revise(org: Organisation, **changes: Any) -> Organisation:
     """The organisation with `changes` applied, as its next version."""
     return replace(org, **changes, version=org.version + 1)
+
+
+def change_status(
+    org: Organisation, target: OrgStatus, *, at: datetime, **changes: Any
+) -> Organisation:
+    """The next version of the organisation in status `target`, if the life cycle allows it."""
+    ensure_transition(org, target)
+    return revise(org, status=target, status_changed_at=at, **changes)

@@ -19,7 +19,7 @@ from tenantry.domain.model import (
     OrgStatus,
 )
 from tenantry.domain.names import clean_name
-from tenantry.domain.organisations import ensure_transition, ensure_usable, revise
+from tenantry.domain.organisations import change_status, ensure_usable, revise
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
@@ -44,6 +44,7 @@ def register_organisation(
         status=OrgStatus.PROVISIONING,
         created_at=now,
         created_by=owner_id,
+        status_changed_at=now,
     )
     uow.bind(org_id=org.id, user_id=owner_id)
     if uow.users.get(owner_id) is None:
@@ -112,9 +113,8 @@ def delete_organisation(
         principal, org_id, "organisation:delete", resource_type="organisation", resource_id=org_id
     )
     org = live_organisation_or_raise(uow, org_id)
-    ensure_transition(org, OrgStatus.DELETED)
     now = deps.clock.now()
-    deleted = revise(org, status=OrgStatus.DELETED, deleted_at=now)
+    deleted = change_status(org, OrgStatus.DELETED, at=now, deleted_at=now)
     uow.organisations.update(deleted, expected_version=org.version)
     ended = uow.memberships.end_all(org_id, now)
     uow.audit.append(

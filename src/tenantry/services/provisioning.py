@@ -15,7 +15,12 @@ import structlog
 from tenantry.domain.audit import AuditDraft, EventType, Outcome
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Organisation, OrgStatus
-from tenantry.domain.organisations import ensure_transition, revise
+from tenantry.domain.organisations import (
+    change_status,
+    ensure_retryable,
+    ensure_transition,
+    revise,
+)
 from tenantry.domain.principal import Principal
 from tenantry.ports import UnitOfWork, UnitOfWorkFactory
 from tenantry.services.access import require_permission
@@ -61,15 +66,18 @@ def retry_provisioning(
         principal, org_id, "organisation:update", resource_type="organisation", resource_id=org_id
     )
     org = live_organisation_or_raise(uow, org_id)
-    ensure_transition(org, OrgStatus.PROVISIONING)
+    now = deps.clock.now()
+    ensure_retryable(org, now)
     restarted = revise(
-        org, status=OrgStatus.PROVISIONING, provisioning_step=None, provisioning_error=None
+        org,
+        status=OrgStatus.PROVISIONING,
+        status_changed_at=now,
+        provisioning_step=None,
+        provisioning_error=None,
     )
     uow.organisations.update(restarted, expected_version=org.version)
-    uow.audit.append(
-        _event(principal, org_id, "organisation.provisioning_retry", Outcome.SUCCESS),
-        at=deps.clock.now(),
-    )
+    event = _event(principal, org_id, "organisation.provisioning_retry", Outcome.SUCCESS)
+    uow.audit.append(event, at=now)
     return restarted
 
 
@@ -101,22 +109,23 @@ def _finish(
     *,
     failed: tuple[str, Exception] | None,
 ) -> Organisation:
+    now = deps.clock.now()
     with uow_factory(org_id=org_id, user_id=actor.user_id) as uow:
-        org = _provisioning_org(uow, org_id)
+        org = live_organisation_or_raise(uow, org_id)
         if failed is None:
-            final = revise(org, status=OrgStatus.ACTIVE)
+            final = change_status(org, OrgStatus.ACTIVE, at=now)
             event = _event(actor, org_id, "organisation.provisioned", Outcome.SUCCESS)
         else:
             step, error = failed
             message = public_error(error)
-            final = revise(
-                org, status=OrgStatus.FAILED, provisioning_step=step, provisioning_error=message
+            final = change_status(
+                org, OrgStatus.FAILED, at=now, provisioning_step=step, provisioning_error=message
             )
             event = _event(
                 actor, org_id, "organisation.provisioned", Outcome.FAILURE, step=step, error=message
             )
         uow.organisations.update(final, expected_version=org.version)
-        uow.audit.append(event, at=deps.clock.now())
+        uow.audit.append(event, at=now)
         uow.commit()
     return final
 

@@ -34,6 +34,7 @@ def _organisation(row: Any) -> Organisation:
         provisioning_step=row.provisioning_step,
         provisioning_error=row.provisioning_error,
         deleted_at=row.deleted_at,
+        status_changed_at=row.status_changed_at,
     )
 
 
@@ -67,6 +68,7 @@ class SqlOrganisations:
             authz_epoch=org.authz_epoch,
             created_at=org.created_at,
             created_by=org.created_by,
+            status_changed_at=org.status_changed_at,
         )
         insert_or_conflict(self._db, statement, "slug_taken", f"slug '{org.slug}' is taken")
 
@@ -81,6 +83,7 @@ class SqlOrganisations:
                 provisioning_step=org.provisioning_step,
                 provisioning_error=org.provisioning_error,
                 deleted_at=org.deleted_at,
+                status_changed_at=org.status_changed_at,
                 version=org.version,
             )
         )

@@ -72,6 +72,7 @@ organisations = sa.Table(
     sa.Column("provisioning_step", sa.String(100)),
     sa.Column("provisioning_error", sa.String(1000)),
     sa.Column("deleted_at", UtcDateTime),
+    sa.Column("status_changed_at", UtcDateTime),
 )
 
 memberships = sa.Table(

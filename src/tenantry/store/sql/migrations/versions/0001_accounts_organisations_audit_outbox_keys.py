@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("provisioning_step", sa.String(length=100), nullable=True),
         sa.Column("provisioning_error", sa.String(length=1000), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("slug"),
     )
