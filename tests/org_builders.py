@@ -26,6 +26,10 @@ def register_org(api: Api, account: Account, slug: str, name: str = "Acme") -> A
     )
 
 
+def patch_org(api: Api, account: Account, org_id: str, body: dict[str, Any]) -> Any:
+    return api.client.patch(f"/v1/organisations/{org_id}", json=body, headers=account.auth)
+
+
 def fresh_login(api: Api, account: Account) -> Account:
     """The same user signed in again without an organisation (a user-level token)."""
     tokens = api.login(account.email).json()

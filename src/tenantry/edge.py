@@ -40,9 +40,9 @@ def run_use_case(
             uow.commit()
             return result
     except Unavailable as error:
-        if error.code == "commit_failed":
-            error.audit = error.audit or _commit_failure(org_id, user_id, label)
-            record_refusal(uow_factory, error, clock=clock, request_id=request_id)
+        # Nothing was applied; the failure is still on record if the store can take it.
+        error.audit = error.audit or _store_failure(error.code, org_id, user_id, label)
+        record_refusal(uow_factory, error, clock=clock, request_id=request_id)
         raise
     except TenantryError as error:
         if error.audit is not None or error.aftermath is not None:
@@ -50,15 +50,17 @@ def run_use_case(
         raise
 
 
-def _commit_failure(org_id: str | None, user_id: str | None, label: str | None) -> AuditDraft:
+def _store_failure(
+    code: str, org_id: str | None, user_id: str | None, label: str | None
+) -> AuditDraft:
     return AuditDraft(
         event_type=EventType.CONFIGURATION,
-        action="transaction.commit",
+        action="transaction.commit" if code == "commit_failed" else "transaction",
         outcome=Outcome.FAILURE,
         org_id=org_id,
         actor_id=user_id,
         actor_type=ActorType.USER if user_id else ActorType.SYSTEM,
-        reason="commit_failed",
+        reason=code,
         details={"use_case": label} if label else {},
     )
 

@@ -7,12 +7,9 @@ domain's `Conflict` with code `slug_taken`: no "database is locked", no 500, no 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -21,54 +18,17 @@ from tenantry.bootstrap import Tenantry
 from tenantry.domain.audit import ActorType, Outcome
 from tenantry.domain.errors import Conflict
 from tenantry.domain.model import Organisation, User
-from tenantry.domain.principal import SYSTEM, Principal
+from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.edge import run_use_case
-from tenantry.services.accounts import create_user
 from tenantry.services.organisations import register_organisation
 from tenantry.store.sql.tables import audit_events, memberships, organisations
-from tests.harness import PASSWORD, Api, StoreTarget, unique_email, unique_slug
+from tests.concurrency.racing import race, verified_users
+from tests.harness import Api, StoreTarget, unique_slug
+from tests.org_builders import privileged
 
 SERVICE_RACERS = 50
 HTTP_RACERS = 10
-BARRIER_TIMEOUT_SECONDS = 60
-
-T = TypeVar("T")
-
-
-def verified_users(tenantry: Tenantry, count: int) -> list[User]:
-    """`count` verified users, created by an operator in one transaction."""
-    return run_use_case(
-        tenantry.store.unit_of_work,
-        lambda uow: [
-            create_user(
-                uow,
-                tenantry.deps,
-                SYSTEM,
-                email=unique_email("racer"),
-                password=PASSWORD,
-                name=f"Racer {n}",
-                verified=True,
-            )
-            for n in range(count)
-        ],
-        clock=tenantry.clock,
-    )
-
-
-def race(attempts: list[Callable[[], T]]) -> list[T | Exception]:
-    """Run every attempt on its own thread, all released at once; each result or error."""
-    start = threading.Barrier(len(attempts))
-
-    def run(attempt: Callable[[], T]) -> T | Exception:
-        start.wait(timeout=BARRIER_TIMEOUT_SECONDS)
-        try:
-            return attempt()
-        except Exception as error:  # the outcome under test, whatever it is
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-        return list(pool.map(run, attempts))
 
 
 @dataclass
@@ -78,16 +38,6 @@ class SlugState:
     organisations: list[Any]
     memberships: list[Any]
     create_events: list[Any]
-
-
-@contextmanager
-def privileged(target: StoreTarget) -> Iterator[sa.Connection]:
-    engine = sa.create_engine(target.privileged_url)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 def slug_state(target: StoreTarget, slug: str, racers: list[User]) -> SlugState:

@@ -30,11 +30,16 @@ def audit_of(target: StoreTarget, response: Any, **query: Any) -> AuditEvent:
 
     Events are matched on the request id, so other tests sharing the database never interfere.
     """
+    found = audit_events_of(target, response, **query)
+    assert len(found) == 1, f"wanted one event for {query}, got {found}"
+    return found[0]
+
+
+def audit_events_of(target: StoreTarget, response: Any, **query: Any) -> list[AuditEvent]:
+    """Every audit event matching `query` that the request behind `response` recorded."""
     request_id = response.headers["x-request-id"]
     query.setdefault("org_id", None)
-    found = [event for event in audit_events(target, **query) if event.request_id == request_id]
-    assert len(found) == 1, f"request {request_id}: wanted one event for {query}, got {found}"
-    return found[0]
+    return [event for event in audit_events(target, **query) if event.request_id == request_id]
 
 
 def audit_trail(target: StoreTarget, user_id: str, org_id: str | None = None) -> list[Any]:
@@ -49,6 +54,12 @@ def unverified_account(api: Api, email: str | None = None) -> tuple[str, str]:
     response = api.signup(email)
     assert response.status_code == 201, response.text
     return email, response.json()["id"]
+
+
+def fail_logins(api: Api, emails: list[str]) -> None:
+    """One wrong password for each email, in order: each refused as `invalid_credentials`."""
+    for email in emails:
+        assert_problem(api.login(email, "a wrong password"), 401, "invalid_credentials")
 
 
 def log_in_again(api: Api, account: Account) -> Account:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tenantry.domain.audit import Outcome
+from tenantry.domain.model import User
 from tests.harness import (
     PASSWORD,
     Api,
@@ -21,6 +22,7 @@ from tests.harness import (
 from tests.integration.account_checks import (
     PROBLEM_JSON,
     assert_problem,
+    audit_events_of,
     audit_of,
     audit_trail,
     bearer,
@@ -238,6 +240,22 @@ def test_a_weak_password_is_refused(api: Api) -> None:
     assert_problem(api.login(email, "short"), 401, "invalid_credentials")
 
 
+@pytest.mark.parametrize(
+    "name", ["   ", "\t\n", "\u00a0\u2003"], ids=["spaces", "tab-newline", "unicode-spaces"]
+)
+def test_a_name_of_white_space_only_is_refused_and_stores_no_user(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget, name: str
+) -> None:
+    email = unique_email("blank")
+
+    response = api.signup(email, name=name)
+
+    assert_problem(response, 422, "invalid_name")
+    assert _stored_user(api, email) is None
+    assert mailbox.deliver() == []
+    assert audit_events_of(store_target, response) == []
+
+
 BAD_BODIES: list[tuple[str, Any]] = [
     ("/v1/auth/signup", []),
     ("/v1/auth/signup", "just a string"),
@@ -306,8 +324,12 @@ def test_login_rehashes_a_password_stored_with_weaker_parameters(
         stronger.close()
 
 
-def _stored_password_hash(api: Api, email: str) -> str:
+def _stored_user(api: Api, email: str) -> User | None:
     with api.tenantry.store.unit_of_work(read_only=True) as uow:
-        user = uow.users.get_by_email(email)
+        return uow.users.get_by_email(email)
+
+
+def _stored_password_hash(api: Api, email: str) -> str:
+    user = _stored_user(api, email)
     assert user is not None
     return user.password_hash

@@ -131,6 +131,19 @@ def test_an_operator_creates_a_verified_user_audited_as_system(cli: Cli) -> None
     assert [(e.actor_type, e.resource_id) for e in events] == [(ActorType.SYSTEM, user_id)]
 
 
+def test_a_user_whose_name_is_only_white_space_is_refused_with_invalid_name(cli: Cli) -> None:
+    email = unique_email("blank")
+
+    result = cli("user", "create", "--email", email, "--name", "   ", "--password", PASSWORD)
+
+    assert result.exit_code == 1
+    assert "error invalid_name:" in result.output
+    assert "Traceback" not in result.output
+    with cli.another_process() as tenantry, tenantry.store.unit_of_work(read_only=True) as uow:
+        assert uow.users.get_by_email(email) is None
+        assert uow.audit.find(AuditQuery(org_id=None, action="user.create")) == []
+
+
 def test_an_operator_registers_an_organisation_that_ends_up_active_with_its_owner(
     cli: Cli,
 ) -> None:

@@ -18,7 +18,7 @@ from tests.harness import (
     test_settings,
     unique_email,
 )
-from tests.integration.account_checks import assert_problem, audit_of
+from tests.integration.account_checks import assert_problem, audit_of, fail_logins
 from tests.smtp_server import SmtpServer
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.smtp
 
-WRONG = "a wrong password"
 IP_LIMIT = 3
 
 
@@ -46,11 +45,6 @@ def assert_throttled(api: Api, response: Any) -> None:
     retry_after = response.headers["retry-after"]
     assert retry_after.isdigit(), retry_after
     assert 0 < int(retry_after) <= api.tenantry.settings.login_failure_window_seconds
-
-
-def fail_logins(api: Api, emails: list[str]) -> None:
-    for email in emails:
-        assert_problem(api.login(email, WRONG), 401, "invalid_credentials")
 
 
 def test_too_many_failures_lock_the_account_even_for_the_right_password(

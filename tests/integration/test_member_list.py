@@ -83,6 +83,7 @@ def b64(raw: bytes) -> str:
         ({"cursor": "not a cursor!"}, "invalid_cursor"),
         ({"cursor": b64(b"[1]")}, "invalid_cursor"),
         ({"cursor": b64(b'["yesterday", "usr_x"]')}, "invalid_cursor"),
+        ({"cursor": b64(b'["2026-01-01T00:00:00", "usr_x"]')}, "invalid_cursor"),
         ({"cursor": b64(b'{"joined_at": 1}')}, "invalid_cursor"),
         ({"cursor": b64(b"\xff\xfe")}, "invalid_cursor"),
         ({"limit": 0}, "validation_failed"),
@@ -93,6 +94,7 @@ def b64(raw: bytes) -> str:
         "garbage",
         "short-list",
         "not-a-date",
+        "time-without-zone",  # comparing it with stored times used to be a 500
         "object",
         "not-utf8",
         "limit-0",

@@ -3,20 +3,13 @@ cascade: who may change or delete it, what a refusal records, and what deletion 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus, OrgStatus
 from tenantry.domain.roles import OrgRole
-from tests.harness import Account, Api, StoreTarget, TestClock, audit_events
-from tests.org_builders import fresh_login, stored_membership, stored_organisation
-
-
-def patch_org(api: Api, account: Account, org_id: str, body: dict[str, Any]) -> Any:
-    return api.client.patch(f"/v1/organisations/{org_id}", json=body, headers=account.auth)
-
+from tests.harness import Api, StoreTarget, TestClock, audit_events
+from tests.org_builders import fresh_login, patch_org, stored_membership, stored_organisation
 
 # --- the role hierarchy -------------------------------------------------------------------
 

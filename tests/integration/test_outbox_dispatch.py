@@ -18,6 +18,8 @@ from tenantry.services.outbox import DispatchReport, backoff, dispatch_due
 from tenantry.store.sql.migrate import migrate
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import outbox
+from tests.harness import StoreTarget, unique_email
+from tests.org_builders import privileged
 from tests.smtp_server import SmtpServer, unused_port
 
 pytestmark = pytest.mark.smtp
@@ -149,6 +151,45 @@ def test_a_message_is_dead_after_max_attempts_and_never_retried(
     assert row.status is OutboxStatus.DEAD
     assert row.attempts == 3
     assert dispatch(store, closed, clock, max_attempts=3) == DispatchReport()
+
+
+@pytest.fixture
+def any_store(store_target: StoreTarget) -> Iterator[SqlStore]:
+    """The store on SQLite and on PostgreSQL, as the runtime role sees it."""
+    store = SqlStore(store_target.url)
+    yield store
+    store.dispose()
+
+
+def stored_bodies(target: StoreTarget, recipient: str) -> tuple[str, str, str]:
+    """`(status, text_body, html_body)` of the recipient's one message, read past RLS."""
+    with privileged(target) as db:
+        [row] = db.execute(
+            sa.select(outbox.c.status, outbox.c.text_body, outbox.c.html_body).where(
+                outbox.c.recipient == recipient
+            )
+        ).all()
+    return row.status, row.text_body, row.html_body
+
+
+def test_a_dead_message_keeps_no_bodies_and_so_no_link(
+    any_store: SqlStore, store_target: StoreTarget
+) -> None:
+    # Long before anything other tests queued: on a shared database only this message is due.
+    clock = SteppingClock(datetime(2001, 1, 1, 12, 0, tzinfo=UTC))
+    recipient = unique_email("undeliverable")
+    enqueue(any_store, clock, recipient)
+    closed = smtp_mailer(unused_port())
+
+    assert dispatch(any_store, closed, clock, max_attempts=2) == DispatchReport(failed=1)
+    status, text, html = stored_bodies(store_target, recipient)
+    assert status == OutboxStatus.PENDING.value
+    assert LINK in text  # kept while a retry may still send it
+    assert LINK in html
+    clock.advance(timedelta(hours=2))
+    assert dispatch(any_store, closed, clock, max_attempts=2) == DispatchReport(dead=1)
+
+    assert stored_bodies(store_target, recipient) == (OutboxStatus.DEAD.value, "", "")
 
 
 def test_one_bad_message_does_not_block_the_others(

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tenantry.domain.audit import Outcome
+from tenantry.domain.audit import ActorType, Outcome
 from tests.harness import PASSWORD, Account, Api, Mailbox, StoreTarget, unique_email
 from tests.integration.account_checks import (
     assert_problem,
     audit_of,
+    audit_trail,
+    fail_logins,
     log_in_again,
     me,
     refresh,
@@ -74,6 +76,25 @@ def test_a_reset_request_answers_the_same_whether_or_not_the_email_has_an_accoun
     assert (event.actor_id, event.outcome) == (account.user_id, Outcome.SUCCESS)
 
 
+def test_a_reset_request_for_an_unknown_email_is_on_record_and_sends_nothing(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget
+) -> None:
+    stranger = unique_email("stranger")
+
+    response = request_reset(api, stranger.upper())
+
+    assert response.status_code == 202, response.text
+    assert mailbox.deliver() == []  # nothing at all was sent, to any spelling of the address
+    event = audit_of(store_target, response, action="user.password_reset_request")
+    assert (event.actor_type, event.actor_id, event.outcome, event.reason) == (
+        ActorType.ANONYMOUS,
+        None,
+        Outcome.FAILURE,
+        "unknown_email",
+    )
+    assert event.details == {"email": stranger}  # as the account would be looked up
+
+
 def test_a_reset_sets_the_new_password_and_ends_every_session(
     api: Api, mailbox: Mailbox, store_target: StoreTarget
 ) -> None:
@@ -93,6 +114,25 @@ def test_a_reset_sets_the_new_password_and_ends_every_session(
         assert_problem(me(api, device.access_token), 401, "token_revoked")
         assert_problem(refresh(api, device.refresh_token), 401, "session_ended")
     assert "Your password was changed" in subjects(mailbox, laptop.email)
+
+
+def test_a_completed_reset_lifts_the_login_lock_at_once(
+    api: Api, store_target: StoreTarget
+) -> None:
+    account = api.verified_account()
+    limit = api.tenantry.settings.login_failures_per_account
+    fail_logins(api, [account.email] * limit)
+    assert_problem(api.login(account.email, PASSWORD), 429, "rate_limited")
+
+    reset = confirm_reset(api, reset_link_token(api, account.email))
+
+    assert reset.status_code == 204, reset.text
+    assert audit_of(store_target, reset, action="user.password_reset").outcome is Outcome.SUCCESS
+    login = api.login(account.email, NEW_PASSWORD)  # the window has not moved on
+    assert login.status_code == 200, login.text
+    event = audit_of(store_target, login, action="auth.login")
+    assert (event.actor_id, event.outcome) == (account.user_id, Outcome.SUCCESS)
+    assert audit_trail(store_target, account.user_id).count(("auth.login", "FAILURE")) == limit
 
 
 def test_a_reset_link_works_once(api: Api, store_target: StoreTarget) -> None:

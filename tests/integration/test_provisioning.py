@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus, Organisation, OrgStatus
 from tenantry.domain.organisations import revise
 from tenantry.domain.roles import OrgRole
@@ -198,6 +199,44 @@ def test_a_failed_step_marks_the_org_failed_compensates_and_a_retry_makes_it_act
             ("organisation.provisioned", "SUCCESS"),
         ]
     )
+
+
+def test_the_owner_lists_an_organisation_whose_provisioning_failed(
+    provisioning_api: Api,
+    store_target: StoreTarget,
+    clock: TestClock,
+    billing_step: BillingAccountStep,
+) -> None:
+    api = provisioning_api
+    owner = api.verified_account()
+    failed = register_org(api, owner, unique_slug("failed")).json()
+    clock.advance(seconds=1)
+    billing_step.provider_up = True
+    active = register_org(api, owner, unique_slug("active")).json()
+    assert (failed["status"], active["status"]) == ("FAILED", "ACTIVE")
+
+    listed = api.client.get("/v1/organisations", headers=owner.auth)
+
+    # The organisation's status and the membership's are two columns both named `status`.
+    assert listed.status_code == 200, listed.text
+    assert [
+        (o["id"], o["status"], o["org_role"], o["provisioning_step"])
+        for o in listed.json()["items"]
+    ] == [
+        (failed["id"], "FAILED", "OWNER", "billing_account"),
+        (active["id"], "ACTIVE", "OWNER", None),
+    ]
+    for org in (failed, active):
+        membership = stored_membership(api.tenantry, org["id"], owner.user_id)
+        assert membership is not None
+        assert (membership.org_role, membership.status) == (OrgRole.OWNER, MembershipStatus.ACTIVE)
+    provisioned = audit_events(store_target, org_id=failed["id"], action="organisation.provisioned")
+    assert [(e.actor_id, e.outcome.value) for e in provisioned] == [(owner.user_id, "FAILURE")]
+    for org_id in (None, failed["id"], active["id"]):
+        denied = audit_events(
+            store_target, org_id=org_id, actor_id=owner.user_id, outcome=Outcome.DENIED
+        )
+        assert denied == []
 
 
 def test_retrying_an_active_organisation_is_a_conflict(api: Api, store_target: StoreTarget) -> None:

@@ -8,9 +8,10 @@ import pytest
 
 from tenantry.domain.audit import Outcome
 from tenantry.tokens.signer import CLOCK_SKEW
-from tests.harness import PASSWORD, Api, StoreTarget, unique_email
+from tests.harness import PASSWORD, Api, StoreTarget, audit_events, unique_email
 from tests.integration.account_checks import (
     assert_problem,
+    audit_events_of,
     audit_of,
     bearer,
     log_in_again,
@@ -266,6 +267,55 @@ def test_logout_ends_the_session_but_not_the_others(api: Api, store_target: Stor
     event = audit_of(store_target, revoked, action="auth.token", actor_id=laptop.user_id)
     assert (event.outcome, event.reason) == (Outcome.FAILURE, "session_ended")
     assert me(api, laptop.access_token).status_code == 200
+
+
+def test_logout_with_another_of_my_refresh_tokens_ends_both_sessions(
+    api: Api, store_target: StoreTarget
+) -> None:
+    laptop = api.verified_account()
+    phone = log_in_again(api, laptop)
+    sessions = session_ids(api, phone)  # id -> whether it is the phone's
+
+    response = api.client.post(
+        "/v1/auth/logout", json={"refresh_token": laptop.refresh_token}, headers=phone.auth
+    )
+
+    assert response.status_code == 204, response.text
+    for device in (laptop, phone):
+        assert_problem(me(api, device.access_token), 401, "token_revoked")
+        assert_problem(refresh(api, device.refresh_token), 401, "session_ended")
+    logouts = audit_events_of(store_target, response, action="auth.logout")
+    assert sorted((e.actor_id, e.outcome, e.resource_id) for e in logouts) == sorted(
+        (laptop.user_id, Outcome.SUCCESS, session_id) for session_id in sessions
+    )
+    assert {e.details["session_id"] for e in logouts} == set(sessions)
+
+
+def test_logout_with_someone_elses_refresh_token_ends_only_my_session(
+    api: Api, store_target: StoreTarget
+) -> None:
+    mallory, victim = api.verified_account(), api.verified_account()
+    [mallory_session] = session_ids(api, mallory)
+    [victim_session] = session_ids(api, victim)
+
+    response = api.client.post(
+        "/v1/auth/logout", json={"refresh_token": victim.refresh_token}, headers=mallory.auth
+    )
+
+    assert response.status_code == 204, response.text
+    assert_problem(me(api, mallory.access_token), 401, "token_revoked")
+    assert me(api, victim.access_token).status_code == 200
+    assert session_ids(api, victim) == {victim_session: True}
+    assert refresh(api, victim.refresh_token).status_code == 200
+    logouts = audit_events_of(store_target, response, action="auth.logout")
+    assert sorted((e.outcome.value, e.actor_id, e.resource_id, e.reason) for e in logouts) == [
+        ("DENIED", mallory.user_id, victim_session, "not_your_session"),
+        ("SUCCESS", mallory.user_id, mallory_session, None),
+    ]
+    victims_logouts = audit_events(
+        store_target, org_id=None, actor_id=victim.user_id, action="auth.logout"
+    )
+    assert victims_logouts == []
 
 
 def _flip_char(text: str, index: int) -> str:

@@ -23,7 +23,17 @@ def logout(
     ended = [principal.session_id] if principal.session_id else []
     record = uow.refresh_tokens.get_by_hash(hash_secret(refresh_token)) if refresh_token else None
     owner = uow.sessions.get(record.session_id) if record else None
-    if owner is not None and owner.user_id == principal.user_id and owner.id not in ended:
+    if owner is not None and owner.user_id != principal.user_id:
+        # Someone else's token: their session is left alone, and the attempt is on record.
+        denied = auth_event(
+            "auth.logout",
+            Outcome.DENIED,
+            principal.user_id,
+            "not_your_session",
+            session_id=owner.id,
+        )
+        uow.audit.append(denied, at=now)
+    elif owner is not None and owner.id not in ended:
         ended.append(owner.id)
     for session_id in ended:
         uow.sessions.revoke(session_id, at=now, reason="logout")

@@ -1,0 +1,98 @@
+"""Production refuses settings that would leak secrets or links; other environments allow them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tenantry.settings import Environment, Settings
+
+SAFE_PRODUCTION: dict[str, Any] = {
+    "env": Environment.PRODUCTION,
+    "secret_key": "s" * 32,
+    "public_url": "https://id.example.com",
+    "mailer": "smtp",
+    "smtp_host": "smtp.example.com",
+    "smtp_port": 587,
+    "smtp_username": "tenantry",
+    "smtp_password": "an smtp password",
+    "smtp_tls": "starttls",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test passes counts: no TENANTRY_* variable from the shell or CI."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"TENANTRY_{name.upper()}", raising=False)
+
+
+def settings(**overrides: Any) -> Settings:
+    return Settings(_env_file=None, **{**SAFE_PRODUCTION, **overrides})  # type: ignore[call-arg]
+
+
+def test_production_accepts_smtp_with_starttls_a_long_secret_and_https() -> None:
+    accepted = settings()
+
+    assert (accepted.env, accepted.mailer, accepted.smtp_tls) == (
+        Environment.PRODUCTION,
+        "smtp",
+        "starttls",
+    )
+    assert accepted.token_issuer == "https://id.example.com"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"smtp_tls": "ssl", "smtp_port": 465},
+        {"smtp_username": None, "smtp_password": None, "smtp_tls": "none"},  # a local relay
+        {"mailer": "files"},
+    ],
+    ids=["smtp-ssl", "smtp-no-credentials-no-tls", "files"],
+)
+def test_production_accepts_mail_that_sends_no_secret_in_the_clear(
+    overrides: dict[str, Any],
+) -> None:
+    assert settings(**overrides).env is Environment.PRODUCTION
+
+
+REFUSED = {
+    "console-mailer": ({"mailer": "console"}, "TENANTRY_MAILER=console prints live sign-in links"),
+    "smtp-credentials-without-tls": (
+        {"smtp_tls": "none"},
+        "SMTP credentials without TLS are refused in production",
+    ),
+    "short-secret": (
+        {"secret_key": "s" * 31},
+        "TENANTRY_SECRET_KEY of at least 32 characters is required in production",
+    ),
+    "no-secret": (
+        {"secret_key": None},
+        "TENANTRY_SECRET_KEY of at least 32 characters is required in production",
+    ),
+    "http-public-url": (
+        {"public_url": "http://id.example.com"},
+        "TENANTRY_PUBLIC_URL must be https in production",
+    ),
+}
+
+
+@pytest.mark.parametrize(("overrides", "message"), REFUSED.values(), ids=REFUSED.keys())
+def test_production_refuses_unsafe_settings_with_a_message_naming_the_problem(
+    overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        settings(**overrides)
+
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("env", [Environment.DEVELOPMENT, Environment.TEST])
+def test_outside_production_the_console_mailer_and_plain_smtp_are_allowed(
+    env: Environment,
+) -> None:
+    for overrides in REFUSED["console-mailer"][0], REFUSED["smtp-credentials-without-tls"][0]:
+        assert settings(env=env, **overrides).env is env
