@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from tenantry.bootstrap import Tenantry
 from tenantry.store.sql.migrate import migrate
@@ -17,6 +16,7 @@ from tests.harness import (
     TestClock,
     build_tenantry,
     copy_sqlite,
+    postgres_target,
     test_settings,
 )
 from tests.postgres_server import PgUrls, pg_urls, postgres_admin_url  # noqa: F401
@@ -46,11 +46,7 @@ def store_target(
     if request.param == "sqlite":
         url = copy_sqlite(sqlite_template, tmp_path / "tenantry.db")
         return StoreTarget("sqlite", url, url)
-    urls: PgUrls = request.getfixturevalue("migrated_postgres")
-    privileged = (
-        make_url(urls.admin_url).set(database=urls.database).render_as_string(hide_password=False)
-    )
-    return StoreTarget("postgres", urls.runtime_url, privileged, migration_url=urls.owner_url)
+    return postgres_target(request.getfixturevalue("migrated_postgres"))
 
 
 @pytest.fixture

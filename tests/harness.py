@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from tenantry.bootstrap import Tenantry, bootstrap
 from tenantry.domain.audit import AuditEvent
@@ -25,10 +28,13 @@ from tenantry.ports import AuditQuery
 from tenantry.services.outbox import dispatch_due
 from tenantry.settings import Environment, Settings
 from tenantry.store.sql.audit import SqlAudit
-from tests.smtp_server import SmtpServer
+from tenantry.store.sql.store import SqlStore
+from tests.postgres_server import PgUrls
+from tests.smtp_server import HOST, SmtpServer
 
 PASSWORD = "correct horse battery staple"
 FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
+SENDER = "tenantry <no-reply@tenantry.test>"
 
 
 class TestClock:
@@ -36,14 +42,15 @@ class TestClock:
 
     __test__ = False  # a helper, not a test class, whatever its name
 
-    def __init__(self) -> None:
-        self._now = datetime.now(UTC).replace(microsecond=0)
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC).replace(microsecond=0)
 
     def now(self) -> datetime:
         return self._now
 
-    def advance(self, **delta: float) -> None:
-        self._now += timedelta(**delta)
+    def advance(self, by: timedelta = timedelta(0), /, **delta: float) -> None:
+        """Move by a `timedelta`, by `timedelta` keywords (`seconds=5`), or both; back if < 0."""
+        self._now += by + timedelta(**delta)
 
 
 @dataclass
@@ -54,6 +61,62 @@ class StoreTarget:
     url: str
     privileged_url: str
     migration_url: str | None = None
+
+
+def postgres_target(urls: PgUrls) -> StoreTarget:
+    """The test database as the service sees it, with the superuser as the privileged URL."""
+    superuser = make_url(urls.admin_url).set(database=urls.database)
+    return StoreTarget(
+        "postgres",
+        urls.runtime_url,
+        superuser.render_as_string(hide_password=False),
+        migration_url=urls.owner_url,
+    )
+
+
+@contextmanager
+def connected(url: str) -> Iterator[sa.Connection]:
+    """One connection on an engine of its own, disposed of afterwards."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def sql_store(url: str) -> Iterator[SqlStore]:
+    """tenantry's store on `url`, disposed of afterwards."""
+    store = SqlStore(url)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def privileged(target: StoreTarget) -> AbstractContextManager[sa.Connection]:
+    """A connection that row-level security spares, for reading rows in every tenant."""
+    return connected(target.privileged_url)
+
+
+@contextmanager
+def rows_added_are_removed(target: StoreTarget, key: sa.Column[Any]) -> Iterator[None]:
+    """Deletes on the way out the rows of `key`'s table that were not there on the way in.
+
+    For tests that write to a table no tenant owns (signing keys, the outbox): on the shared
+    PostgreSQL database, whatever they left behind would reach the apps of later tests.
+    """
+    with privileged(target) as db:
+        before = set(db.scalars(sa.select(key)))
+    try:
+        yield
+    finally:
+        with privileged(target) as db:
+            added = set(db.scalars(sa.select(key))) - before
+            if added:
+                db.execute(sa.delete(key.table).where(key.in_(added)))
+                db.commit()
 
 
 def test_settings(target: StoreTarget, tmp_path: Path, **overrides: Any) -> Settings:
@@ -107,16 +170,15 @@ class Mailbox:
         raise AssertionError(f"no {path} link was mailed to {address}")
 
 
-def smtp_mailer_for(server: SmtpServer) -> SmtpMailer:
-    return SmtpMailer(
-        host="127.0.0.1", port=server.port, sender="tenantry <no-reply@tenantry.test>"
-    )
+def smtp_mailer(port: int, **options: Any) -> SmtpMailer:
+    """A real SMTP mailer for a port on loopback (a closed one, to see sends fail)."""
+    return SmtpMailer(host=HOST, port=port, sender=SENDER, **options)
 
 
 def build_tenantry(
     settings: Settings, clock: TestClock, server: SmtpServer, **kwargs: Any
 ) -> Tenantry:
-    return bootstrap(settings, clock=clock, mailer=smtp_mailer_for(server), **kwargs)
+    return bootstrap(settings, clock=clock, mailer=smtp_mailer(server.port), **kwargs)
 
 
 @dataclass
@@ -131,7 +193,11 @@ class Account:
 
     @property
     def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
+        return bearer(self.access_token)
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
 
 
 def unique_email(label: str = "user") -> str:
@@ -220,12 +286,8 @@ class Api:
 
 def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:
     """Every matching audit event, read through a connection that row-level security spares."""
-    engine = sa.create_engine(target.privileged_url)
-    try:
-        with engine.connect() as connection:
-            return SqlAudit(connection, None).find(AuditQuery(limit=1000, **query))
-    finally:
-        engine.dispose()
+    with privileged(target) as connection:
+        return SqlAudit(connection, None).find(AuditQuery(limit=1000, **query))
 
 
 def actions(events: list[AuditEvent]) -> list[tuple[str, str]]:

@@ -4,8 +4,6 @@ created anywhere, through the privileged URL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,11 +11,7 @@ import sqlalchemy as sa
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.model import Membership, Organisation
 from tenantry.store.sql.tables import audit_events, memberships, organisations
-from tests.harness import Account, Api, StoreTarget
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {access_token}"}
+from tests.harness import Account, Api, StoreTarget, privileged
 
 
 def register_org(api: Api, account: Account, slug: str, name: str = "Acme") -> Any:
@@ -30,18 +24,6 @@ def patch_org(api: Api, account: Account, org_id: str, body: dict[str, Any]) -> 
     return api.client.patch(f"/v1/organisations/{org_id}", json=body, headers=account.auth)
 
 
-def fresh_login(api: Api, account: Account) -> Account:
-    """The same user signed in again without an organisation (a user-level token)."""
-    tokens = api.login(account.email).json()
-    return Account(
-        account.email,
-        account.password,
-        account.user_id,
-        tokens["access_token"],
-        tokens["refresh_token"],
-    )
-
-
 def stored_organisation(tenantry: Tenantry, org_id: str) -> Organisation | None:
     with tenantry.store.unit_of_work(org_id=org_id, read_only=True) as uow:
         return uow.organisations.get(org_id)
@@ -50,17 +32,6 @@ def stored_organisation(tenantry: Tenantry, org_id: str) -> Organisation | None:
 def stored_membership(tenantry: Tenantry, org_id: str, user_id: str) -> Membership | None:
     with tenantry.store.unit_of_work(org_id=org_id, user_id=user_id, read_only=True) as uow:
         return uow.memberships.get(org_id, user_id)
-
-
-@contextmanager
-def privileged(target: StoreTarget) -> Iterator[sa.Connection]:
-    """A connection that row-level security spares, for counting rows in every tenant."""
-    engine = sa.create_engine(target.privileged_url)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 def row_counts(target: StoreTarget) -> dict[str, int]:

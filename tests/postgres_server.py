@@ -98,6 +98,16 @@ def drop_tenantry_database(admin_url: str, urls: PgUrls) -> None:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
+@contextlib.contextmanager
+def tenantry_database(admin_url: str) -> Iterator[PgUrls]:
+    """A fresh database with its two roles for the `with` block, dropped when it ends."""
+    urls = create_tenantry_database(admin_url)
+    try:
+        yield urls
+    finally:
+        drop_tenantry_database(admin_url, urls)
+
+
 def normalise_url(url: str) -> str:
     """The same URL with the psycopg 3 driver, whatever driver (or none) it named."""
     parsed = make_url(url)
@@ -271,11 +281,8 @@ def postgres_admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_urls(postgres_admin_url: str) -> Iterator[PgUrls]:
     """One fresh database with its owner and runtime roles, dropped at the end of the session."""
-    urls = create_tenantry_database(postgres_admin_url)
-    try:
+    with tenantry_database(postgres_admin_url) as urls:
         yield urls
-    finally:
-        drop_tenantry_database(postgres_admin_url, urls)
 
 
 def _reachable(admin_url: str) -> str:

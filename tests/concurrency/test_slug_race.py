@@ -24,8 +24,7 @@ from tenantry.edge import run_use_case
 from tenantry.services.organisations import register_organisation
 from tenantry.store.sql.tables import audit_events, memberships, organisations
 from tests.concurrency.racing import race, verified_users
-from tests.harness import Api, StoreTarget, unique_slug
-from tests.org_builders import privileged
+from tests.harness import Api, StoreTarget, bearer, privileged, unique_slug
 
 SERVICE_RACERS = 50
 HTTP_RACERS = 10
@@ -109,7 +108,7 @@ def test_ten_simultaneous_http_registrations_of_one_slug_give_one_201_and_nine_4
         return lambda: client.post(
             "/v1/organisations",
             json={"name": "Race Ltd", "slug": slug},
-            headers={"Authorization": f"Bearer {tokens[user.id]}"},
+            headers=bearer(tokens[user.id]),
         )
 
     responses = race([register_as(user) for user in racers])
@@ -126,6 +125,6 @@ def test_ten_simultaneous_http_registrations_of_one_slug_give_one_201_and_nine_4
 
 
 def _my_org_ids(api: Api, token: str) -> set[str]:
-    response = api.client.get("/v1/organisations", headers={"Authorization": f"Bearer {token}"})
+    response = api.client.get("/v1/organisations", headers=bearer(token))
     assert response.status_code == 200, response.text
     return {item["id"] for item in response.json()["items"]}

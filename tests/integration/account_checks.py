@@ -6,13 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.domain.audit import AuditEvent
-from tests.harness import Account, Api, StoreTarget, actions, audit_events, unique_email
+from tests.harness import Account, Api, StoreTarget, actions, audit_events, bearer, unique_email
 
 PROBLEM_JSON = "application/problem+json"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -63,7 +59,8 @@ def fail_logins(api: Api, emails: list[str]) -> None:
 
 
 def log_in_again(api: Api, account: Account) -> Account:
-    """The same user on another device: a second session with its own tokens."""
+    """The same user on another device: a second session with its own tokens, and no
+    organisation chosen (a user-level token)."""
     response = api.login(account.email, account.password)
     assert response.status_code == 200, response.text
     tokens = response.json()

@@ -32,8 +32,8 @@ from tenantry.http.app import create_app
 from tenantry.ports import AuditQuery
 from tenantry.services.outbox import dispatch_due
 from tenantry.settings import Settings
-from tests.harness import PASSWORD, unique_email, unique_slug
-from tests.postgres_server import PgUrls, create_tenantry_database, drop_tenantry_database
+from tests.harness import PASSWORD, bearer, connected, unique_email, unique_slug
+from tests.postgres_server import PgUrls, tenantry_database
 
 PUBLIC_URL = "http://tenantry.test"
 
@@ -107,12 +107,8 @@ def cli(environment: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
 
 
 def org_count(database_url: str) -> int:
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.scalar(sa.text("SELECT count(*) FROM organisations")) or 0)
-    finally:
-        engine.dispose()
+    with connected(database_url) as connection:
+        return int(connection.scalar(sa.text("SELECT count(*) FROM organisations")) or 0)
 
 
 # --- users and organisations ---------------------------------------------------------------
@@ -273,7 +269,7 @@ def test_keys_rotate_promotes_the_published_next_key_and_old_tokens_still_verify
         with after.store.unit_of_work(read_only=True) as uow:
             states = {key.kid: key.state for key in uow.signing_keys.list()}
         client = TestClient(create_app(after))
-        still_valid = client.get("/v1/me", headers={"Authorization": f"Bearer {token_before}"})
+        still_valid = client.get("/v1/me", headers=bearer(token_before))
         token_after = _login(client, email)
         published_after = _published_kids(client)
     assert states[new_kid] == KeyState.CURRENT
@@ -290,28 +286,21 @@ def test_keys_rotate_promotes_the_published_next_key_and_old_tokens_still_verify
 @pytest.fixture
 def fresh_postgres(postgres_admin_url: str) -> Iterator[PgUrls]:
     """A database nothing has migrated yet: the runtime role may not even read a table."""
-    urls = create_tenantry_database(postgres_admin_url)
-    try:
+    with tenantry_database(postgres_admin_url) as urls:
         yield urls
-    finally:
-        drop_tenantry_database(postgres_admin_url, urls)
 
 
 def _granted(admin_url: str, urls: PgUrls, table: str) -> set[str]:
     """The table privileges the runtime role holds, as PostgreSQL itself reports them."""
-    engine = sa.create_engine(admin_url)
-    try:
-        with engine.connect() as connection:
-            return {
-                privilege
-                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
-                if connection.scalar(
-                    sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
-                    {"role": urls.runtime_role, "table": table, "privilege": privilege},
-                )
-            }
-    finally:
-        engine.dispose()
+    with connected(admin_url) as connection:
+        return {
+            privilege
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+            if connection.scalar(
+                sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                {"role": urls.runtime_role, "table": table, "privilege": privilege},
+            )
+        }
 
 
 @pytest.mark.postgres

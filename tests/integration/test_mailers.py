@@ -21,9 +21,9 @@ from tenantry.mail.templates import (
     verification_email,
 )
 from tenantry.settings import Settings
+from tests.harness import SENDER, smtp_mailer
 from tests.smtp_server import SmtpServer, unused_port
 
-SENDER = "tenantry <no-reply@tenantry.test>"
 LINK = "https://app.example/verify-email?token=abc123"
 
 
@@ -41,7 +41,7 @@ def parts(message: MimeMessage) -> tuple[str, str]:
 
 @pytest.mark.smtp
 def test_smtp_mailer_delivers_text_and_html_with_headers(smtp_server: SmtpServer) -> None:
-    mailer = SmtpMailer(host=smtp_server.host, port=smtp_server.port, sender=SENDER, timeout=5)
+    mailer = smtp_mailer(smtp_server.port, timeout=5)
 
     mailer.send(a_message())
 
@@ -59,7 +59,7 @@ def test_smtp_mailer_delivers_text_and_html_with_headers(smtp_server: SmtpServer
 
 
 def test_smtp_mailer_raises_when_the_server_is_unreachable() -> None:
-    mailer = SmtpMailer(host="127.0.0.1", port=unused_port(), sender=SENDER, timeout=2)
+    mailer = smtp_mailer(unused_port(), timeout=2)
 
     with pytest.raises(ConnectionRefusedError):
         mailer.send(a_message())

@@ -9,7 +9,8 @@ from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus, OrgStatus
 from tenantry.domain.roles import OrgRole
 from tests.harness import Api, StoreTarget, TestClock, audit_events
-from tests.org_builders import fresh_login, patch_org, stored_membership, stored_organisation
+from tests.integration.account_checks import log_in_again
+from tests.org_builders import patch_org, stored_membership, stored_organisation
 
 # --- the role hierarchy -------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ def test_deleting_an_organisation_ends_memberships_and_refuses_its_tokens(
         assert switch.status_code == 403, switch.text
         assert switch.json()["code"] == "not_a_member"
 
-        relogged = fresh_login(api, account)
+        relogged = log_in_again(api, account)
         gone = api.client.get(org_path, headers=relogged.auth)
         assert gone.status_code == 404, gone.text
         assert gone.json()["code"] == "organisation_not_found"

@@ -23,11 +23,11 @@ from tests.harness import (
     TestClock,
     actions,
     audit_events,
+    bearer,
     unique_email,
     unique_slug,
 )
 from tests.org_builders import (
-    bearer,
     organisations_created_by,
     register_org,
     row_counts,

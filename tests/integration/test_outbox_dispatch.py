@@ -1,10 +1,18 @@
+"""The outbox dispatcher on SQLite and on PostgreSQL: delivery, retries with backoff, dead
+letters, batches and the background thread.
+
+The PostgreSQL database is shared by the whole session and holds other tests' mail. So each
+test here mails addresses of its own, runs its clock long before anything other tests queue
+(only its own messages are due) and leaves no message behind (no other test's dispatcher
+ever sends one of them).
+"""
+
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,31 +20,25 @@ import sqlalchemy as sa
 
 from tenantry.domain.model import EmailMessage, OutboxStatus
 from tenantry.mail.dispatcher import OutboxDispatcher
-from tenantry.mail.smtp import SmtpMailer
 from tenantry.mail.templates import verification_email
 from tenantry.services.outbox import DispatchReport, backoff, dispatch_due
-from tenantry.store.sql.migrate import migrate
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import outbox
-from tests.harness import StoreTarget, unique_email
-from tests.org_builders import privileged
+from tests.harness import (
+    StoreTarget,
+    TestClock,
+    privileged,
+    rows_added_are_removed,
+    smtp_mailer,
+    sql_store,
+    unique_email,
+)
 from tests.smtp_server import SmtpServer, unused_port
 
 pytestmark = pytest.mark.smtp
 
-SENDER = "tenantry <no-reply@tenantry.test>"
 LINK = "https://app.example/verify-email?token=abc"
-
-
-class SteppingClock:
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
+LONG_AGO = datetime(2001, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -47,80 +49,72 @@ class OutboxRow:
     next_attempt_at: datetime
     sent_at: datetime | None
     last_error: str | None
+    text_body: str
+    html_body: str
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    url = f"sqlite:///{tmp_path / 'tenantry.db'}"
-    migrate(url)
-    store = SqlStore(url)
-    yield store
-    store.dispose()
+def store(store_target: StoreTarget) -> Iterator[SqlStore]:
+    """The store as the runtime role sees it; what the test queued is deleted afterwards."""
+    with sql_store(store_target.url) as store, rows_added_are_removed(store_target, outbox.c.id):
+        yield store
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock(datetime(2030, 1, 1, 12, 0, tzinfo=UTC))
+def clock() -> TestClock:
+    # Long before anything other tests queued: on a shared database only this test's mail is due.
+    return TestClock(LONG_AGO)
 
 
-def enqueue(store: SqlStore, clock: SteppingClock, *recipients: str) -> None:
+def enqueue(store: SqlStore, clock: TestClock, *recipients: str) -> None:
     with store.unit_of_work() as uow:
         for recipient in recipients:
             uow.outbox.add(verification_email(recipient, "Ada", LINK), at=clock.now())
         uow.commit()
 
 
-def rows(store: SqlStore) -> list[OutboxRow]:
-    with store.engine.connect() as connection:
-        result = connection.execute(sa.select(outbox).order_by(outbox.c.created_at, outbox.c.id))
-        return [
-            OutboxRow(
-                recipient=r.recipient,
-                status=OutboxStatus(r.status),
-                attempts=r.attempts,
-                next_attempt_at=r.next_attempt_at,
-                sent_at=r.sent_at,
-                last_error=r.last_error,
-            )
-            for r in result
-        ]
-
-
-def smtp_mailer(port: int) -> SmtpMailer:
-    return SmtpMailer(host="127.0.0.1", port=port, sender=SENDER, timeout=5)
+def rows(target: StoreTarget, *recipients: str) -> list[OutboxRow]:
+    """The recipients' messages as stored, oldest first, read past RLS."""
+    columns = [outbox.c[field.name] for field in fields(OutboxRow)]
+    query = sa.select(*columns).where(outbox.c.recipient.in_(recipients))
+    with privileged(target) as db:
+        found = db.execute(query.order_by(outbox.c.created_at, outbox.c.id))
+        return [OutboxRow(**{**row._asdict(), "status": OutboxStatus(row.status)}) for row in found]
 
 
 def dispatch(
-    store: SqlStore, mailer: Any, clock: SteppingClock, max_attempts: int = 5
+    store: SqlStore, mailer: Any, clock: TestClock, max_attempts: int = 5
 ) -> DispatchReport:
     return dispatch_due(store.unit_of_work, mailer, clock=clock, max_attempts=max_attempts)
 
 
 def test_a_due_message_is_delivered_and_marked_sent(
-    store: SqlStore, clock: SteppingClock, smtp_server: SmtpServer
+    store: SqlStore, store_target: StoreTarget, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
-    enqueue(store, clock, "ada@example.com")
+    recipient = unique_email("ada")
+    enqueue(store, clock, recipient)
 
     report = dispatch(store, smtp_mailer(smtp_server.port), clock)
 
     assert report == DispatchReport(sent=1)
     [received] = smtp_server.wait_for(1)
-    assert received["To"] == "ada@example.com"
-    [row] = rows(store)
+    assert received["To"] == recipient
+    [row] = rows(store_target, recipient)
     assert row.status is OutboxStatus.SENT
     assert row.sent_at == clock.now()
     assert dispatch(store, smtp_mailer(smtp_server.port), clock) == DispatchReport()
 
 
 def test_a_failed_send_counts_the_attempt_and_backs_off(
-    store: SqlStore, clock: SteppingClock
+    store: SqlStore, store_target: StoreTarget, clock: TestClock
 ) -> None:
-    enqueue(store, clock, "ada@example.com")
+    recipient = unique_email("ada")
+    enqueue(store, clock, recipient)
     closed = smtp_mailer(unused_port())
 
     assert dispatch(store, closed, clock) == DispatchReport(failed=1)
 
-    [row] = rows(store)
+    [row] = rows(store_target, recipient)
     assert row.status is OutboxStatus.PENDING
     assert row.attempts == 1
     assert row.last_error is not None
@@ -128,99 +122,90 @@ def test_a_failed_send_counts_the_attempt_and_backs_off(
     assert_waits_about(row, clock, seconds=10)
     assert dispatch(store, closed, clock) == DispatchReport(), "not due before the backoff"
 
-    clock.advance(timedelta(seconds=12))
+    clock.advance(seconds=12)
     assert dispatch(store, closed, clock) == DispatchReport(failed=1)
-    [row] = rows(store)
+    [row] = rows(store_target, recipient)
     assert row.attempts == 2
     assert_waits_about(row, clock, seconds=20)
 
 
 def test_a_message_is_dead_after_max_attempts_and_never_retried(
-    store: SqlStore, clock: SteppingClock
+    store: SqlStore, store_target: StoreTarget, clock: TestClock
 ) -> None:
-    enqueue(store, clock, "ada@example.com")
+    recipient = unique_email("ada")
+    enqueue(store, clock, recipient)
     closed = smtp_mailer(unused_port())
 
     reports = []
     for _ in range(3):
         reports.append(dispatch(store, closed, clock, max_attempts=3))
-        clock.advance(timedelta(hours=2))
+        clock.advance(hours=2)
 
     assert reports == [DispatchReport(failed=1), DispatchReport(failed=1), DispatchReport(dead=1)]
-    [row] = rows(store)
+    [row] = rows(store_target, recipient)
     assert row.status is OutboxStatus.DEAD
     assert row.attempts == 3
     assert dispatch(store, closed, clock, max_attempts=3) == DispatchReport()
 
 
-@pytest.fixture
-def any_store(store_target: StoreTarget) -> Iterator[SqlStore]:
-    """The store on SQLite and on PostgreSQL, as the runtime role sees it."""
-    store = SqlStore(store_target.url)
-    yield store
-    store.dispose()
-
-
 def stored_bodies(target: StoreTarget, recipient: str) -> tuple[str, str, str]:
     """`(status, text_body, html_body)` of the recipient's one message, read past RLS."""
-    with privileged(target) as db:
-        [row] = db.execute(
-            sa.select(outbox.c.status, outbox.c.text_body, outbox.c.html_body).where(
-                outbox.c.recipient == recipient
-            )
-        ).all()
-    return row.status, row.text_body, row.html_body
+    [row] = rows(target, recipient)
+    return row.status.value, row.text_body, row.html_body
 
 
 def test_a_dead_message_keeps_no_bodies_and_so_no_link(
-    any_store: SqlStore, store_target: StoreTarget
+    store: SqlStore, store_target: StoreTarget, clock: TestClock
 ) -> None:
-    # Long before anything other tests queued: on a shared database only this message is due.
-    clock = SteppingClock(datetime(2001, 1, 1, 12, 0, tzinfo=UTC))
     recipient = unique_email("undeliverable")
-    enqueue(any_store, clock, recipient)
+    enqueue(store, clock, recipient)
     closed = smtp_mailer(unused_port())
 
-    assert dispatch(any_store, closed, clock, max_attempts=2) == DispatchReport(failed=1)
+    assert dispatch(store, closed, clock, max_attempts=2) == DispatchReport(failed=1)
     status, text, html = stored_bodies(store_target, recipient)
     assert status == OutboxStatus.PENDING.value
     assert LINK in text  # kept while a retry may still send it
     assert LINK in html
-    clock.advance(timedelta(hours=2))
-    assert dispatch(any_store, closed, clock, max_attempts=2) == DispatchReport(dead=1)
+    clock.advance(hours=2)
+    assert dispatch(store, closed, clock, max_attempts=2) == DispatchReport(dead=1)
 
     assert stored_bodies(store_target, recipient) == (OutboxStatus.DEAD.value, "", "")
 
 
 def test_one_bad_message_does_not_block_the_others(
-    store: SqlStore, clock: SteppingClock, smtp_server: SmtpServer
+    store: SqlStore, store_target: StoreTarget, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
+    first, third = unique_email("first"), unique_email("third")
     # A recipient with CRLF is refused while the message is built: a real malformed message.
-    enqueue(store, clock, "first@example.com")
+    enqueue(store, clock, first)
     with store.unit_of_work() as uow:
         bad = EmailMessage(
-            to="x@example.com\r\nBcc: eve@example.com", subject="s", text="t", html="h", kind="k"
+            to=f"{unique_email('x')}\r\nBcc: eve@example.com",
+            subject="s",
+            text="t",
+            html="h",
+            kind="k",
         )
         uow.outbox.add(bad, at=clock.now())
         uow.commit()
-    clock.advance(timedelta(seconds=1))
-    enqueue(store, clock, "third@example.com")
+    clock.advance(seconds=1)
+    enqueue(store, clock, third)
 
     report = dispatch(store, smtp_mailer(smtp_server.port), clock)
 
     assert report == DispatchReport(sent=2, failed=1)
     received = smtp_server.wait_for(2)
-    assert sorted(m["To"] for m in received) == ["first@example.com", "third@example.com"]
-    statuses = {row.recipient: row.status for row in rows(store)}
-    assert statuses["first@example.com"] is OutboxStatus.SENT
-    assert statuses["third@example.com"] is OutboxStatus.SENT
+    assert sorted(m["To"] for m in received) == sorted([first, third])
+    statuses = {row.recipient: row.status for row in rows(store_target, first, bad.to, third)}
+    assert statuses[first] is OutboxStatus.SENT
+    assert statuses[third] is OutboxStatus.SENT
     assert statuses[bad.to] is OutboxStatus.PENDING
 
 
 def test_the_batch_size_bounds_one_dispatch(
-    store: SqlStore, clock: SteppingClock, smtp_server: SmtpServer
+    store: SqlStore, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
-    enqueue(store, clock, *(f"user{i}@example.com" for i in range(5)))
+    enqueue(store, clock, *(unique_email(f"user{i}") for i in range(5)))
     mailer = smtp_mailer(smtp_server.port)
 
     first = dispatch_due(store.unit_of_work, mailer, clock=clock, max_attempts=5, batch_size=3)
@@ -240,9 +225,9 @@ def test_backoff_doubles_from_ten_seconds_up_to_an_hour_with_jitter(
 
 
 def test_the_dispatcher_thread_delivers_and_stops_at_once(
-    store: SqlStore, clock: SteppingClock, smtp_server: SmtpServer
+    store: SqlStore, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
-    enqueue(store, clock, "ada@example.com")
+    enqueue(store, clock, unique_email("ada"))
     dispatcher = OutboxDispatcher(
         store.unit_of_work,
         smtp_mailer(smtp_server.port),
@@ -261,9 +246,9 @@ def test_the_dispatcher_thread_delivers_and_stops_at_once(
 
 
 def test_the_dispatcher_survives_a_failing_store(
-    store: SqlStore, clock: SteppingClock, smtp_server: SmtpServer
+    store: SqlStore, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
-    enqueue(store, clock, "ada@example.com")
+    enqueue(store, clock, unique_email("ada"))
     calls = 0
 
     def flaky_unit_of_work(**kwargs: Any) -> Any:
@@ -289,6 +274,6 @@ def test_the_dispatcher_survives_a_failing_store(
         dispatcher.stop()
 
 
-def assert_waits_about(row: OutboxRow, clock: SteppingClock, *, seconds: float) -> None:
+def assert_waits_about(row: OutboxRow, clock: TestClock, *, seconds: float) -> None:
     wait = (row.next_attempt_at - clock.now()).total_seconds()
     assert seconds * 0.9 <= wait <= seconds * 1.1

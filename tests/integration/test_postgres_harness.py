@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tests.harness import connected
 from tests.postgres_server import PgUrls, create_tenantry_database, drop_tenantry_database
 
 pytestmark = pytest.mark.postgres
@@ -23,16 +23,6 @@ _DATABASE_OWNER = sa.text(
 _SCHEMA_OWNER = sa.text(
     "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'"
 )
-
-
-@contextmanager
-def connected(url: str) -> Iterator[Connection]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from tests.harness import (
     actions,
     audit_events,
     build_tenantry,
+    privileged,
     test_settings,
     unique_slug,
 )
@@ -35,7 +36,6 @@ from tests.org_builders import (
     membership_rows_of,
     organisation_rows_with_slug,
     organisations_created_by,
-    privileged,
     register_org,
     row_counts,
     stored_membership,

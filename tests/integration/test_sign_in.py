@@ -8,12 +8,11 @@ import pytest
 
 from tenantry.domain.audit import Outcome
 from tenantry.tokens.signer import CLOCK_SKEW
-from tests.harness import PASSWORD, Api, StoreTarget, audit_events, unique_email
+from tests.harness import PASSWORD, Api, StoreTarget, audit_events, bearer, unique_email
 from tests.integration.account_checks import (
     assert_problem,
     audit_events_of,
     audit_of,
-    bearer,
     log_in_again,
     me,
     refresh,

@@ -2,6 +2,13 @@
 
 Tokens are checked with joserfc, a library tenantry does not use, against the published JWKS:
 what a relying party would do.
+
+Issuing, verifying and refusing run on SQLite and on PostgreSQL. The tests marked
+`owns_the_key_ring` assert the whole content of the ring (empty, one CURRENT key, a JWKS of
+every stored key) or rotate it, which retires every CURRENT key in the table. `signing_keys`
+belongs to no tenant: on the PostgreSQL database the whole session shares, it holds the ring
+the apps of other tests sign with, and a rotation here would pull it from under them. So those
+tests run on a SQLite database of their own.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ import hmac
 import json
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt as pyjwt
@@ -29,44 +36,45 @@ from tenantry.domain.model import KeyState, SigningKey
 from tenantry.domain.roles import OrgRole
 from tenantry.ports import AccessClaims, AuditQuery, UnitOfWork
 from tenantry.services.keys import ensure_signing_keys, rotate_signing_keys
-from tenantry.store.sql.migrate import migrate
 from tenantry.store.sql.store import SqlStore
+from tenantry.store.sql.tables import signing_keys
 from tenantry.tokens.cipher import KeyCipher, KeyDecryptionError
 from tenantry.tokens.keys import SigningAlg, generate_signing_key, load_private_key
 from tenantry.tokens.signer import CLOCK_SKEW, DEFAULT_RETIRED_KEY_GRACE, RING_MAX_AGE, JwtSigner
+from tests.harness import StoreTarget, TestClock, rows_added_are_removed, sql_store
 
 ISSUER = "https://tenantry.test"
 AUDIENCE = "tenantry"
+# Later than any key the apps of other tests make (their clocks read today), so that on the
+# shared PostgreSQL database the signer signs with the CURRENT key its own test made.
 START = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 TTL = timedelta(minutes=10)
 ALGS: list[SigningAlg] = ["EdDSA", "ES256", "RS256"]
 
 T = TypeVar("T")
 
+# SQLite only, on a database of this test's own (see the module docstring).
+owns_the_key_ring = pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)
 
-class SteppingClock:
-    def __init__(self, start: datetime) -> None:
-        self._now = start
 
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
+@dataclass(frozen=True)
+class Ring:
+    current: SigningKey
+    next: SigningKey
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    url = f"sqlite:///{tmp_path / 'tenantry.db'}"
-    migrate(url)
-    store = SqlStore(url)
-    yield store
-    store.dispose()
+def store(store_target: StoreTarget) -> Iterator[SqlStore]:
+    """The store as the runtime role sees it. The keys a test adds are deleted afterwards: left
+    on the shared database, they would sign the tokens of later tests' apps."""
+    new_keys_removed = rows_added_are_removed(store_target, signing_keys.c.kid)
+    with sql_store(store_target.url) as store, new_keys_removed:
+        yield store
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock(START)
+def clock() -> TestClock:
+    return TestClock(START)
 
 
 @pytest.fixture
@@ -81,9 +89,7 @@ def alg(request: pytest.FixtureRequest) -> SigningAlg:
 
 
 @pytest.fixture
-def make_signer(
-    store: SqlStore, cipher: KeyCipher, clock: SteppingClock
-) -> Callable[..., JwtSigner]:
+def make_signer(store: SqlStore, cipher: KeyCipher, clock: TestClock) -> Callable[..., JwtSigner]:
     def make(*, audience: str = AUDIENCE, issuer: str = ISSUER) -> JwtSigner:
         return JwtSigner(store.unit_of_work, cipher, issuer=issuer, audience=audience, clock=clock)
 
@@ -91,14 +97,27 @@ def make_signer(
 
 
 @pytest.fixture
-def signer(
-    store: SqlStore,
-    cipher: KeyCipher,
-    clock: SteppingClock,
-    alg: SigningAlg,
-    make_signer: Callable[..., JwtSigner],
-) -> JwtSigner:
-    committed(store, lambda uow: ensure_signing_keys(uow, now=clock.now(), cipher=cipher, alg=alg))
+def ring(store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg) -> Ring:
+    """A CURRENT and a NEXT key of `alg`, as `ensure_signing_keys` makes them in an empty table.
+
+    Added directly: on the shared database the apps of other tests have left a CURRENT key, so
+    `ensure_signing_keys` would add nothing there.
+    """
+    made = Ring(
+        current=generate_signing_key(alg, clock.now(), cipher, KeyState.CURRENT),
+        next=generate_signing_key(alg, clock.now(), cipher, KeyState.NEXT),
+    )
+
+    def add(uow: UnitOfWork) -> None:
+        uow.signing_keys.add(made.current)
+        uow.signing_keys.add(made.next)
+
+    committed(store, add)
+    return made
+
+
+@pytest.fixture
+def signer(ring: Ring, make_signer: Callable[..., JwtSigner]) -> JwtSigner:
     return make_signer()
 
 
@@ -109,7 +128,7 @@ def committed(store: SqlStore, use_case: Callable[[UnitOfWork], T]) -> T:
     return result
 
 
-def rotate(store: SqlStore, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg) -> SigningKey:
+def rotate(store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg) -> SigningKey:
     return committed(
         store, lambda uow: rotate_signing_keys(uow, now=clock.now(), cipher=cipher, alg=alg)
     )
@@ -125,7 +144,7 @@ def keys_in(store: SqlStore, state: KeyState) -> list[SigningKey]:
 
 
 def access_claims(
-    clock: SteppingClock,
+    clock: TestClock,
     *,
     ttl: timedelta = TTL,
     org_id: str | None = "org_acme",
@@ -142,9 +161,7 @@ def access_claims(
     )
 
 
-def verified_independently(
-    token: str, jwks: dict[str, object], clock: SteppingClock
-) -> jose_jwt.Token:
+def verified_independently(token: str, jwks: dict[str, object], clock: TestClock) -> jose_jwt.Token:
     with warnings.catch_warnings():
         # RFC 9864 prefers "Ed25519" to the fully specified "EdDSA"; both name our key type.
         warnings.filterwarnings("ignore", "EdDSA is deprecated", SecurityWarning)
@@ -178,15 +195,20 @@ def compact(header: dict[str, Any], payload: dict[str, Any], signature: str) -> 
     return ".".join([*encoded, signature])
 
 
-def signed_with_current_key(
-    store: SqlStore, cipher: KeyCipher, payload: dict[str, Any], typ: str = "at+jwt"
+def signed_token(
+    payload: dict[str, Any],
+    key: SigningKey,
+    cipher: KeyCipher,
+    *,
+    kid: str | None = None,
+    typ: str = "at+jwt",
 ) -> str:
-    [current] = keys_in(store, KeyState.CURRENT)
+    """`payload` signed with `key`, its header naming `kid` (the key's own unless given)."""
     return pyjwt.encode(
         payload,
-        load_private_key(current, cipher),
-        algorithm=current.alg,
-        headers={"kid": current.kid, "typ": typ},
+        load_private_key(key, cipher),
+        algorithm=key.alg,
+        headers={"kid": kid or key.kid, "typ": typ},
     )
 
 
@@ -200,8 +222,9 @@ def refused(signer: JwtSigner, token: str, code: str = "invalid_token") -> Unaut
 # The key ring
 
 
+@owns_the_key_ring
 def test_ensure_creates_a_current_and_a_next_key_once(
-    store: SqlStore, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg
+    store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
     def ensure(uow: UnitOfWork) -> bool:
         return ensure_signing_keys(uow, now=clock.now(), cipher=cipher, alg=alg)
@@ -218,8 +241,9 @@ def test_ensure_creates_a_current_and_a_next_key_once(
     assert (event.resource_type, event.resource_id) == ("signing_key", current.kid)
 
 
+@owns_the_key_ring
 def test_rotation_promotes_next_retires_current_and_publishes_a_fresh_next(
-    store: SqlStore, cipher: KeyCipher, clock: SteppingClock, signer: JwtSigner, alg: SigningAlg
+    store: SqlStore, cipher: KeyCipher, clock: TestClock, signer: JwtSigner, alg: SigningAlg
 ) -> None:
     [old_current] = keys_in(store, KeyState.CURRENT)
     [old_next] = keys_in(store, KeyState.NEXT)
@@ -245,8 +269,9 @@ def test_rotation_promotes_next_retires_current_and_publishes_a_fresh_next(
     )
 
 
+@owns_the_key_ring
 def test_rotation_without_a_key_ring_is_a_conflict(
-    store: SqlStore, cipher: KeyCipher, clock: SteppingClock
+    store: SqlStore, cipher: KeyCipher, clock: TestClock
 ) -> None:
     with pytest.raises(Conflict) as refusal:
         rotate(store, cipher, clock, "EdDSA")
@@ -255,10 +280,11 @@ def test_rotation_without_a_key_ring_is_a_conflict(
     assert stored_keys(store) == []
 
 
+@owns_the_key_ring
 def test_two_current_keys_left_by_racing_starts_are_signed_with_newest_and_rotated_away(
     store: SqlStore,
     cipher: KeyCipher,
-    clock: SteppingClock,
+    clock: TestClock,
     alg: SigningAlg,
     make_signer: Callable[..., JwtSigner],
 ) -> None:
@@ -285,7 +311,7 @@ def test_two_current_keys_left_by_racing_starts_are_signed_with_newest_and_rotat
 
 
 def test_an_issued_token_verifies_here_and_with_another_library(
-    signer: JwtSigner, store: SqlStore, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, ring: Ring, clock: TestClock, alg: SigningAlg
 ) -> None:
     claims = access_claims(clock)
 
@@ -293,8 +319,7 @@ def test_an_issued_token_verifies_here_and_with_another_library(
 
     assert signer.verify_access_token(token) == claims
     decoded = verified_independently(token, signer.public_jwks(), clock)
-    [current] = keys_in(store, KeyState.CURRENT)
-    assert decoded.header == {"alg": alg, "kid": current.kid, "typ": "at+jwt"}
+    assert decoded.header == {"alg": alg, "kid": ring.current.kid, "typ": "at+jwt"}
     assert decoded.claims == {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -311,7 +336,7 @@ def test_an_issued_token_verifies_here_and_with_another_library(
 
 
 def test_a_token_without_an_organisation_carries_no_org_claims(
-    signer: JwtSigner, clock: SteppingClock
+    signer: JwtSigner, clock: TestClock
 ) -> None:
     claims = access_claims(clock, org_id=None, org_role=None)
 
@@ -323,6 +348,7 @@ def test_a_token_without_an_organisation_carries_no_org_claims(
     assert signer.verify_access_token(token) == claims
 
 
+@owns_the_key_ring
 def test_the_jwks_publishes_current_and_next_public_keys_only(
     signer: JwtSigner, store: SqlStore
 ) -> None:
@@ -335,8 +361,9 @@ def test_the_jwks_publishes_current_and_next_public_keys_only(
     assert all(jwk["use"] == "sig" for jwk in published)
 
 
+@owns_the_key_ring
 def test_without_a_current_key_nothing_is_issued(
-    make_signer: Callable[..., JwtSigner], clock: SteppingClock
+    make_signer: Callable[..., JwtSigner], clock: TestClock
 ) -> None:
     with pytest.raises(Unavailable) as refusal:
         make_signer().issue_access_token(access_claims(clock))
@@ -345,7 +372,7 @@ def test_without_a_current_key_nothing_is_issued(
 
 
 def test_a_signer_with_another_secret_cannot_sign(
-    signer: JwtSigner, store: SqlStore, clock: SteppingClock
+    signer: JwtSigner, store: SqlStore, clock: TestClock
 ) -> None:
     other = JwtSigner(
         store.unit_of_work,
@@ -362,7 +389,7 @@ def test_a_signer_with_another_secret_cannot_sign(
 # Refusals
 
 
-def test_a_tampered_payload_is_refused(signer: JwtSigner, clock: SteppingClock) -> None:
+def test_a_tampered_payload_is_refused(signer: JwtSigner, clock: TestClock) -> None:
     header, payload, signature = split(signer.issue_access_token(access_claims(clock)))
 
     payload["org_role"] = "OWNER"
@@ -371,32 +398,31 @@ def test_a_tampered_payload_is_refused(signer: JwtSigner, clock: SteppingClock) 
 
 
 @pytest.mark.parametrize("none", ["none", "None", "NONE"])
-def test_an_unsigned_token_is_refused(signer: JwtSigner, clock: SteppingClock, none: str) -> None:
+def test_an_unsigned_token_is_refused(signer: JwtSigner, clock: TestClock, none: str) -> None:
     header, payload, _ = split(signer.issue_access_token(access_claims(clock)))
 
     refused(signer, compact({**header, "alg": none}, payload, ""))
 
 
 def test_hmac_keyed_with_the_public_key_is_refused(
-    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: SteppingClock
+    signer: JwtSigner, ring: Ring, cipher: KeyCipher, clock: TestClock
 ) -> None:
     header, payload, _ = split(signer.issue_access_token(access_claims(clock)))
-    [current] = keys_in(store, KeyState.CURRENT)
     public_pem = (
-        load_private_key(current, cipher)
+        load_private_key(ring.current, cipher)
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     forged_header = {**header, "alg": "HS256"}
 
-    for secret in (public_pem, json.dumps(current.public_jwk).encode()):
+    for secret in (public_pem, json.dumps(ring.current.public_jwk).encode()):
         unsigned = compact(forged_header, payload, "")[:-1]
         mac = hmac.new(secret, unsigned.encode(), hashlib.sha256).digest()
         refused(signer, f"{unsigned}.{b64url(mac)}")
 
 
 def test_the_header_algorithm_cannot_swap_the_one_the_key_has(
-    signer: JwtSigner, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, clock: TestClock, alg: SigningAlg
 ) -> None:
     header, payload, signature = split(signer.issue_access_token(access_claims(clock)))
     other = next(candidate for candidate in ALGS if candidate != alg)
@@ -405,7 +431,7 @@ def test_the_header_algorithm_cannot_swap_the_one_the_key_has(
 
 
 def test_an_expired_token_is_refused_by_the_injected_clock(
-    signer: JwtSigner, clock: SteppingClock
+    signer: JwtSigner, clock: TestClock
 ) -> None:
     token = signer.issue_access_token(access_claims(clock))
 
@@ -416,7 +442,7 @@ def test_an_expired_token_is_refused_by_the_injected_clock(
     refused(signer, token, code="token_expired")
 
 
-def test_a_token_issued_in_the_future_is_refused(signer: JwtSigner, clock: SteppingClock) -> None:
+def test_a_token_issued_in_the_future_is_refused(signer: JwtSigner, clock: TestClock) -> None:
     clock.advance(timedelta(minutes=5))
     token = signer.issue_access_token(access_claims(clock))
     clock.advance(-timedelta(minutes=5))
@@ -425,7 +451,7 @@ def test_a_token_issued_in_the_future_is_refused(signer: JwtSigner, clock: Stepp
 
 
 def test_a_token_for_another_audience_is_refused(
-    signer: JwtSigner, make_signer: Callable[..., JwtSigner], clock: SteppingClock
+    signer: JwtSigner, make_signer: Callable[..., JwtSigner], clock: TestClock
 ) -> None:
     token = make_signer(audience="another-product").issue_access_token(access_claims(clock))
 
@@ -435,7 +461,7 @@ def test_a_token_for_another_audience_is_refused(
 
 
 def test_a_token_from_another_issuer_is_refused(
-    signer: JwtSigner, make_signer: Callable[..., JwtSigner], clock: SteppingClock
+    signer: JwtSigner, make_signer: Callable[..., JwtSigner], clock: TestClock
 ) -> None:
     token = make_signer(issuer="https://evil.test").issue_access_token(access_claims(clock))
 
@@ -445,49 +471,35 @@ def test_a_token_from_another_issuer_is_refused(
 
 
 def test_a_token_signed_by_a_key_tenantry_never_stored_is_refused(
-    signer: JwtSigner, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
     stranger = generate_signing_key(alg, clock.now(), cipher, KeyState.CURRENT)
     _, payload, _ = split(signer.issue_access_token(access_claims(clock)))
 
-    token = pyjwt.encode(
-        payload,
-        load_private_key(stranger, cipher),
-        algorithm=alg,
-        headers={"kid": stranger.kid, "typ": "at+jwt"},
-    )
-
-    refused(signer, token)
+    refused(signer, signed_token(payload, stranger, cipher))
 
 
 def test_a_token_naming_a_known_kid_but_signed_by_another_key_is_refused(
-    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, ring: Ring, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
-    [current] = keys_in(store, KeyState.CURRENT)
     stranger = generate_signing_key(alg, clock.now(), cipher, KeyState.CURRENT)
     _, payload, _ = split(signer.issue_access_token(access_claims(clock)))
 
-    token = pyjwt.encode(
-        payload,
-        load_private_key(stranger, cipher),
-        algorithm=alg,
-        headers={"kid": current.kid, "typ": "at+jwt"},
-    )
-
-    refused(signer, token)
+    refused(signer, signed_token(payload, stranger, cipher, kid=ring.current.kid))
 
 
 def test_another_kind_of_jwt_signed_by_our_key_is_refused(
-    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: SteppingClock
+    signer: JwtSigner, ring: Ring, cipher: KeyCipher, clock: TestClock
 ) -> None:
     _, payload, _ = split(signer.issue_access_token(access_claims(clock)))
     without_session = {name: value for name, value in payload.items() if name != "sid"}
+    ours = ring.current
 
-    refused(signer, signed_with_current_key(store, cipher, payload, typ="JWT"))
-    refused(signer, signed_with_current_key(store, cipher, {**payload, "token_use": "refresh"}))
-    refused(signer, signed_with_current_key(store, cipher, without_session))
-    refused(signer, signed_with_current_key(store, cipher, {**payload, "org_role": "ROOT"}))
-    refused(signer, signed_with_current_key(store, cipher, {**payload, "exp": "never"}))
+    refused(signer, signed_token(payload, ours, cipher, typ="JWT"))
+    refused(signer, signed_token({**payload, "token_use": "refresh"}, ours, cipher))
+    refused(signer, signed_token(without_session, ours, cipher))
+    refused(signer, signed_token({**payload, "org_role": "ROOT"}, ours, cipher))
+    refused(signer, signed_token({**payload, "exp": "never"}, ours, cipher))
 
 
 @pytest.mark.parametrize("garbage", ["", "not-a-jwt", "a.b.c", "e30.e30.", "...."])
@@ -498,8 +510,9 @@ def test_garbage_is_refused(signer: JwtSigner, garbage: str) -> None:
 # Rotation as seen by signers
 
 
+@owns_the_key_ring
 def test_a_token_signed_by_a_retired_key_still_verifies_after_rotation(
-    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
     before = signer.issue_access_token(access_claims(clock))
     old_kid = split(before)[0]["kid"]
@@ -516,8 +529,9 @@ def test_a_token_signed_by_a_retired_key_still_verifies_after_rotation(
         verified_independently(token, jwks, clock)
 
 
+@owns_the_key_ring
 def test_a_retired_key_is_dropped_once_no_token_it_signed_can_be_live(
-    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
     long_lived = signer.issue_access_token(access_claims(clock, ttl=timedelta(days=3)))
     old_kid = split(long_lived)[0]["kid"]
@@ -531,12 +545,13 @@ def test_a_retired_key_is_dropped_once_no_token_it_signed_can_be_live(
     assert old_kid not in {jwk["kid"] for jwk in signer.public_jwks()["keys"]}  # type: ignore[attr-defined]
 
 
+@owns_the_key_ring
 def test_a_rotation_by_another_process_reaches_a_signer_within_a_minute(
     signer: JwtSigner,
     make_signer: Callable[..., JwtSigner],
     store: SqlStore,
     cipher: KeyCipher,
-    clock: SteppingClock,
+    clock: TestClock,
     alg: SigningAlg,
 ) -> None:
     old_kid = split(signer.issue_access_token(access_claims(clock)))[0]["kid"]
@@ -553,7 +568,7 @@ def test_a_rotation_by_another_process_reaches_a_signer_within_a_minute(
 
 
 def test_unknown_kids_reload_the_ring_at_most_every_five_seconds(
-    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: SteppingClock, alg: SigningAlg
+    signer: JwtSigner, store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
     signer.public_jwks()  # the ring is now loaded
     _, payload, _ = split(signer.issue_access_token(access_claims(clock)))
@@ -561,12 +576,7 @@ def test_unknown_kids_reload_the_ring_at_most_every_five_seconds(
     def token_from_a_key_added_now() -> str:
         key = generate_signing_key(alg, clock.now(), cipher, KeyState.NEXT)
         committed(store, lambda uow: uow.signing_keys.add(key))
-        return pyjwt.encode(
-            payload,
-            load_private_key(key, cipher),
-            algorithm=alg,
-            headers={"kid": key.kid, "typ": "at+jwt"},
-        )
+        return signed_token(payload, key, cipher)
 
     just_after_loading = token_from_a_key_added_now()
     refused(signer, just_after_loading)

@@ -20,10 +20,11 @@ from tests.harness import (
     actions,
     audit_events,
     build_tenantry,
+    privileged,
     test_settings,
 )
 from tests.integration.account_checks import assert_problem
-from tests.org_builders import patch_org, privileged, stored_organisation
+from tests.org_builders import patch_org, stored_organisation
 from tests.smtp_server import SmtpServer
 
 LOCK_TIMEOUT_MS = 300

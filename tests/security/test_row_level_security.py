@@ -23,9 +23,19 @@ from tenantry.edge import run_use_case
 from tenantry.ports import UnitOfWork
 from tenantry.services.accounts import create_user
 from tenantry.services.organisations import register_organisation
-from tenantry.store.sql.store import SqlStore, UnsafeDatabase
+from tenantry.store.sql.store import UnsafeDatabase
 from tenantry.store.sql.tables import TENANT_TABLES
-from tests.harness import PASSWORD, StoreTarget, TestClock, test_settings, unique_email, unique_slug
+from tests.harness import (
+    PASSWORD,
+    StoreTarget,
+    TestClock,
+    connected,
+    postgres_target,
+    sql_store,
+    test_settings,
+    unique_email,
+    unique_slug,
+)
 from tests.postgres_server import PgUrls
 
 pytestmark = pytest.mark.postgres
@@ -39,26 +49,6 @@ class Tenants:
     b: Organisation
     owner_a: User
     owner_b: User
-
-
-@contextmanager
-def connected(url: str) -> Iterator[sa.Connection]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
-
-
-def postgres_target(urls: PgUrls) -> StoreTarget:
-    superuser = make_url(urls.admin_url).set(database=urls.database)
-    return StoreTarget(
-        "postgres",
-        urls.runtime_url,
-        superuser.render_as_string(hide_password=False),
-        migration_url=urls.owner_url,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -154,19 +144,23 @@ def test_the_binding_ends_with_the_transaction(tenants: Tenants, as_runtime: sa.
 # --- writing ---------------------------------------------------------------------------------
 
 
+def assert_policy_refuses(connection: sa.Connection, statement: str, **params: str) -> None:
+    with pytest.raises(sa.exc.ProgrammingError, match="violates row-level security policy"):
+        connection.execute(sa.text(statement), params)
+
+
 def test_bound_to_a_the_runtime_role_cannot_add_a_membership_to_b(
     tenants: Tenants, as_runtime: sa.Connection
 ) -> None:
     as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
 
-    with pytest.raises(sa.exc.ProgrammingError, match="violates row-level security policy"):
-        as_runtime.execute(
-            sa.text(
-                "INSERT INTO memberships (org_id, user_id, org_role, status, joined_at)"
-                " VALUES (:org_id, :user_id, 'OWNER', 'ACTIVE', now())"
-            ),
-            {"org_id": tenants.b.id, "user_id": tenants.owner_a.id},
-        )
+    assert_policy_refuses(
+        as_runtime,
+        "INSERT INTO memberships (org_id, user_id, org_role, status, joined_at)"
+        " VALUES (:org_id, :user_id, 'OWNER', 'ACTIVE', now())",
+        org_id=tenants.b.id,
+        user_id=tenants.owner_a.id,
+    )
 
 
 def test_bound_to_a_the_runtime_role_cannot_write_audit_events_for_b(
@@ -174,16 +168,14 @@ def test_bound_to_a_the_runtime_role_cannot_write_audit_events_for_b(
 ) -> None:
     as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
 
-    with pytest.raises(sa.exc.ProgrammingError, match="violates row-level security policy"):
-        as_runtime.execute(
-            sa.text(
-                "INSERT INTO audit_events (event_id, org_id, occurred_at, event_type, action,"
-                " actor_type, outcome, details)"
-                " VALUES ('evt_forged', :org_id, now(), 'ORGANISATION', 'organisation.update',"
-                " 'USER', 'SUCCESS', '{}')"
-            ),
-            {"org_id": tenants.b.id},
-        )
+    assert_policy_refuses(
+        as_runtime,
+        "INSERT INTO audit_events (event_id, org_id, occurred_at, event_type, action,"
+        " actor_type, outcome, details)"
+        " VALUES ('evt_forged', :org_id, now(), 'ORGANISATION', 'organisation.update',"
+        " 'USER', 'SUCCESS', '{}')",
+        org_id=tenants.b.id,
+    )
 
 
 def test_bound_to_a_the_runtime_role_cannot_change_or_end_bs_memberships(
@@ -272,15 +264,6 @@ def test_the_runtime_role_cannot_loosen_the_policies(
 
 
 # --- the start-up guard ----------------------------------------------------------------------
-
-
-@contextmanager
-def sql_store(url: str) -> Iterator[SqlStore]:
-    store = SqlStore(url)
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 @contextmanager
