@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from tenantry.bootstrap import Tenantry, bootstrap
@@ -37,7 +38,14 @@ err = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as refused:
+        for problem in refused.errors():
+            field = "_".join(str(part) for part in problem["loc"]).upper()
+            name = f"TENANTRY_{field}" if field else "settings"
+            err.print(f"[red]error[/] invalid_setting: {name}: {problem['msg']}")
+        raise typer.Exit(code=2) from None
     configure_logging(as_json=settings.logs_as_json)
     return settings
 

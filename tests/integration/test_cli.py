@@ -111,6 +111,36 @@ def org_count(database_url: str) -> int:
         return int(connection.scalar(sa.text("SELECT count(*) FROM organisations")) or 0)
 
 
+# --- settings --------------------------------------------------------------------------------
+
+
+def test_unsafe_production_settings_stop_every_command_with_a_message_not_a_traceback(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENANTRY_ENV", "production")
+    monkeypatch.setenv("TENANTRY_PUBLIC_URL", "https://id.example.com")
+    monkeypatch.setenv("TENANTRY_MAILER", "console")
+    for cheap_hashing in ("TENANTRY_ARGON2_MEMORY_KIB", "TENANTRY_ARGON2_TIME_COST"):
+        monkeypatch.delenv(cheap_hashing)
+
+    for command in (["migrate"], ["keys", "rotate"], ["serve", "--port", "1"]):
+        result = cli(*command)
+        output = " ".join(result.output.split())
+        assert result.exit_code == 2, output
+        assert "error invalid_setting:" in output
+        assert "TENANTRY_MAILER=console prints live sign-in links" in output
+        assert "Traceback" not in output
+
+
+def test_a_malformed_setting_names_the_variable(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENANTRY_ACCESS_TOKEN_TTL_SECONDS", "ten minutes")
+
+    result = cli("migrate")
+
+    assert result.exit_code == 2
+    assert "TENANTRY_ACCESS_TOKEN_TTL_SECONDS" in result.output
+
+
 # --- users and organisations ---------------------------------------------------------------
 
 
