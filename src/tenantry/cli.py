@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from tenantry.bootstrap import Tenantry, bootstrap
 from tenantry.domain.errors import TenantryError
@@ -52,11 +54,15 @@ def _settings() -> Settings:
 
 def _open(settings: Settings) -> Tenantry:
     # The embedded default migrates itself so that `tenantry serve` works on a fresh machine.
-    try:
-        return bootstrap(settings, auto_migrate=settings.is_sqlite)
-    except UnsafeDatabase as refusal:
-        err.print(f"[red]error[/] unsafe_database: {refusal}")
-        raise typer.Exit(code=1) from None
+    with _store_errors_reported():
+        try:
+            return bootstrap(settings, auto_migrate=settings.is_sqlite)
+        except UnsafeDatabase as refusal:
+            err.print(f"[red]error[/] unsafe_database: {refusal}")
+            raise typer.Exit(code=1) from None
+        except TenantryError as error:
+            err.print(f"[red]error[/] {error.code}: {error.detail}")
+            raise typer.Exit(code=1) from None
 
 
 @app.command()
@@ -86,7 +92,7 @@ def serve(
 def migrate() -> None:
     """Bring the database schema up to date (runs as TENANTRY_MIGRATION_DATABASE_URL if set)."""
     settings = _settings()
-    with out.status("migrating"):
+    with out.status("migrating"), _store_errors_reported():
         run_migrations(
             settings.migration_database_url or settings.database_url,
             runtime_url=settings.database_url,
@@ -147,6 +153,16 @@ def org_create(
             tenantry.store.unit_of_work, tenantry.deps, SYSTEM, org.id, tenantry.provisioning_steps
         )
     out.print(f"organisation [bold]{org.id}[/] ({org.slug}) is {org.status}")
+
+
+@contextmanager
+def _store_errors_reported() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        err.print(f"[red]error[/] store_unavailable: {reason}")
+        raise typer.Exit(code=1) from None
 
 
 def _run(tenantry: Tenantry, use_case: Callable[[UnitOfWork], T]) -> T:

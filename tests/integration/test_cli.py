@@ -141,6 +141,20 @@ def test_a_malformed_setting_names_the_variable(cli: Cli, monkeypatch: pytest.Mo
     assert "TENANTRY_ACCESS_TOKEN_TTL_SECONDS" in result.output
 
 
+def test_an_unreachable_database_is_reported_not_thrown(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    monkeypatch.setenv("TENANTRY_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/tenantry")
+
+    for command in (["migrate"], ["keys", "rotate"]):
+        result = cli(*command)
+        output = " ".join(result.output.split())
+        assert result.exit_code == 1, output
+        assert "error store_unavailable:" in output
+        assert "Traceback" not in output
+
+
 # --- users and organisations ---------------------------------------------------------------
 
 
