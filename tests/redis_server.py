@@ -8,6 +8,7 @@ be had fails the run; locally the tests that need it skip and say how to enable 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,4 @@ def redis_url() -> Iterator[str]:
         yield f"redis+unix://{server.socket_file}"
     finally:
         server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
