@@ -35,6 +35,7 @@ class Tenantry:
     deps: ServiceDeps
     mailer: Mailer
     signer: JwtSigner
+    cipher: KeyCipher
     provisioning_steps: list[ProvisioningStep] = field(default_factory=list)
 
     @property
@@ -107,6 +108,7 @@ def bootstrap(
         deps=deps,
         mailer=mailer or build_mailer(settings),
         signer=signer,
+        cipher=cipher,
         provisioning_steps=steps,
     )
 

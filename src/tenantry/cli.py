@@ -24,7 +24,6 @@ from tenantry.services.provisioning import provision_organisation
 from tenantry.settings import Settings
 from tenantry.store.sql.migrate import migrate as run_migrations
 from tenantry.store.sql.store import UnsafeDatabase
-from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
 
 app = typer.Typer(help="tenantry: multi-tenant access management.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
@@ -105,11 +104,10 @@ def keys_rotate() -> None:
     """Promote the next signing key to current and create a new next key."""
     settings = _settings()
     tenantry = _open(settings)
-    cipher = KeyCipher(resolve_secret_key(settings))
     key = _run(
         tenantry,
         lambda uow: rotate_signing_keys(
-            uow, now=tenantry.clock.now(), cipher=cipher, alg=settings.signing_alg
+            uow, now=tenantry.clock.now(), cipher=tenantry.cipher, alg=settings.signing_alg
         ),
     )
     out.print(f"current signing key is now [bold]{key.kid}[/] ({key.alg})")

@@ -91,14 +91,25 @@ def test_signup_verify_login_refresh_logout(
     )
 
 
-def test_a_verification_link_works_once(api: Api, mailbox: Mailbox) -> None:
-    email, _ = unverified_account(api)
+def test_a_verification_link_works_once(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget
+) -> None:
+    email, user_id = unverified_account(api)
     token = mailbox.last_link_token(email, "/verify-email")
     assert api.client.post("/v1/auth/verify-email", json={"token": token}).status_code == 200
 
     again = api.client.post("/v1/auth/verify-email", json={"token": token})
 
     assert_problem(again, 410, "token_used")
+    refused = audit_of(store_target, again, action="user.verify_email")
+    assert (refused.outcome, refused.reason, refused.actor_id) == (
+        Outcome.FAILURE,
+        "token_used",
+        user_id,
+    )
+    verified = stored_user(api, email)
+    assert verified is not None
+    assert verified.is_verified
 
 
 def test_a_verification_link_expires(
@@ -124,13 +135,16 @@ def test_a_made_up_verification_token_is_refused(api: Api, store_target: StoreTa
     assert (event.outcome, event.reason) == (Outcome.FAILURE, "invalid_token")
 
 
-def test_signing_up_twice_with_one_email_is_refused(api: Api) -> None:
+def test_signing_up_twice_with_one_email_is_refused(api: Api, store_target: StoreTarget) -> None:
     account = api.verified_account()
 
-    again = api.signup(account.email.upper(), password="another good password")
+    again = api.signup(account.email.upper(), password="another good password", name="Imposter")
 
-    assert again.status_code == 409, again.text
-    assert again.headers["content-type"] == PROBLEM_JSON
+    assert_problem(again, 409, "email_taken")
+    kept = stored_user(api, account.email)
+    assert kept is not None
+    assert (kept.id, kept.name) == (account.user_id, "Test User")
+    assert audit_events_of(store_target, again) == []  # nothing was created, so nothing to record
     assert api.login(account.email).status_code == 200
 
 
@@ -237,6 +251,7 @@ def test_a_weak_password_is_refused(api: Api) -> None:
 
     body = assert_problem(response, 422, "weak_password")
     assert "10" in body["detail"]
+    assert stored_user(api, email) is None
     assert_problem(api.login(email, "short"), 401, "invalid_credentials")
 
 
@@ -251,7 +266,7 @@ def test_a_name_of_white_space_only_is_refused_and_stores_no_user(
     response = api.signup(email, name=name)
 
     assert_problem(response, 422, "invalid_name")
-    assert _stored_user(api, email) is None
+    assert stored_user(api, email) is None
     assert mailbox.deliver() == []
     assert audit_events_of(store_target, response) == []
 
@@ -324,12 +339,12 @@ def test_login_rehashes_a_password_stored_with_weaker_parameters(
         stronger.close()
 
 
-def _stored_user(api: Api, email: str) -> User | None:
+def stored_user(api: Api, email: str) -> User | None:
     with api.tenantry.store.unit_of_work(read_only=True) as uow:
         return uow.users.get_by_email(email)
 
 
 def _stored_password_hash(api: Api, email: str) -> str:
-    user = _stored_user(api, email)
+    user = stored_user(api, email)
     assert user is not None
     return user.password_hash

@@ -12,9 +12,6 @@ class OrgRole(StrEnum):
     def rank(self) -> int:
         return _RANK[self]
 
-    def outranks_or_equals(self, other: "OrgRole") -> bool:
-        return self.rank >= other.rank
-
 
 _RANK = {OrgRole.OWNER: 3, OrgRole.ADMIN: 2, OrgRole.MEMBER: 1}
 

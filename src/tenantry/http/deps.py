@@ -1,4 +1,4 @@
-"""Named dependencies that read like the rule they enforce (`CurrentPrincipal`, `Run`)."""
+"""Named dependencies that read like the rule they enforce (`Run`, `PublicRun`, `Client`)."""
 
 from __future__ import annotations
 
@@ -113,7 +113,6 @@ def get_runner(
     return Runner(tenantry, request_id, principal, _route_label(request))
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 PublicRun = Annotated[Runner, Depends(get_public_runner)]
 Run = Annotated[Runner, Depends(get_runner)]
 Client = Annotated[ClientInfo, Depends(get_client)]

@@ -59,7 +59,9 @@ def register_organisation(
             joined_at=now,
         )
     )
-    uow.audit.append(_org_event(actor, org.id, "organisation.create", {"slug": slug}), at=now)
+    uow.audit.append(
+        organisation_event(actor, org.id, "organisation.create", {"slug": slug}), at=now
+    )
     return org
 
 
@@ -100,7 +102,7 @@ def update_organisation(
         )
     }
     uow.audit.append(
-        _org_event(principal, org_id, "organisation.update", details), at=deps.clock.now()
+        organisation_event(principal, org_id, "organisation.update", details), at=deps.clock.now()
     )
     return changed
 
@@ -118,7 +120,8 @@ def delete_organisation(
     uow.organisations.update(deleted, expected_version=org.version)
     ended = uow.memberships.end_all(org_id, now)
     uow.audit.append(
-        _org_event(principal, org_id, "organisation.delete", {"memberships_ended": ended}), at=now
+        organisation_event(principal, org_id, "organisation.delete", {"memberships_ended": ended}),
+        at=now,
     )
     return deleted
 
@@ -191,15 +194,24 @@ def _merged_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[s
     return merged
 
 
-def _org_event(actor: Principal, org_id: str, action: str, details: dict[str, Any]) -> AuditDraft:
+def organisation_event(
+    actor: Principal,
+    org_id: str,
+    action: str,
+    details: dict[str, Any] | None = None,
+    *,
+    outcome: Outcome = Outcome.SUCCESS,
+    reason: str | None = None,
+) -> AuditDraft:
     return AuditDraft(
         event_type=EventType.ORGANISATION,
         action=action,
-        outcome=Outcome.SUCCESS,
+        outcome=outcome,
         org_id=org_id,
         actor_id=actor.user_id,
         actor_type=actor.actor_type,
         resource_type="organisation",
         resource_id=org_id,
-        details=details,
+        reason=reason,
+        details=dict(details or {}),
     )

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import structlog
 
-from tenantry.domain.audit import AuditDraft, EventType, Outcome
+from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Organisation, OrgStatus
 from tenantry.domain.organisations import (
@@ -25,7 +25,7 @@ from tenantry.domain.principal import Principal
 from tenantry.ports import UnitOfWork, UnitOfWorkFactory
 from tenantry.services.access import require_permission
 from tenantry.services.context import ServiceDeps
-from tenantry.services.organisations import live_organisation_or_raise
+from tenantry.services.organisations import live_organisation_or_raise, organisation_event
 
 log = structlog.get_logger()
 
@@ -76,7 +76,7 @@ def retry_provisioning(
         provisioning_error=None,
     )
     uow.organisations.update(restarted, expected_version=org.version)
-    event = _event(principal, org_id, "organisation.provisioning_retry", Outcome.SUCCESS)
+    event = organisation_event(principal, org_id, "organisation.provisioning_retry")
     uow.audit.append(event, at=now)
     return restarted
 
@@ -114,15 +114,20 @@ def _finish(
         org = live_organisation_or_raise(uow, org_id)
         if failed is None:
             final = change_status(org, OrgStatus.ACTIVE, at=now)
-            event = _event(actor, org_id, "organisation.provisioned", Outcome.SUCCESS)
+            event = organisation_event(actor, org_id, "organisation.provisioned")
         else:
             step, error = failed
             message = public_error(error)
             final = change_status(
                 org, OrgStatus.FAILED, at=now, provisioning_step=step, provisioning_error=message
             )
-            event = _event(
-                actor, org_id, "organisation.provisioned", Outcome.FAILURE, step=step, error=message
+            event = organisation_event(
+                actor,
+                org_id,
+                "organisation.provisioned",
+                {"step": step, "error": message},
+                outcome=Outcome.FAILURE,
+                reason=step,
             )
         uow.organisations.update(final, expected_version=org.version)
         uow.audit.append(event, at=now)
@@ -134,20 +139,3 @@ def _provisioning_org(uow: UnitOfWork, org_id: str) -> Organisation:
     org = live_organisation_or_raise(uow, org_id)
     ensure_transition(org, OrgStatus.ACTIVE)
     return org
-
-
-def _event(
-    actor: Principal, org_id: str, action: str, outcome: Outcome, **details: str
-) -> AuditDraft:
-    return AuditDraft(
-        event_type=EventType.ORGANISATION,
-        action=action,
-        outcome=outcome,
-        org_id=org_id,
-        actor_id=actor.user_id,
-        actor_type=actor.actor_type,
-        resource_type="organisation",
-        resource_id=org_id,
-        reason=details.get("step"),
-        details=dict(details),
-    )

@@ -38,12 +38,13 @@ def _organisation(row: Any) -> Organisation:
     )
 
 
-def _membership(row: Any) -> Membership:
+def _membership(row: Any, status: str | None = None) -> Membership:
+    """`status` when the row's own `status` column is another table's (a join)."""
     return Membership(
         org_id=row.org_id,
         user_id=row.user_id,
         org_role=OrgRole(row.org_role),
-        status=MembershipStatus(row.status),
+        status=MembershipStatus(status or row.status),
         joined_at=row.joined_at,
         ended_at=row.ended_at,
     )
@@ -95,6 +96,7 @@ class SqlOrganisations:
         stmt = (
             sa.select(
                 organisations,
+                memberships.c.org_id,
                 memberships.c.user_id,
                 memberships.c.org_role,
                 memberships.c.status.label("membership_status"),
@@ -109,18 +111,8 @@ class SqlOrganisations:
             )
             .order_by(organisations.c.created_at, organisations.c.id)
         )
-        return [(_organisation(row), _own_membership(row)) for row in self._db.execute(stmt)]
-
-
-def _own_membership(row: Any) -> Membership:
-    return Membership(
-        org_id=row.id,
-        user_id=row.user_id,
-        org_role=OrgRole(row.org_role),
-        status=MembershipStatus(row.membership_status),
-        joined_at=row.joined_at,
-        ended_at=row.ended_at,
-    )
+        rows = self._db.execute(stmt)
+        return [(_organisation(row), _membership(row, row.membership_status)) for row in rows]
 
 
 class SqlMemberships:
