@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tenantry.accounts import service as accounts
 from tenantry.bootstrap import bootstrap
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.principal import SYSTEM
 from tenantry.edge import run_use_case
-from tenantry.services import accounts, sessions, sign_in
+from tenantry.sessions import service as sessions
+from tenantry.sessions import sign_in
 from tenantry.settings import Settings
 
 ROUNDS = 30

@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from tenantry.audit.ports import AuditQuery
 from tenantry.bootstrap import Tenantry, bootstrap
 from tenantry.domain.audit import AuditEvent
 from tenantry.domain.model import Membership, MembershipStatus
 from tenantry.domain.roles import OrgRole
+from tenantry.flows.dispatch import dispatch_due
 from tenantry.http.app import create_app
 from tenantry.mail.smtp import SmtpMailer
-from tenantry.ports import AuditQuery
-from tenantry.services.outbox import dispatch_due
 from tenantry.settings import Environment, Settings
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.store import SqlStore

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import structlog
 
-from tenantry.clock import SystemClock
+from tenantry.clock import Clock, SystemClock
+from tenantry.context import AccountPolicy, ServiceDeps
+from tenantry.keys.service import ensure_signing_keys
 from tenantry.mail.factory import build_mailer
+from tenantry.organisations.provisioning import ProvisioningStep
+from tenantry.outbox.ports import Mailer
 from tenantry.passwords import Argon2Passwords
-from tenantry.ports import Clock, Mailer
-from tenantry.services.context import AccountPolicy, ServiceDeps
-from tenantry.services.keys import ensure_signing_keys
-from tenantry.services.provisioning import ProvisioningStep
 from tenantry.settings import Settings
 from tenantry.store.sql import SqlStore
 from tenantry.store.sql.migrate import migrate

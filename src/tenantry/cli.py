@@ -11,19 +11,19 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
+from tenantry.accounts import service as accounts
 from tenantry.bootstrap import Tenantry, bootstrap
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.principal import SYSTEM
 from tenantry.edge import run_use_case
+from tenantry.keys.service import rotate_signing_keys
 from tenantry.logging import configure_logging
-from tenantry.ports import UnitOfWork
-from tenantry.services import accounts
-from tenantry.services.keys import rotate_signing_keys
-from tenantry.services.organisations import register_organisation
-from tenantry.services.provisioning import provision_organisation
+from tenantry.organisations.provisioning import provision_organisation
+from tenantry.organisations.service import register_organisation
 from tenantry.settings import Settings
 from tenantry.store.sql.migrate import migrate as run_migrations
 from tenantry.store.sql.store import UnsafeDatabase
+from tenantry.unit_of_work import UnitOfWork
 
 app = typer.Typer(help="tenantry: multi-tenant access management.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)

@@ -1,6 +1,11 @@
-"""The wall clock. Tests inject their own clock instead of sleeping."""
+"""Time as a port: the wall clock in production, a clock the test moves by hand in tests."""
 
 from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
 
 class SystemClock:

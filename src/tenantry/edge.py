@@ -12,9 +12,10 @@ from typing import TypeVar
 
 import structlog
 
+from tenantry.clock import Clock
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import TenantryError, Unavailable
-from tenantry.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from tenantry.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
 log = structlog.get_logger()

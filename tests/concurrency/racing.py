@@ -7,11 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from tenantry.accounts.service import create_user
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.model import User
 from tenantry.domain.principal import SYSTEM
 from tenantry.edge import run_use_case
-from tenantry.services.accounts import create_user
 from tests.harness import PASSWORD, unique_email
 
 BARRIER_TIMEOUT_SECONDS = 60

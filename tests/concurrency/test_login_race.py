@@ -19,8 +19,8 @@ from tenantry.domain.audit import AuditEvent, Outcome
 from tenantry.domain.errors import RateLimited, Unauthenticated
 from tenantry.domain.model import User
 from tenantry.edge import run_use_case
-from tenantry.services import sign_in
-from tenantry.services.sign_in import ClientInfo, TokenPair
+from tenantry.sessions import sign_in
+from tenantry.sessions.sign_in import ClientInfo, TokenPair
 from tests.concurrency.racing import race, verified_users
 from tests.harness import Api, StoreTarget, audit_events
 

@@ -14,7 +14,8 @@ from tenantry.domain.errors import Conflict
 from tenantry.domain.model import Organisation
 from tenantry.domain.principal import Principal
 from tenantry.edge import run_use_case
-from tenantry.services import organisations, sessions
+from tenantry.organisations import service as organisations
+from tenantry.sessions import service as sessions
 from tests.concurrency.racing import race
 from tests.harness import Api, StoreTarget, audit_events
 from tests.org_builders import stored_organisation

@@ -21,7 +21,7 @@ from tenantry.domain.model import Organisation, User
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.edge import run_use_case
-from tenantry.services.organisations import register_organisation
+from tenantry.organisations.service import register_organisation
 from tenantry.store.sql.tables import audit_events, memberships, organisations
 from tests.concurrency.racing import race, verified_users
 from tests.harness import Api, StoreTarget, bearer, privileged, unique_slug

@@ -23,14 +23,14 @@ from click.testing import Result
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tenantry.audit.ports import AuditQuery
 from tenantry.bootstrap import Tenantry, bootstrap
 from tenantry.cli import app
 from tenantry.domain.audit import ActorType
 from tenantry.domain.model import KeyState, MembershipStatus, OrgStatus
 from tenantry.domain.roles import OrgRole
+from tenantry.flows.dispatch import dispatch_due
 from tenantry.http.app import create_app
-from tenantry.ports import AuditQuery
-from tenantry.services.outbox import dispatch_due
 from tenantry.settings import Settings
 from tests.harness import PASSWORD, bearer, connected, unique_email, unique_slug
 from tests.postgres_server import PgUrls, tenantry_database

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from tenantry.domain.model import EmailMessage, OutboxStatus
-from tenantry.mail.dispatcher import OutboxDispatcher
+from tenantry.flows.dispatch import DispatchReport, backoff, dispatch_due
+from tenantry.flows.dispatcher import OutboxDispatcher
 from tenantry.mail.templates import verification_email
-from tenantry.services.outbox import DispatchReport, backoff, dispatch_due
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import outbox
 from tests.harness import (

@@ -17,8 +17,8 @@ from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus, Organisation, OrgStatus
 from tenantry.domain.organisations import revise
 from tenantry.domain.roles import OrgRole
-from tenantry.ports import UnitOfWork
-from tenantry.services.provisioning import ProvisioningStep
+from tenantry.organisations.provisioning import ProvisioningStep
+from tenantry.unit_of_work import UnitOfWork
 from tests.harness import (
     Account,
     Api,

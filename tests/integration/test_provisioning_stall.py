@@ -6,7 +6,7 @@ from tenantry.domain.audit import Outcome
 from tenantry.domain.organisations import PROVISIONING_LEASE
 from tenantry.domain.principal import Principal
 from tenantry.edge import run_use_case
-from tenantry.services.organisations import register_organisation
+from tenantry.organisations.service import register_organisation
 from tests.harness import Api, StoreTarget, TestClock, actions, audit_events, unique_slug
 from tests.org_builders import stored_organisation
 

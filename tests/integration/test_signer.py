@@ -30,17 +30,19 @@ from joserfc import jwt as jose_jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import KeySet
 
+from tenantry.audit.ports import AuditQuery
 from tenantry.domain.errors import Conflict, Unauthenticated, Unavailable
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import KeyState, SigningKey
 from tenantry.domain.roles import OrgRole
-from tenantry.ports import AccessClaims, AuditQuery, UnitOfWork
-from tenantry.services.keys import ensure_signing_keys, rotate_signing_keys
+from tenantry.keys.service import ensure_signing_keys, rotate_signing_keys
+from tenantry.sessions.ports import AccessClaims
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import signing_keys
 from tenantry.tokens.cipher import KeyCipher, KeyDecryptionError
 from tenantry.tokens.keys import SigningAlg, generate_signing_key, load_private_key
 from tenantry.tokens.signer import CLOCK_SKEW, DEFAULT_RETIRED_KEY_GRACE, RING_MAX_AGE, JwtSigner
+from tenantry.unit_of_work import UnitOfWork
 from tests.harness import StoreTarget, TestClock, rows_added_are_removed, sql_store
 
 ISSUER = "https://tenantry.test"

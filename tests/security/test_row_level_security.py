@@ -16,15 +16,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tenantry.accounts.service import create_user
 from tenantry.bootstrap import Tenantry, bootstrap
 from tenantry.domain.model import Organisation, User
 from tenantry.domain.principal import SYSTEM
 from tenantry.edge import run_use_case
-from tenantry.ports import UnitOfWork
-from tenantry.services.accounts import create_user
-from tenantry.services.organisations import register_organisation
+from tenantry.organisations.service import register_organisation
 from tenantry.store.sql.store import UnsafeDatabase
 from tenantry.store.sql.tables import TENANT_TABLES
+from tenantry.unit_of_work import UnitOfWork
 from tests.harness import (
     PASSWORD,
     StoreTarget,

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tenantry.audit.ports import AuditQuery
 from tenantry.domain.audit import Outcome
 from tenantry.domain.model import Membership, MembershipStatus
 from tenantry.domain.roles import OrgRole
 from tenantry.http.app import create_app
-from tenantry.ports import AuditQuery
 from tests.harness import Account, Api, StoreTarget, actions, audit_events, unique_slug
 from tests.org_builders import stored_membership, stored_organisation
 

@@ -8,11 +8,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 import tenantry
+from tenantry.accounts import routes as accounts
 from tenantry.bootstrap import Tenantry
+from tenantry.flows.dispatcher import OutboxDispatcher
+from tenantry.http import health
 from tenantry.http.errors import Problem, install_error_handlers
 from tenantry.http.middleware import BodyGuard, RequestContext, UrlGuard
-from tenantry.http.routes import auth, me, organisations, wellknown
-from tenantry.mail.dispatcher import OutboxDispatcher
+from tenantry.keys import routes as keys
+from tenantry.organisations import routes as organisations
+from tenantry.sessions import routes as sessions
 
 _PROBLEMS = {
     status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -34,7 +38,7 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     )
     app.state.tenantry = app_state
     install_error_handlers(app)
-    for module in (auth, me, organisations, wellknown):
+    for module in (accounts, sessions, organisations, keys, health):
         app.include_router(module.router)
     app.add_middleware(BodyGuard, max_body_bytes=app_state.settings.max_body_bytes)
     app.add_middleware(UrlGuard)

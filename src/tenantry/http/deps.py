@@ -9,13 +9,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tenantry.bootstrap import Tenantry
+from tenantry.context import ServiceDeps
 from tenantry.domain.errors import Unauthenticated
 from tenantry.domain.principal import Principal
 from tenantry.edge import run_use_case
-from tenantry.ports import UnitOfWork
-from tenantry.services import sessions
-from tenantry.services.context import ServiceDeps
-from tenantry.services.sign_in import ClientInfo
+from tenantry.sessions import service as sessions
+from tenantry.sessions.sign_in import ClientInfo
+from tenantry.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 

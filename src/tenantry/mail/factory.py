@@ -7,7 +7,7 @@ from typing import assert_never
 from tenantry.mail.console import ConsoleMailer
 from tenantry.mail.files import FilesMailer
 from tenantry.mail.smtp import SmtpMailer
-from tenantry.ports import Mailer
+from tenantry.outbox.ports import Mailer
 from tenantry.settings import Settings
 
 

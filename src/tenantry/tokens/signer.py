@@ -16,12 +16,14 @@ from typing import Any
 import jwt
 import structlog
 
+from tenantry.clock import Clock
 from tenantry.domain.errors import Unauthenticated, Unavailable
 from tenantry.domain.model import KeyState, SigningKey
 from tenantry.domain.roles import OrgRole
-from tenantry.ports import AccessClaims, Clock, UnitOfWorkFactory
+from tenantry.sessions.ports import AccessClaims
 from tenantry.tokens.cipher import KeyCipher
 from tenantry.tokens.keys import SIGNING_ALGS, PrivateKey, load_private_key
+from tenantry.unit_of_work import UnitOfWorkFactory
 
 JWT_TYPE = "at+jwt"
 USE_ACCESS = "access"  # the `token_use` of an access token

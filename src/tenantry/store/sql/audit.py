@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantry.audit.ports import AuditQuery
 from tenantry.domain.audit import ActorType, AuditDraft, AuditEvent, EventType, Outcome
 from tenantry.domain.ids import new_id
-from tenantry.ports import AuditQuery
 from tenantry.store.sql.tables import audit_events
 
 

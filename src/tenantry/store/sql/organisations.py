@@ -15,7 +15,7 @@ from tenantry.domain.model import (
     OrgStatus,
 )
 from tenantry.domain.roles import OrgRole
-from tenantry.ports import MemberCursor
+from tenantry.organisations.ports import MemberCursor
 from tenantry.store.sql.rows import insert_or_conflict, require_one_row
 from tenantry.store.sql.tables import memberships, organisations, users
 

@@ -9,18 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
+from tenantry.audit.ports import AuditRepository
 from tenantry.domain.errors import Conflict, Unavailable
-from tenantry.ports import (
-    AuditRepository,
-    MembershipsRepository,
-    OneTimeTokensRepository,
-    OrganisationsRepository,
-    OutboxRepository,
-    RefreshTokensRepository,
-    SessionsRepository,
-    SigningKeysRepository,
-    UsersRepository,
-)
+from tenantry.keys.ports import SigningKeysRepository
+from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
+from tenantry.outbox.ports import OutboxRepository
+from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlRefreshTokens, SqlSessions, SqlUsers
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.keys import SqlSigningKeys

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tenantry.context import AccountPolicy, ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Forbidden, Gone, Invalid, NotFound, RateLimited
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
@@ -12,8 +13,7 @@ from tenantry.domain.model import OneTimeToken, TokenPurpose, User
 from tenantry.domain.names import clean_name
 from tenantry.domain.principal import Principal
 from tenantry.mail import templates
-from tenantry.ports import UnitOfWork
-from tenantry.services.context import AccountPolicy, ServiceDeps
+from tenantry.unit_of_work import UnitOfWork
 
 
 def normalise_email(email: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tenantry.context import ServiceDeps
 from tenantry.domain.audit import AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Invalid, NotFound
 from tenantry.domain.ids import new_id
@@ -23,9 +24,9 @@ from tenantry.domain.organisations import change_status, ensure_usable, revise
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
-from tenantry.ports import MemberCursor, UnitOfWork
-from tenantry.services.access import require_permission
-from tenantry.services.context import ServiceDeps
+from tenantry.organisations.access import require_permission
+from tenantry.organisations.ports import MemberCursor
+from tenantry.unit_of_work import UnitOfWork
 
 MAX_SETTINGS_BYTES = 16 * 1024
 

@@ -15,8 +15,10 @@ from enum import Enum
 
 import structlog
 
+from tenantry.clock import Clock
 from tenantry.domain.model import OutboxEntry
-from tenantry.ports import Clock, Mailer, UnitOfWorkFactory
+from tenantry.outbox.ports import Mailer
+from tenantry.unit_of_work import UnitOfWorkFactory
 
 MAX_BACKOFF_SECONDS = 3600
 BASE_BACKOFF_SECONDS = 5

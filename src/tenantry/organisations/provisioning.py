@@ -12,6 +12,7 @@ from typing import Protocol
 
 import structlog
 
+from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Organisation, OrgStatus
@@ -22,10 +23,9 @@ from tenantry.domain.organisations import (
     revise,
 )
 from tenantry.domain.principal import Principal
-from tenantry.ports import UnitOfWork, UnitOfWorkFactory
-from tenantry.services.access import require_permission
-from tenantry.services.context import ServiceDeps
-from tenantry.services.organisations import live_organisation_or_raise, organisation_event
+from tenantry.organisations.access import require_permission
+from tenantry.organisations.service import live_organisation_or_raise, organisation_event
+from tenantry.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger()
 

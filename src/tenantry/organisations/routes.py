@@ -8,16 +8,16 @@ from fastapi import APIRouter, Path, Query, Response
 
 from tenantry.domain.model import Organisation
 from tenantry.http.deps import Run
-from tenantry.http.schemas import (
+from tenantry.http.wire import Page
+from tenantry.organisations import service as orgs
+from tenantry.organisations.provisioning import provision_organisation, retry_provisioning
+from tenantry.organisations.schemas import (
     MemberOut,
     MyOrganisationOut,
     OrganisationIn,
     OrganisationOut,
     OrganisationPatch,
-    Page,
 )
-from tenantry.services import organisations as orgs
-from tenantry.services.provisioning import provision_organisation, retry_provisioning
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 

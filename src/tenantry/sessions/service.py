@@ -3,15 +3,16 @@ check every authenticated request makes (`authenticate`)."""
 
 from __future__ import annotations
 
+from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import NotFound, Unauthenticated
 from tenantry.domain.ids import hash_secret
 from tenantry.domain.model import Session
 from tenantry.domain.principal import Principal
-from tenantry.ports import AccessClaims, UnitOfWork
-from tenantry.services.access import membership_check
-from tenantry.services.auth_events import auth_event
-from tenantry.services.context import ServiceDeps
+from tenantry.organisations.access import membership_check
+from tenantry.sessions.events import auth_event
+from tenantry.sessions.ports import AccessClaims
+from tenantry.unit_of_work import UnitOfWork
 
 
 def logout(

@@ -6,8 +6,10 @@ import threading
 
 import structlog
 
-from tenantry.ports import Clock, Mailer, UnitOfWorkFactory
-from tenantry.services.outbox import DispatchReport, dispatch_due
+from tenantry.clock import Clock
+from tenantry.flows.dispatch import DispatchReport, dispatch_due
+from tenantry.outbox.ports import Mailer
+from tenantry.unit_of_work import UnitOfWorkFactory
 
 _log = structlog.get_logger()
 

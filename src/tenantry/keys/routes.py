@@ -41,14 +41,3 @@ def openid_configuration(app: App) -> dict[str, Any]:
             "org_role",
         ],
     }
-
-
-@router.get("/healthz", tags=["health"])
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/readyz", tags=["health"])
-def readyz(app: App) -> dict[str, str]:
-    app.store.ping()
-    return {"status": "ready"}

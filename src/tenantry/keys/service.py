@@ -13,9 +13,9 @@ from datetime import datetime
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Conflict
 from tenantry.domain.model import KeyState, SigningKey
-from tenantry.ports import UnitOfWork
 from tenantry.tokens.cipher import KeyCipher
 from tenantry.tokens.keys import SigningAlg, generate_signing_key
+from tenantry.unit_of_work import UnitOfWork
 
 
 def ensure_signing_keys(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from tenantry.accounts.service import normalise_email
+from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import Conflict, Forbidden, RateLimited, Unauthenticated
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
@@ -14,11 +16,10 @@ from tenantry.domain.model import (
     Session,
     User,
 )
-from tenantry.ports import AccessClaims, UnitOfWork
-from tenantry.services.access import active_membership
-from tenantry.services.accounts import normalise_email
-from tenantry.services.auth_events import auth_event
-from tenantry.services.context import ServiceDeps
+from tenantry.organisations.access import active_membership
+from tenantry.sessions.events import auth_event
+from tenantry.sessions.ports import AccessClaims
+from tenantry.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from tenantry.domain.audit import AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Forbidden, NotFound
 from tenantry.domain.model import Membership, MembershipStatus, OrgStatus
 from tenantry.domain.principal import Principal
-from tenantry.ports import UnitOfWork
+from tenantry.unit_of_work import UnitOfWork
 
 
 def require_permission(

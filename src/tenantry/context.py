@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from tenantry.ports import Clock, LoginThrottle, PasswordHasher, TokenSigner
+from tenantry.accounts.ports import PasswordHasher
+from tenantry.clock import Clock
+from tenantry.sessions.ports import LoginThrottle, TokenSigner
 
 
 @dataclass(frozen=True, slots=True)

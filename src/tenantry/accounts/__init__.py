@@ -1,0 +1,1 @@
+"""Accounts: users, sign-up, email verification, password change and reset."""

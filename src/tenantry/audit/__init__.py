@@ -1,0 +1,1 @@
+"""The audit log: every change, refusal and failed sign-in."""

@@ -1,0 +1,1 @@
+"""The signing-key ring and its public face (JWKS, discovery)."""

@@ -1,0 +1,1 @@
+"""Organisations: registration, life cycle, settings, members, provisioning."""

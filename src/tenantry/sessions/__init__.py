@@ -1,0 +1,1 @@
+"""Sessions: sign-in, refresh-token rotation, logout, and the bearer check of every request."""
