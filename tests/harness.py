@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from tenantry.audit.ports import AuditQuery
-from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.audit import AuditEvent
 from tenantry.domain.model import Membership, MembershipStatus
 from tenantry.domain.roles import OrgRole
@@ -29,6 +29,7 @@ from tenantry.mail.smtp import SmtpMailer
 from tenantry.settings import Environment, Settings
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.store import SqlStore
+from tenantry.store.sql.writes import WriteBuffer
 from tests.postgres_server import PgUrls
 from tests.smtp_server import HOST, SmtpServer
 
@@ -178,7 +179,9 @@ def smtp_mailer(port: int, **options: Any) -> SmtpMailer:
 def build_tenantry(
     settings: Settings, clock: TestClock, server: SmtpServer, **kwargs: Any
 ) -> Tenantry:
-    return bootstrap(settings, clock=clock, mailer=smtp_mailer(server.port), **kwargs)
+    tenantry = bootstrap(settings, clock=clock, mailer=smtp_mailer(server.port), **kwargs)
+    prepare_to_serve(tenantry)
+    return tenantry
 
 
 @dataclass
@@ -278,6 +281,8 @@ class Api:
                     role,
                     MembershipStatus.ACTIVE,
                     self.tenantry.clock.now(),
+                    email=account.email,
+                    name="Test User",
                 )
             )
             uow.commit()
@@ -287,7 +292,7 @@ class Api:
 def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:
     """Every matching audit event, read through a connection that row-level security spares."""
     with privileged(target) as connection:
-        return SqlAudit(connection, None).find(AuditQuery(limit=1000, **query))
+        return SqlAudit(connection, WriteBuffer(), None).find(AuditQuery(limit=1000, **query))
 
 
 def actions(events: list[AuditEvent]) -> list[tuple[str, str]]:

@@ -25,12 +25,12 @@ def patch_org(api: Api, account: Account, org_id: str, body: dict[str, Any]) -> 
 
 
 def stored_organisation(tenantry: Tenantry, org_id: str) -> Organisation | None:
-    with tenantry.store.unit_of_work(org_id=org_id, read_only=True) as uow:
+    with tenantry.store.unit_of_work(org_id=org_id) as uow:
         return uow.organisations.get(org_id)
 
 
 def stored_membership(tenantry: Tenantry, org_id: str, user_id: str) -> Membership | None:
-    with tenantry.store.unit_of_work(org_id=org_id, user_id=user_id, read_only=True) as uow:
+    with tenantry.store.unit_of_work(org_id=org_id, user_id=user_id) as uow:
         return uow.memberships.get(org_id, user_id)
 
 

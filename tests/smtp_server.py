@@ -6,7 +6,6 @@ import email
 import email.policy
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -15,6 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 HOST = "127.0.0.1"
+# A wait ends the moment the message is stored; this bound only fails a message that never comes.
+LAST_RESORT_SECONDS = 30.0
 
 
 def unused_port() -> int:
@@ -29,14 +30,24 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
-        self._lock = threading.Lock()
+        self._arrived = threading.Condition()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self._lock:
+        with self._arrived:
             self.messages.append(message)
             self.recipients.append(list(envelope.rcpt_tos))
+            self._arrived.notify_all()
         return "250 Message accepted for delivery"
+
+    def received(self) -> tuple[list[EmailMessage], list[list[str]]]:
+        with self._arrived:
+            return list(self.messages), list(self.recipients)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Block until `count` messages are stored; False if `timeout` passed first."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
 
 
 class SmtpServer:
@@ -48,21 +59,22 @@ class SmtpServer:
 
     @property
     def messages(self) -> list[EmailMessage]:
-        return list(self._collector.messages)
+        return self._collector.received()[0]
 
     @property
     def recipients(self) -> list[list[str]]:
         """The envelope recipients (RCPT TO) of each message, in order."""
-        return list(self._collector.recipients)
+        return self._collector.received()[1]
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
-        """Wait until at least `count` messages arrived; fail the test after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while len(self._collector.messages) < count:
-            if time.monotonic() > deadline:
-                got = len(self._collector.messages)
-                raise AssertionError(f"expected {count} messages within {timeout}s, got {got}")
-            time.sleep(0.01)
+    def wait_for(self, count: int, timeout: float = LAST_RESORT_SECONDS) -> list[EmailMessage]:
+        """The messages, once at least `count` have arrived.
+
+        Each arrival wakes the wait, so it lasts as long as delivery does. `timeout` only
+        bounds a delivery that never comes: then the test fails.
+        """
+        if not self._collector.wait_for(count, timeout):
+            got = len(self.messages)
+            raise AssertionError(f"expected {count} messages within {timeout}s, got {got}")
         return self.messages
 
 

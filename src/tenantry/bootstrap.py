@@ -1,26 +1,33 @@
-"""The one wiring point: settings in, a ready `Tenantry` out. Nothing runs at import time."""
+"""The one wiring point: settings in, a ready `Tenantry` out. Nothing runs at import time, and
+building one touches no store: a Lambda cold start pays for nothing it does not use.
+
+Deploy steps are separate: `tenantry migrate` brings the schema up, `prepare_to_serve` (run by
+`tenantry serve` and `tenantry keys init`) checks tenant isolation and makes the first keys.
+"""
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 
 from tenantry.clock import Clock, SystemClock
 from tenantry.context import AccountPolicy, ServiceDeps
+from tenantry.edge import run_use_case
+from tenantry.flows.provisioning import InlineProvisioning
 from tenantry.keys.service import ensure_signing_keys
+from tenantry.mail.composer import TemplateComposer
 from tenantry.mail.factory import build_mailer
 from tenantry.organisations.provisioning import ProvisioningStep
 from tenantry.outbox.ports import Mailer
 from tenantry.passwords import Argon2Passwords
 from tenantry.settings import Settings
-from tenantry.store.sql import SqlStore
-from tenantry.store.sql.migrate import migrate
-from tenantry.store.sql.store import UnsafeDatabase
+from tenantry.store.open import Store, open_store
 from tenantry.throttle import LimitsLoginThrottle
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
+from tenantry.tokens.keys import CipherKeyFactory
 from tenantry.tokens.signer import CLOCK_SKEW, RING_MAX_AGE, JwtSigner
 
 log = structlog.get_logger()
@@ -31,12 +38,12 @@ class Tenantry:
     """Everything an entry point needs, built once per process."""
 
     settings: Settings
-    store: SqlStore
+    store: Store
     deps: ServiceDeps
     mailer: Mailer
     signer: JwtSigner
-    cipher: KeyCipher
-    provisioning_steps: list[ProvisioningStep] = field(default_factory=list)
+    key_factory: CipherKeyFactory
+    provisioning: InlineProvisioning
 
     @property
     def clock(self) -> Clock:
@@ -52,26 +59,14 @@ def bootstrap(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     provisioning_steps: list[ProvisioningStep] | None = None,
-    auto_migrate: bool = False,
 ) -> Tenantry:
     settings = settings or Settings()
     clock = clock or SystemClock()
-    if auto_migrate:
-        migrate(
-            settings.migration_database_url or settings.database_url,
-            runtime_url=settings.database_url,
-        )
-    store = SqlStore(settings.database_url)
-    try:
-        store.check_tenant_isolation()
-    except UnsafeDatabase:
-        store.dispose()
-        raise
-    cipher = KeyCipher(resolve_secret_key(settings))
-    _ensure_keys(store, settings, clock, cipher)
+    store = open_store(settings.database_url)
+    key_factory = CipherKeyFactory(settings.signing_alg, KeyCipher(resolve_secret_key(settings)))
     signer = JwtSigner(
         store.unit_of_work,
-        cipher,
+        key_factory.cipher,
         issuer=settings.token_issuer,
         audience=settings.audience,
         clock=clock,
@@ -81,7 +76,39 @@ def bootstrap(
             timedelta(seconds=settings.access_token_ttl_seconds) + CLOCK_SKEW + RING_MAX_AGE
         ),
     )
-    deps = ServiceDeps(
+    steps = (
+        provisioning_steps
+        if provisioning_steps is not None
+        else _load_steps(settings.provisioning_steps)
+    )
+    deps = _service_deps(settings, clock, signer)
+    return Tenantry(
+        settings=settings,
+        store=store,
+        deps=deps,
+        mailer=mailer or build_mailer(settings),
+        signer=signer,
+        key_factory=key_factory,
+        provisioning=InlineProvisioning(store.unit_of_work, deps, steps),
+    )
+
+
+def prepare_to_serve(tenantry: Tenantry) -> None:
+    """Refuse a store that would not keep tenants apart, and make the first signing keys."""
+    tenantry.store.check_tenant_isolation()
+    created = run_use_case(
+        tenantry.store.unit_of_work,
+        lambda uow: ensure_signing_keys(
+            uow, now=tenantry.clock.now(), factory=tenantry.key_factory
+        ),
+        clock=tenantry.clock,
+    )
+    if created:
+        log.info("keys.generated", alg=tenantry.key_factory.alg)
+
+
+def _service_deps(settings: Settings, clock: Clock, signer: JwtSigner) -> ServiceDeps:
+    return ServiceDeps(
         clock=clock,
         passwords=Argon2Passwords(
             memory_kib=settings.argon2_memory_kib,
@@ -94,22 +121,10 @@ def bootstrap(
             per_account=settings.login_failures_per_account,
             per_ip=settings.login_failures_per_ip,
             window_seconds=settings.login_failure_window_seconds,
+            clock=clock,
         ),
         policy=_account_policy(settings),
-    )
-    steps = (
-        provisioning_steps
-        if provisioning_steps is not None
-        else _load_steps(settings.provisioning_steps)
-    )
-    return Tenantry(
-        settings=settings,
-        store=store,
-        deps=deps,
-        mailer=mailer or build_mailer(settings),
-        signer=signer,
-        cipher=cipher,
-        provisioning_steps=steps,
+        composer=TemplateComposer(settings.public_url.rstrip("/")),
     )
 
 
@@ -122,14 +137,6 @@ def _account_policy(settings: Settings) -> AccountPolicy:
         require_verified_email=settings.require_verified_email,
         public_url=settings.public_url.rstrip("/"),
     )
-
-
-def _ensure_keys(store: SqlStore, settings: Settings, clock: Clock, cipher: KeyCipher) -> None:
-    with store.unit_of_work() as uow:
-        created = ensure_signing_keys(uow, now=clock.now(), cipher=cipher, alg=settings.signing_alg)
-        uow.commit()
-    if created:
-        log.info("keys.generated", alg=settings.signing_alg)
 
 
 def _load_steps(paths: list[str]) -> list[ProvisioningStep]:

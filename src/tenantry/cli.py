@@ -12,14 +12,13 @@ from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
 from tenantry.accounts import service as accounts
-from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.principal import SYSTEM
-from tenantry.edge import run_use_case
+from tenantry.flows.registration import register_and_provision
 from tenantry.keys.service import rotate_signing_keys
 from tenantry.logging import configure_logging
-from tenantry.organisations.provisioning import provision_organisation
-from tenantry.organisations.service import register_organisation
+from tenantry.runner import Runner
 from tenantry.settings import Settings
 from tenantry.store.sql.migrate import migrate as run_migrations
 from tenantry.store.sql.store import UnsafeDatabase
@@ -51,11 +50,20 @@ def _settings() -> Settings:
     return settings
 
 
-def _open(settings: Settings) -> Tenantry:
-    # The embedded default migrates itself so that `tenantry serve` works on a fresh machine.
+def _open(settings: Settings, *, prepare: bool = False) -> Tenantry:
+    """A ready tenantry on a store that keeps tenants apart; `prepare` also makes the first
+    signing keys, as a server needs. The embedded default migrates itself and is prepared, so
+    that `tenantry serve` works on a fresh machine."""
     with _store_errors_reported():
         try:
-            return bootstrap(settings, auto_migrate=settings.is_sqlite)
+            if settings.is_sqlite:
+                run_migrations(settings.database_url)
+            tenantry = bootstrap(settings)
+            if prepare or settings.is_sqlite:
+                prepare_to_serve(tenantry)
+            else:
+                tenantry.store.check_tenant_isolation()  # an operator is told before acting
+            return tenantry
         except UnsafeDatabase as refusal:
             err.print(f"[red]error[/] unsafe_database: {refusal}")
             raise typer.Exit(code=1) from None
@@ -75,7 +83,7 @@ def serve(
     from tenantry.http.app import create_app
 
     settings = _settings()
-    tenantry = _open(settings)
+    tenantry = _open(settings, prepare=True)
     out.print(f"tenantry on [bold]{settings.database_url}[/] - http://{host}:{port}/docs")
     uvicorn.run(
         create_app(tenantry, run_dispatcher=True),
@@ -99,15 +107,21 @@ def migrate() -> None:
     out.print("[green]schema is up to date[/]")
 
 
+@keys_app.command("init")
+def keys_init() -> None:
+    """Check tenant isolation and create the first signing keys (a deploy step; idempotent)."""
+    _open(_settings(), prepare=True)
+    out.print("[green]signing keys are ready[/]")
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Promote the next signing key to current and create a new next key."""
-    settings = _settings()
-    tenantry = _open(settings)
+    tenantry = _open(_settings())
     key = _run(
         tenantry,
         lambda uow: rotate_signing_keys(
-            uow, now=tenantry.clock.now(), cipher=tenantry.cipher, alg=settings.signing_alg
+            uow, now=tenantry.clock.now(), factory=tenantry.key_factory
         ),
     )
     out.print(f"current signing key is now [bold]{key.kid}[/] ({key.alg})")
@@ -140,15 +154,15 @@ def org_create(
     """Register an organisation for an existing user and provision it."""
     tenantry = _open(_settings())
     owner = _run(tenantry, lambda uow: accounts.get_user_by_email_or_raise(uow, owner_email))
-    org = _run(
-        tenantry,
-        lambda uow: register_organisation(
-            uow, tenantry.deps, SYSTEM, owner_id=owner.id, name=name, slug=slug
-        ),
-    )
-    with out.status("provisioning"):
-        org = provision_organisation(
-            tenantry.store.unit_of_work, tenantry.deps, SYSTEM, org.id, tenantry.provisioning_steps
+    with out.status("registering and provisioning"):
+        org = _reported(
+            lambda: register_and_provision(
+                Runner(tenantry, principal=SYSTEM),
+                tenantry.provisioning,
+                name=name,
+                slug=slug,
+                owner_id=owner.id,
+            )
         )
     out.print(f"organisation [bold]{org.id}[/] ({org.slug}) is {org.status}")
 
@@ -164,8 +178,13 @@ def _store_errors_reported() -> Iterator[None]:
 
 
 def _run(tenantry: Tenantry, use_case: Callable[[UnitOfWork], T]) -> T:
+    return _reported(lambda: Runner(tenantry, principal=SYSTEM)(use_case))
+
+
+def _reported(action: Callable[[], T]) -> T:
+    """A refusal is printed with its code and ends the command with exit status 1."""
     try:
-        return run_use_case(tenantry.store.unit_of_work, use_case, clock=tenantry.clock)
+        return action()
     except TenantryError as error:
         err.print(f"[red]error[/] {error.code}: {error.detail}")
         raise typer.Exit(code=1) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from tenantry.accounts.ports import PasswordHasher
+from tenantry.accounts.ports import MessageComposer, PasswordHasher
 from tenantry.clock import Clock
 from tenantry.sessions.ports import LoginThrottle, TokenSigner
 
@@ -29,3 +29,4 @@ class ServiceDeps:
     signer: TokenSigner
     throttle: LoginThrottle
     policy: AccountPolicy
+    composer: MessageComposer

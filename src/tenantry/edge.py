@@ -29,20 +29,23 @@ def run_use_case(
     org_id: str | None = None,
     user_id: str | None = None,
     request_id: str | None = None,
-    read_only: bool = False,
     label: str | None = None,
+    actor: Callable[[], tuple[str | None, str | None]] | None = None,
 ) -> T:
-    """Run `use_case` in one unit of work and commit it; `label` names it in failure events."""
+    """Run `use_case` in one unit of work and commit it; `label` names it in failure events.
+
+    `actor` tells, when a failure is recorded, whom the use case acted for (an edge that
+    learns the caller inside the use case, from a bearer token); else `org_id` and `user_id`.
+    """
     try:
-        with uow_factory(
-            org_id=org_id, user_id=user_id, request_id=request_id, read_only=read_only
-        ) as uow:
+        with uow_factory(org_id=org_id, user_id=user_id, request_id=request_id) as uow:
             result = use_case(uow)
             uow.commit()
             return result
     except Unavailable as error:
         # Nothing was applied; the failure is still on record if the store can take it.
-        error.audit = error.audit or _store_failure(error.code, org_id, user_id, label)
+        scope = actor() if actor is not None else (org_id, user_id)
+        error.audit = error.audit or _store_failure(error.code, *scope, label)
         record_refusal(uow_factory, error, clock=clock, request_id=request_id)
         raise
     except TenantryError as error:
@@ -81,5 +84,12 @@ def record_refusal(
             if draft is not None:
                 uow.audit.append(draft, at=clock.now())
             uow.commit()
+    except Unavailable as down:  # the store is down: the log says so, without a traceback
+        log.warning(
+            "audit.refusal_not_recorded",
+            code=error.code,
+            action=draft and draft.action,
+            reason=down.code,
+        )
     except Exception:  # the caller must still get the original refusal; the log keeps this one
         log.exception("audit.refusal_not_recorded", code=error.code, action=draft and draft.action)

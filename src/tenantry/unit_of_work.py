@@ -1,4 +1,11 @@
-"""The one declaration of the repository set: a unit of work is one transaction."""
+"""The one declaration of the repository set, and the contract of a unit of work.
+
+A unit of work is one use case's view of the store. Reads go to the store at once. Writes are
+intents, buffered in order, each carrying its precondition; `commit` applies them all or none
+(one SQL transaction, one DynamoDB TransactWriteItems). A failed precondition surfaces at
+commit as that write's `on_conflict` error, or as the `Conflict` its port names, so a use case
+never catches a conflict mid-way, and never reads back its own uncommitted writes.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Opened by the edge, committed once by the edge, never below it."""
+    """Opened by the edge, committed once by the edge, never below it."""
 
     users: UsersRepository
     organisations: OrganisationsRepository
@@ -27,10 +34,14 @@ class UnitOfWork(Protocol):
     signing_keys: SigningKeysRepository
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
-        """Scope the transaction to a tenant and a user (PostgreSQL sets `app.org_id`)."""
+        """Scope the unit of work to a tenant and a user (PostgreSQL sets `app.org_id`)."""
 
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
+    def commit(self) -> None:
+        """Apply the buffered writes, all or none; raise the first failed write's conflict."""
+
+    def rollback(self) -> None:
+        """Drop the buffered writes."""
+
     def __enter__(self) -> Self: ...
     def __exit__(
         self,
@@ -47,5 +58,4 @@ class UnitOfWorkFactory(Protocol):
         org_id: str | None = None,
         user_id: str | None = None,
         request_id: str | None = None,
-        read_only: bool = False,
     ) -> UnitOfWork: ...

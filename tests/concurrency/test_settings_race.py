@@ -29,7 +29,6 @@ def principal_of(tenantry: Tenantry, access_token: str) -> Principal:
         tenantry.store.unit_of_work,
         lambda uow: sessions.authenticate(uow, tenantry.deps, access_token),
         clock=tenantry.clock,
-        read_only=True,
     )
 
 

@@ -340,7 +340,7 @@ def test_login_rehashes_a_password_stored_with_weaker_parameters(
 
 
 def stored_user(api: Api, email: str) -> User | None:
-    with api.tenantry.store.unit_of_work(read_only=True) as uow:
+    with api.tenantry.store.unit_of_work() as uow:
         return uow.users.get_by_email(email)
 
 

@@ -163,7 +163,7 @@ def test_an_operator_creates_a_verified_user_audited_as_system(cli: Cli) -> None
 
     user_id = cli.create_user(email.upper())
 
-    with cli.another_process() as tenantry, tenantry.store.unit_of_work(read_only=True) as uow:
+    with cli.another_process() as tenantry, tenantry.store.unit_of_work() as uow:
         user = uow.users.get(user_id)
         events = uow.audit.find(AuditQuery(org_id=None, action="user.create"))
     assert user is not None
@@ -179,7 +179,7 @@ def test_a_user_whose_name_is_only_white_space_is_refused_with_invalid_name(cli:
     assert result.exit_code == 1
     assert "error invalid_name:" in result.output
     assert "Traceback" not in result.output
-    with cli.another_process() as tenantry, tenantry.store.unit_of_work(read_only=True) as uow:
+    with cli.another_process() as tenantry, tenantry.store.unit_of_work() as uow:
         assert uow.users.get_by_email(email) is None
         assert uow.audit.find(AuditQuery(org_id=None, action="user.create")) == []
 
@@ -195,7 +195,7 @@ def test_an_operator_registers_an_organisation_that_ends_up_active_with_its_owne
     org_id = _found(rf"organisation (org_\w+) \({slug}\) is ACTIVE", output)
     with (
         cli.another_process() as tenantry,
-        tenantry.store.unit_of_work(org_id=org_id, read_only=True) as uow,
+        tenantry.store.unit_of_work(org_id=org_id) as uow,
     ):
         org = uow.organisations.get(org_id)
         membership = uow.memberships.get(org_id, owner_id)
@@ -310,7 +310,7 @@ def test_keys_rotate_promotes_the_published_next_key_and_old_tokens_still_verify
     assert new_kid != _kid(token_before)
     assert new_kid in published_before  # relying parties had it before it signed anything
     with cli.another_process() as after:
-        with after.store.unit_of_work(read_only=True) as uow:
+        with after.store.unit_of_work() as uow:
             states = {key.kid: key.state for key in uow.signing_keys.list()}
         client = TestClient(create_app(after))
         still_valid = client.get("/v1/me", headers=bearer(token_before))

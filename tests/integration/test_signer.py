@@ -40,7 +40,12 @@ from tenantry.sessions.ports import AccessClaims
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import signing_keys
 from tenantry.tokens.cipher import KeyCipher, KeyDecryptionError
-from tenantry.tokens.keys import SigningAlg, generate_signing_key, load_private_key
+from tenantry.tokens.keys import (
+    CipherKeyFactory,
+    SigningAlg,
+    generate_signing_key,
+    load_private_key,
+)
 from tenantry.tokens.signer import CLOCK_SKEW, DEFAULT_RETIRED_KEY_GRACE, RING_MAX_AGE, JwtSigner
 from tenantry.unit_of_work import UnitOfWork
 from tests.harness import StoreTarget, TestClock, rows_added_are_removed, sql_store
@@ -132,12 +137,15 @@ def committed(store: SqlStore, use_case: Callable[[UnitOfWork], T]) -> T:
 
 def rotate(store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg) -> SigningKey:
     return committed(
-        store, lambda uow: rotate_signing_keys(uow, now=clock.now(), cipher=cipher, alg=alg)
+        store,
+        lambda uow: rotate_signing_keys(
+            uow, now=clock.now(), factory=CipherKeyFactory(alg, cipher)
+        ),
     )
 
 
 def stored_keys(store: SqlStore) -> list[SigningKey]:
-    with store.unit_of_work(read_only=True) as uow:
+    with store.unit_of_work() as uow:
         return uow.signing_keys.list()
 
 
@@ -229,7 +237,7 @@ def test_ensure_creates_a_current_and_a_next_key_once(
     store: SqlStore, cipher: KeyCipher, clock: TestClock, alg: SigningAlg
 ) -> None:
     def ensure(uow: UnitOfWork) -> bool:
-        return ensure_signing_keys(uow, now=clock.now(), cipher=cipher, alg=alg)
+        return ensure_signing_keys(uow, now=clock.now(), factory=CipherKeyFactory(alg, cipher))
 
     assert committed(store, ensure) is True
     assert committed(store, ensure) is False
@@ -238,7 +246,7 @@ def test_ensure_creates_a_current_and_a_next_key_once(
     assert sorted(key.state for key in keys) == sorted([KeyState.CURRENT, KeyState.NEXT])
     assert {key.alg for key in keys} == {alg}
     [current] = keys_in(store, KeyState.CURRENT)
-    with store.unit_of_work(read_only=True) as uow:
+    with store.unit_of_work() as uow:
         [event] = uow.audit.find(AuditQuery(org_id=None, action="keys.create"))
     assert (event.resource_type, event.resource_id) == ("signing_key", current.kid)
 
@@ -261,7 +269,7 @@ def test_rotation_promotes_next_retires_current_and_publishes_a_fresh_next(
     assert by_kid[old_next.kid].state == KeyState.CURRENT
     [fresh_next] = keys_in(store, KeyState.NEXT)
     assert fresh_next.kid not in {old_current.kid, old_next.kid}
-    with store.unit_of_work(read_only=True) as uow:
+    with store.unit_of_work() as uow:
         [event] = uow.audit.find(AuditQuery(org_id=None, action="keys.rotate"))
     assert (event.resource_type, event.resource_id) == ("signing_key", new_current.kid)
     assert (event.event_type, event.actor_type, event.outcome) == (

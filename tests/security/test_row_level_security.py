@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tenantry.accounts.service import create_user
-from tenantry.bootstrap import Tenantry, bootstrap
+from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.model import Organisation, User
 from tenantry.domain.principal import SYSTEM
 from tenantry.edge import run_use_case
@@ -59,13 +59,14 @@ def target(migrated_postgres: PgUrls) -> StoreTarget:
 @pytest.fixture(scope="module")
 def tenantry(target: StoreTarget, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenantry]:
     app = bootstrap(test_settings(target, tmp_path_factory.mktemp("rls")), clock=TestClock())
+    prepare_to_serve(app)
     yield app
     app.close()
 
 
 def register_with_owner(tenantry: Tenantry, name: str) -> tuple[Organisation, User]:
-    def use_case(uow: UnitOfWork) -> tuple[Organisation, User]:
-        owner = create_user(
+    def add_owner(uow: UnitOfWork) -> User:
+        return create_user(
             uow,
             tenantry.deps,
             SYSTEM,
@@ -74,17 +75,22 @@ def register_with_owner(tenantry: Tenantry, name: str) -> tuple[Organisation, Us
             name=f"{name} Owner",
             verified=True,
         )
-        org = register_organisation(
+
+    # Two units of work: a use case never reads its own uncommitted writes.
+    owner = run_use_case(tenantry.store.unit_of_work, add_owner, clock=tenantry.clock)
+    org = run_use_case(
+        tenantry.store.unit_of_work,
+        lambda uow: register_organisation(
             uow,
             tenantry.deps,
             SYSTEM,
             owner_id=owner.id,
             name=name,
             slug=unique_slug(name.lower()),
-        )
-        return org, owner
-
-    return run_use_case(tenantry.store.unit_of_work, use_case, clock=tenantry.clock)
+        ),
+        clock=tenantry.clock,
+    )
+    return org, owner
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +319,7 @@ def test_the_guard_refuses_when_a_tenant_table_lost_forced_rls(
         with pytest.raises(UnsafeDatabase, match="memberships lacks forced row-level security"):
             store.check_tenant_isolation()
         with pytest.raises(UnsafeDatabase, match="memberships"):
-            bootstrap(test_settings(target, tmp_path), clock=TestClock())
+            prepare_to_serve(bootstrap(test_settings(target, tmp_path), clock=TestClock()))
 
 
 def test_the_guard_refuses_an_extra_policy_that_widens_a_tenant_table(

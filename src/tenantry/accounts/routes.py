@@ -53,8 +53,8 @@ def confirm_password_reset(body: PasswordResetConfirmIn, run: PublicRun) -> Resp
 
 @router.get("/v1/me", tags=["me"])
 def me(run: Run) -> MeOut:
+    user = run(lambda uow: accounts.get_account(uow, run.deps, run.caller))
     caller = run.caller
-    user = run(lambda uow: accounts.get_account(uow, run.deps, caller), read_only=True)
     return MeOut(
         **UserOut.of(user).model_dump(),
         organisation_id=caller.org_id,

@@ -12,7 +12,7 @@ from tenantry.domain.ids import hash_secret, new_id, new_secret_token
 from tenantry.domain.model import OneTimeToken, TokenPurpose, User
 from tenantry.domain.names import clean_name
 from tenantry.domain.principal import Principal
-from tenantry.mail import templates
+from tenantry.sessions.service import live_sessions
 from tenantry.unit_of_work import UnitOfWork
 
 
@@ -88,8 +88,7 @@ def _send_verification(uow: UnitOfWork, deps: ServiceDeps, user: User, now: date
     token = _issue_one_time_token(
         uow, user.id, TokenPurpose.VERIFY_EMAIL, now, deps.policy.email_token_ttl
     )
-    link = templates.build_link(deps.policy.public_url, "/verify-email", token)
-    uow.outbox.add(templates.verification_email(user.email, user.name, link), at=now)
+    uow.outbox.add(deps.composer.verification_email(user, token), at=now)
 
 
 def verify_email(uow: UnitOfWork, deps: ServiceDeps, *, token: str) -> User:
@@ -132,12 +131,13 @@ def change_password(
         )
     deps.throttle.reset(email=user.email)
     check_password_strength(new, deps.policy)
-    uow.users.set_password_hash(user.id, deps.passwords.hash(new))
-    # Other devices must sign in again; the session making the change stays.
-    for session in uow.sessions.list_live_for_user(user.id, now):
-        if session.id != principal.session_id:
-            uow.sessions.revoke(session.id, at=now, reason="password_changed")
-    uow.outbox.add(templates.password_changed_email(user.email, user.name), at=now)
+    uow.users.set_password_hash(user.id, deps.passwords.hash(new), expected_hash=user.password_hash)
+    # Other devices must sign in again: a new session epoch ends their sessions, and the
+    # session making the change is carried into it.
+    uow.users.bump_session_epoch(user.id, expected=user.session_epoch)
+    if principal.session_id is not None:
+        uow.sessions.set_epoch(principal.session_id, user.session_epoch + 1)
+    uow.outbox.add(deps.composer.password_changed_email(user), at=now)
     uow.audit.append(_account_event(user.id, "user.password_change", resource_id=user.id), at=now)
 
 
@@ -160,12 +160,13 @@ def request_password_reset(uow: UnitOfWork, deps: ServiceDeps, *, email: str) ->
             at=now,
         )
         return
-    uow.one_time_tokens.expire_unused(user.id, TokenPurpose.RESET_PASSWORD, now)
+    # The newest link is the only one that works: older ones belong to an older reset epoch.
+    epoch = user.reset_epoch + 1
+    uow.users.set_reset_epoch(user.id, epoch)
     token = _issue_one_time_token(
-        uow, user.id, TokenPurpose.RESET_PASSWORD, now, deps.policy.reset_token_ttl
+        uow, user.id, TokenPurpose.RESET_PASSWORD, now, deps.policy.reset_token_ttl, epoch=epoch
     )
-    link = templates.build_link(deps.policy.public_url, "/reset-password", token)
-    uow.outbox.add(templates.password_reset_email(user.email, user.name, link), at=now)
+    uow.outbox.add(deps.composer.password_reset_email(user, token), at=now)
     uow.audit.append(
         _account_event(user.id, "user.password_reset_request", actor_type=ActorType.ANONYMOUS),
         at=now,
@@ -179,12 +180,17 @@ def confirm_password_reset(
     check_password_strength(new_password, deps.policy)
     record = _redeem_one_time_token(uow, token, TokenPurpose.RESET_PASSWORD, now)
     user = _user_or_raise(uow, record.user_id)
-    uow.users.set_password_hash(user.id, deps.passwords.hash(new_password))
+    if record.epoch < user.reset_epoch:
+        raise _link_gone(record, "the link has expired", "token_expired")  # a newer one was sent
+    revoked = len(live_sessions(uow, user, now))
+    uow.users.set_password_hash(
+        user.id, deps.passwords.hash(new_password), expected_hash=user.password_hash
+    )
     if not user.is_verified:
         uow.users.mark_verified(user.id, now)  # the reset link proved the mailbox
-    revoked = uow.sessions.revoke_all_for_user(user.id, at=now, reason="password_reset")
+    uow.users.bump_session_epoch(user.id, expected=user.session_epoch)  # every session ends
     deps.throttle.reset(email=user.email)  # the mailbox owner may sign in again at once
-    uow.outbox.add(templates.password_changed_email(user.email, user.name), at=now)
+    uow.outbox.add(deps.composer.password_changed_email(user), at=now)
     uow.audit.append(
         _account_event(
             user.id,
@@ -197,7 +203,13 @@ def confirm_password_reset(
 
 
 def _issue_one_time_token(
-    uow: UnitOfWork, user_id: str, purpose: TokenPurpose, now: datetime, ttl: timedelta
+    uow: UnitOfWork,
+    user_id: str,
+    purpose: TokenPurpose,
+    now: datetime,
+    ttl: timedelta,
+    *,
+    epoch: int = 0,
 ) -> str:
     secret = new_secret_token()
     uow.one_time_tokens.add(
@@ -208,6 +220,7 @@ def _issue_one_time_token(
             token_hash=hash_secret(secret),
             created_at=now,
             expires_at=now + ttl,
+            epoch=epoch,
         )
     )
     return secret
@@ -231,19 +244,15 @@ def _redeem_one_time_token(
         )
     uow.bind(user_id=record.user_id)
     if record.used_at is not None:
-        raise Gone(
-            "the link has already been used",
-            code="token_used",
-            audit=_link_refused(purpose, record.user_id, "token_used"),
-        )
+        raise _link_gone(record, "the link has already been used", "token_used")
     if record.expires_at <= now:
-        raise Gone(
-            "the link has expired",
-            code="token_expired",
-            audit=_link_refused(purpose, record.user_id, "token_expired"),
-        )
+        raise _link_gone(record, "the link has expired", "token_expired")
     uow.one_time_tokens.mark_used(record.id, now)
     return record
+
+
+def _link_gone(record: OneTimeToken, detail: str, code: str) -> Gone:
+    return Gone(detail, code=code, audit=_link_refused(record.purpose, record.user_id, code))
 
 
 def _link_refused(purpose: TokenPurpose, user_id: str | None, reason: str) -> AuditDraft:

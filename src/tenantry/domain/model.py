@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tenantry.domain.roles import OrgRole
 
@@ -18,6 +18,10 @@ class User:
     password_hash: str
     created_at: datetime
     email_verified_at: datetime | None = None
+    # Sessions begun in an older session epoch are over (log out everywhere, password change).
+    session_epoch: int = 0
+    # Password-reset links of an older reset epoch no longer work (a newer link was sent).
+    reset_epoch: int = 0
 
     @property
     def is_verified(self) -> bool:
@@ -61,18 +65,10 @@ class Membership:
     status: MembershipStatus
     joined_at: datetime
     ended_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MemberView:
-    """A membership joined with the public fields of its user, for member lists."""
-
-    user_id: str
-    email: str
-    name: str
-    org_role: OrgRole
-    status: MembershipStatus
-    joined_at: datetime
+    # The member's email and name as they were at join time, so that a member list is one
+    # read of the organisation's memberships (no join with users).
+    email: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +85,11 @@ class Session:
     ip_address: str | None = None
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+    epoch: int = 0  # the user's session epoch when the session began
 
-    def is_live(self, now: datetime) -> bool:
-        return self.revoked_at is None and now < self.expires_at
+    def is_live(self, now: datetime, session_epoch: int) -> bool:
+        """Not revoked, not expired, and not ended by a later session epoch of its user."""
+        return self.revoked_at is None and now < self.expires_at and self.epoch >= session_epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +117,7 @@ class OneTimeToken:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+    epoch: int = 0  # for password resets: the user's reset epoch when the link was made
 
 
 class KeyState(StrEnum):
@@ -163,3 +162,14 @@ class OutboxEntry:
     attempts: int = 0
     sent_at: datetime | None = None
     last_error: str | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list; `next_cursor` is opaque, made by the store, None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None

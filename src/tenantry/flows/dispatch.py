@@ -16,11 +16,13 @@ from enum import Enum
 import structlog
 
 from tenantry.clock import Clock
+from tenantry.domain.errors import Conflict
 from tenantry.domain.model import OutboxEntry
 from tenantry.outbox.ports import Mailer
 from tenantry.unit_of_work import UnitOfWorkFactory
 
 MAX_BACKOFF_SECONDS = 3600
+CLAIM_LEASE = timedelta(minutes=5)
 BASE_BACKOFF_SECONDS = 5
 JITTER = 0.1
 _MAX_ERROR_LENGTH = 1000
@@ -73,10 +75,17 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _claim_due(uow_factory: UnitOfWorkFactory, *, clock: Clock, limit: int) -> list[OutboxEntry]:
-    # `due` may claim the rows (SELECT … FOR UPDATE SKIP LOCKED, or a lease), so commit it.
-    with uow_factory() as uow:
-        entries = uow.outbox.due(clock.now(), limit=limit)
-        uow.commit()
+    # The claim is a lease: the next attempt moves out of other dispatchers' reach until the
+    # lease runs out (a dispatcher that dies mid-send is retried then); mark_sent and
+    # mark_failed overwrite it.
+    now = clock.now()
+    try:
+        with uow_factory() as uow:
+            entries = uow.outbox.due(now, limit=limit)
+            uow.outbox.claim(entries, until=now + CLAIM_LEASE)
+            uow.commit()
+    except Conflict:
+        return []  # another dispatcher claimed some of them first; the next poll goes on
     return entries
 
 

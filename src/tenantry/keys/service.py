@@ -13,31 +13,27 @@ from datetime import datetime
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Conflict
 from tenantry.domain.model import KeyState, SigningKey
-from tenantry.tokens.cipher import KeyCipher
-from tenantry.tokens.keys import SigningAlg, generate_signing_key
+from tenantry.keys.ports import KeyFactory
 from tenantry.unit_of_work import UnitOfWork
 
 
-def ensure_signing_keys(
-    uow: UnitOfWork, *, now: datetime, cipher: KeyCipher, alg: SigningAlg
-) -> bool:
+def ensure_signing_keys(uow: UnitOfWork, *, now: datetime, factory: KeyFactory) -> bool:
     """Create a CURRENT and a NEXT key when there is no CURRENT one; True if it did."""
     keys = uow.signing_keys.list()
     if _in_state(keys, KeyState.CURRENT):
         return False
-    current = generate_signing_key(alg, now, cipher, KeyState.CURRENT)
+    current = factory.new_key(KeyState.CURRENT, now)
     uow.signing_keys.add(current)
-    uow.signing_keys.add(generate_signing_key(alg, now, cipher, KeyState.NEXT))
+    uow.signing_keys.add(factory.new_key(KeyState.NEXT, now))
     uow.audit.append(_key_event("keys.create", current.kid), at=now)
     return True
 
 
-def rotate_signing_keys(
-    uow: UnitOfWork, *, now: datetime, cipher: KeyCipher, alg: SigningAlg
-) -> SigningKey:
+def rotate_signing_keys(uow: UnitOfWork, *, now: datetime, factory: KeyFactory) -> SigningKey:
     """Promote NEXT to CURRENT, retire the old CURRENT, publish a fresh NEXT.
 
-    `alg` applies to the fresh NEXT key, so changing the algorithm takes two rotations.
+    The factory's algorithm applies to the fresh NEXT key, so changing the algorithm takes
+    two rotations.
     """
     keys = uow.signing_keys.list()
     currents = _in_state(keys, KeyState.CURRENT)
@@ -45,19 +41,19 @@ def rotate_signing_keys(
         raise Conflict("there is no current signing key to rotate", code="no_signing_key")
     for old in currents:
         uow.signing_keys.set_state(old.kid, expected=KeyState.CURRENT, new=KeyState.RETIRED, at=now)
-    promoted = _promote_next(uow, keys, now=now, cipher=cipher, alg=alg)
-    uow.signing_keys.add(generate_signing_key(alg, now, cipher, KeyState.NEXT))
+    promoted = _promote_next(uow, keys, now=now, factory=factory)
+    uow.signing_keys.add(factory.new_key(KeyState.NEXT, now))
     uow.audit.append(_key_event("keys.rotate", promoted.kid), at=now)
     return promoted
 
 
 def _promote_next(
-    uow: UnitOfWork, keys: list[SigningKey], *, now: datetime, cipher: KeyCipher, alg: SigningAlg
+    uow: UnitOfWork, keys: list[SigningKey], *, now: datetime, factory: KeyFactory
 ) -> SigningKey:
     waiting = _in_state(keys, KeyState.NEXT)
     if not waiting:
         # Unpublished until now: verifiers with a cached JWKS refetch on the unknown kid.
-        fresh = generate_signing_key(alg, now, cipher, KeyState.CURRENT)
+        fresh = factory.new_key(KeyState.CURRENT, now)
         uow.signing_keys.add(fresh)
         return fresh
     # The longest published NEXT key is the one every verifier has had time to fetch.

@@ -1,34 +1,39 @@
-"""Organisations and memberships."""
+"""Organisations and memberships, as reads a single-table store can serve.
+
+A membership carries its user's email and name (denormalised at join time), so a member list
+is one query on one partition; a user's organisations are their memberships, then one batch
+read of the organisations. Cursors are opaque strings made by the store.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Protocol
 
-from tenantry.domain.model import Membership, MemberView, Organisation
+from tenantry.domain.errors import TenantryError
+from tenantry.domain.model import Membership, Organisation, Page
 
 
 class OrganisationsRepository(Protocol):
     def get(self, org_id: str) -> Organisation | None: ...
+    def get_many(self, org_ids: Sequence[str]) -> list[Organisation]:
+        """Those of `org_ids` that exist, in no promised order."""
+
     def add(self, org: Organisation) -> None:
         """Precondition: the slug is free (`Conflict` code `slug_taken`)."""
 
-    def update(self, org: Organisation, *, expected_version: int) -> None:
-        """Write name, settings, status, provisioning fields, deleted_at and version.
+    def update(
+        self,
+        org: Organisation,
+        *,
+        expected_version: int,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        """Write name, settings, status, provisioning fields, deleted_at, authz_epoch, version.
 
         Precondition: the stored version is still `expected_version`, i.e. nobody changed the
         organisation since it was read (`Conflict` `organisation_changed`).
         """
-
-    def list_for_user(self, user_id: str) -> list[tuple[Organisation, Membership]]:
-        """The user's active memberships with their (not deleted) organisations."""
-
-
-@dataclass(frozen=True, slots=True)
-class MemberCursor:
-    joined_at: datetime
-    user_id: str
 
 
 class MembershipsRepository(Protocol):
@@ -36,7 +41,15 @@ class MembershipsRepository(Protocol):
     def add(self, membership: Membership) -> None:
         """Precondition: no membership row for (org, user) (`Conflict` `already_member`)."""
 
-    def end_all(self, org_id: str, at: datetime) -> int: ...
-    def list_members(
-        self, org_id: str, *, limit: int, after: MemberCursor | None
-    ) -> list[MemberView]: ...
+    def require_active(
+        self, org_id: str, user_id: str, *, on_conflict: TenantryError | None = None
+    ) -> None:
+        """A condition check: the membership is still ACTIVE at commit
+        (`Conflict` `membership_changed`)."""
+
+    def list_for_user(self, user_id: str) -> list[Membership]:
+        """The user's ACTIVE memberships, whatever their organisations' status."""
+
+    def list_members(self, org_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
+        """ACTIVE members by join time, then user id. `cursor` is a `next_cursor` this store
+        returned for the same organisation; anything else is `Invalid` `invalid_cursor`."""

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from tenantry.domain.model import Organisation
+from tenantry.flows.registration import register_and_provision, retry_and_provision
 from tenantry.http.deps import Run
 from tenantry.http.wire import Page
 from tenantry.organisations import service as orgs
-from tenantry.organisations.provisioning import provision_organisation, retry_provisioning
 from tenantry.organisations.schemas import (
     MemberOut,
     MyOrganisationOut,
@@ -28,26 +27,13 @@ OrgId = Annotated[str, Path(max_length=40)]
 
 @router.post("", status_code=201)
 def register(body: OrganisationIn, run: Run) -> OrganisationOut:
-    caller = run.caller
-    org = run(
-        lambda uow: orgs.register_organisation(
-            uow, run.deps, caller, owner_id=caller.user_id, name=body.name, slug=body.slug
-        )
-    )
-    return OrganisationOut.of(_provision(run, org.id))
-
-
-def _provision(run: Run, org_id: str) -> Organisation:
-    # Provisioning is a saga of small transactions after the registration committed.
-    tenantry = run.tenantry
-    return provision_organisation(
-        tenantry.store.unit_of_work, run.deps, run.caller, org_id, tenantry.provisioning_steps
-    )
+    org = register_and_provision(run, run.tenantry.provisioning, name=body.name, slug=body.slug)
+    return OrganisationOut.of(org)
 
 
 @router.get("")
 def list_mine(run: Run) -> Page[MyOrganisationOut]:
-    pairs = run(lambda uow: orgs.list_my_organisations(uow, run.deps, run.caller), read_only=True)
+    pairs = run(lambda uow: orgs.list_my_organisations(uow, run.deps, run.caller))
     return Page(
         items=[MyOrganisationOut.of_membership(org, membership) for org, membership in pairs]
     )
@@ -55,7 +41,7 @@ def list_mine(run: Run) -> Page[MyOrganisationOut]:
 
 @router.get("/{org_id}")
 def get(org_id: OrgId, run: Run) -> OrganisationOut:
-    org = run(lambda uow: orgs.get_organisation(uow, run.deps, run.caller, org_id), read_only=True)
+    org = run(lambda uow: orgs.get_organisation(uow, run.deps, run.caller, org_id))
     return OrganisationOut.of(org)
 
 
@@ -77,8 +63,7 @@ def delete(org_id: OrgId, run: Run) -> Response:
 
 @router.post("/{org_id}/provisioning/retry")
 def retry(org_id: OrgId, run: Run) -> OrganisationOut:
-    run(lambda uow: retry_provisioning(uow, run.deps, run.caller, org_id))
-    return OrganisationOut.of(_provision(run, org_id))
+    return OrganisationOut.of(retry_and_provision(run, run.tenantry.provisioning, org_id))
 
 
 @router.get("/{org_id}/members")
@@ -92,6 +77,5 @@ def members(
         lambda uow: orgs.list_members(
             uow, run.deps, run.caller, org_id, limit=limit, cursor=cursor
         ),
-        read_only=True,
     )
     return Page(items=[MemberOut.of(m) for m in page.items], next_cursor=page.next_cursor)

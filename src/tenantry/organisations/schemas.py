@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tenantry.domain.model import Membership, MemberView, Organisation
+from tenantry.domain.model import Membership, Organisation
 from tenantry.http.wire import Input
 
 
@@ -62,7 +62,7 @@ class MemberOut(BaseModel):
     joined_at: datetime
 
     @classmethod
-    def of(cls, member: MemberView) -> MemberOut:
+    def of(cls, member: Membership) -> MemberOut:
         return cls(
             user_id=member.user_id,
             email=member.email,

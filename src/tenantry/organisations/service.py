@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Invalid, NotFound
 from tenantry.domain.ids import new_id
-from tenantry.domain.model import (
-    Membership,
-    MembershipStatus,
-    MemberView,
-    Organisation,
-    OrgStatus,
-)
+from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
 from tenantry.domain.names import clean_name
 from tenantry.domain.organisations import change_status, ensure_usable, revise
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
 from tenantry.organisations.access import require_permission
-from tenantry.organisations.ports import MemberCursor
 from tenantry.unit_of_work import UnitOfWork
 
 MAX_SETTINGS_BYTES = 16 * 1024
@@ -48,8 +38,10 @@ def register_organisation(
         status_changed_at=now,
     )
     uow.bind(org_id=org.id, user_id=owner_id)
-    if uow.users.get(owner_id) is None:
+    owner = uow.users.get(owner_id)
+    if owner is None:
         raise NotFound("user not found", code="user_not_found")
+    uow.users.require_exists(owner_id)
     uow.organisations.add(org)
     uow.memberships.add(
         Membership(
@@ -58,6 +50,8 @@ def register_organisation(
             org_role=OrgRole.OWNER,
             status=MembershipStatus.ACTIVE,
             joined_at=now,
+            email=owner.email,
+            name=owner.name,
         )
     )
     uow.audit.append(
@@ -111,17 +105,21 @@ def update_organisation(
 def delete_organisation(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
 ) -> Organisation:
-    """Soft delete: the row stays for the audit trail, memberships end, tokens are refused."""
+    """Soft delete: the row stays for the audit trail; a new authz epoch and the DELETED
+    status end every membership's access at once (tokens for the org are refused)."""
     require_permission(
         principal, org_id, "organisation:delete", resource_type="organisation", resource_id=org_id
     )
     org = live_organisation_or_raise(uow, org_id)
     now = deps.clock.now()
-    deleted = change_status(org, OrgStatus.DELETED, at=now, deleted_at=now)
+    deleted = change_status(
+        org, OrgStatus.DELETED, at=now, deleted_at=now, authz_epoch=org.authz_epoch + 1
+    )
     uow.organisations.update(deleted, expected_version=org.version)
-    ended = uow.memberships.end_all(org_id, now)
     uow.audit.append(
-        organisation_event(principal, org_id, "organisation.delete", {"memberships_ended": ended}),
+        organisation_event(
+            principal, org_id, "organisation.delete", {"authz_epoch": deleted.authz_epoch}
+        ),
         at=now,
     )
     return deleted
@@ -130,14 +128,16 @@ def delete_organisation(
 def list_my_organisations(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal
 ) -> list[tuple[Organisation, Membership]]:
+    """The caller's active memberships of organisations that are not deleted, oldest first."""
     uow.bind(user_id=principal.user_id)
-    return uow.organisations.list_for_user(principal.user_id)
-
-
-@dataclass(frozen=True, slots=True)
-class MemberPage:
-    items: list[MemberView]
-    next_cursor: str | None
+    memberships = uow.memberships.list_for_user(principal.user_id)
+    orgs = {org.id: org for org in uow.organisations.get_many([m.org_id for m in memberships])}
+    pairs = [
+        (orgs[m.org_id], m)
+        for m in memberships
+        if m.org_id in orgs and orgs[m.org_id].status is not OrgStatus.DELETED
+    ]
+    return sorted(pairs, key=lambda pair: (pair[0].created_at, pair[0].id))
 
 
 def list_members(
@@ -148,35 +148,13 @@ def list_members(
     *,
     limit: int = 50,
     cursor: str | None = None,
-) -> MemberPage:
+) -> Page[Membership]:
     require_permission(
         principal, org_id, "member:read", resource_type="organisation", resource_id=org_id
     )
     if not 1 <= limit <= 200:
         raise Invalid("limit must be between 1 and 200", code="invalid_limit")
-    after = decode_member_cursor(cursor) if cursor else None
-    items = uow.memberships.list_members(org_id, limit=limit + 1, after=after)
-    has_more = len(items) > limit
-    items = items[:limit]
-    next_cursor = encode_member_cursor(items[-1]) if has_more else None
-    return MemberPage(items=items, next_cursor=next_cursor)
-
-
-def encode_member_cursor(member: MemberView) -> str:
-    raw = json.dumps([member.joined_at.isoformat(), member.user_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_member_cursor(cursor: str) -> MemberCursor:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        joined_at, user_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(joined_at)
-        if moment.tzinfo is None:
-            raise ValueError("cursor time has no zone")
-        return MemberCursor(joined_at=moment, user_id=str(user_id))
-    except (ValueError, TypeError) as error:
-        raise Invalid("cursor is not valid", code="invalid_cursor") from error
+    return uow.memberships.list_members(org_id, limit=limit, cursor=cursor)
 
 
 def live_organisation_or_raise(uow: UnitOfWork, org_id: str) -> Organisation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -11,7 +12,14 @@ from tenantry.domain.model import EmailMessage, OutboxEntry
 class OutboxRepository(Protocol):
     def add(self, message: EmailMessage, *, at: datetime) -> None: ...
     def due(self, now: datetime, *, limit: int) -> list[OutboxEntry]:
-        """Pending entries whose next attempt is due, claimed for this dispatcher."""
+        """PENDING entries whose next attempt is due, oldest first."""
+
+    def claim(self, entries: Sequence[OutboxEntry], *, until: datetime) -> None:
+        """Lease the entries to this dispatcher: their next attempt moves to `until`.
+
+        Precondition, each: still PENDING with the next attempt that was read
+        (`Conflict` `outbox_claimed`), so two dispatchers never claim the same entry.
+        """
 
     def mark_sent(self, entry_id: str, *, at: datetime) -> None: ...
     def mark_failed(

@@ -1,4 +1,9 @@
-"""Sessions, refresh tokens, the login throttle and the token signer."""
+"""Sessions, refresh tokens, the login throttle and the token signer.
+
+A session is live while it is not revoked, not expired, and its `epoch` is the user's
+session epoch: "log out everywhere" and a password change bump the user's epoch instead of
+revoking every session row.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import RefreshToken, Session
 from tenantry.domain.roles import OrgRole
 
@@ -13,16 +19,33 @@ from tenantry.domain.roles import OrgRole
 class SessionsRepository(Protocol):
     def get(self, session_id: str) -> Session | None: ...
     def add(self, session: Session) -> None: ...
-    def record_use(self, session_id: str, *, at: datetime, org_id: str | None) -> None: ...
-    def revoke(self, session_id: str, *, at: datetime, reason: str) -> None: ...
-    def revoke_all_for_user(self, user_id: str, *, at: datetime, reason: str) -> int: ...
-    def list_live_for_user(self, user_id: str, now: datetime) -> list[Session]: ...
+    def record_use(
+        self,
+        session_id: str,
+        *,
+        at: datetime,
+        org_id: str | None,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        """Precondition: the session is not revoked (`Conflict` `session_revoked`)."""
+
+    def set_epoch(self, session_id: str, epoch: int) -> None:
+        """Carry the session into a new user epoch (the one that changed the password)."""
+
+    def revoke(self, session_id: str, *, at: datetime, reason: str) -> None:
+        """Idempotent: revoking a revoked session keeps its first revocation."""
+
+    def list_unexpired_for_user(self, user_id: str, now: datetime) -> list[Session]:
+        """The user's sessions that are neither revoked nor expired, newest first; the
+        caller applies the epoch."""
 
 
 class RefreshTokensRepository(Protocol):
     def get_by_hash(self, token_hash: str) -> RefreshToken | None: ...
     def add(self, token: RefreshToken) -> None: ...
-    def mark_used(self, token_id: str, at: datetime) -> None:
+    def mark_used(
+        self, token_id: str, at: datetime, *, on_conflict: TenantryError | None = None
+    ) -> None:
         """Precondition: not used yet (`Conflict` `refresh_token_used`): one rotation wins."""
 
 

@@ -51,7 +51,7 @@ def logout(run: Run, body: LogoutIn | None = None) -> Response:
 
 @router.get("/v1/me/sessions", tags=["me"])
 def list_sessions(run: Run) -> Page[SessionOut]:
-    items = run(lambda uow: sessions.list_sessions(uow, run.deps, run.caller), read_only=True)
+    items = run(lambda uow: sessions.list_sessions(uow, run.deps, run.caller))
     return Page(items=[SessionOut.of(s, run.caller.session_id) for s in items])
 
 

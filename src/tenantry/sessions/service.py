@@ -3,11 +3,13 @@ check every authenticated request makes (`authenticate`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import NotFound, Unauthenticated
 from tenantry.domain.ids import hash_secret
-from tenantry.domain.model import Session
+from tenantry.domain.model import Session, User
 from tenantry.domain.principal import Principal
 from tenantry.organisations.access import membership_check
 from tenantry.sessions.events import auth_event
@@ -45,8 +47,11 @@ def logout(
 
 
 def logout_everywhere(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> int:
+    """End every session of the caller's, theirs included, by a new session epoch."""
     now = deps.clock.now()
-    count = uow.sessions.revoke_all_for_user(principal.user_id, at=now, reason="logout_everywhere")
+    user = _user_or_raise(uow, principal.user_id)
+    count = len(live_sessions(uow, user, now))
+    uow.users.bump_session_epoch(user.id, expected=user.session_epoch)
     uow.audit.append(
         auth_event(
             "auth.logout_everywhere", Outcome.SUCCESS, principal.user_id, None, sessions=count
@@ -57,7 +62,13 @@ def logout_everywhere(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) 
 
 
 def list_sessions(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> list[Session]:
-    return uow.sessions.list_live_for_user(principal.user_id, deps.clock.now())
+    return live_sessions(uow, _user_or_raise(uow, principal.user_id), deps.clock.now())
+
+
+def live_sessions(uow: UnitOfWork, user: User, now: datetime) -> list[Session]:
+    """The user's sessions that are still live, newest first."""
+    candidates = uow.sessions.list_unexpired_for_user(user.id, now)
+    return [session for session in candidates if session.is_live(now, user.session_epoch)]
 
 
 def revoke_session(
@@ -65,7 +76,12 @@ def revoke_session(
 ) -> None:
     now = deps.clock.now()
     session = uow.sessions.get(session_id)
-    if session is None or session.user_id != principal.user_id or not session.is_live(now):
+    user = _user_or_raise(uow, principal.user_id)
+    if (
+        session is None
+        or session.user_id != principal.user_id
+        or not session.is_live(now, user.session_epoch)
+    ):
         # Someone else's session looks exactly like a missing one, and the attempt is on record.
         raise NotFound(
             "session not found",
@@ -96,7 +112,13 @@ def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
         raise
     uow.bind(org_id=claims.org_id, user_id=claims.user_id)
     session = uow.sessions.get(claims.session_id)
-    if session is None or not session.is_live(deps.clock.now()):
+    user = uow.users.get(claims.user_id)
+    if (
+        session is None
+        or user is None
+        or session.user_id != user.id
+        or not session.is_live(deps.clock.now(), user.session_epoch)
+    ):
         raise _token_revoked(claims, "session_ended")
     if claims.org_id is None:
         return Principal(user_id=claims.user_id, session_id=session.id)
@@ -119,3 +141,10 @@ def _token_revoked(claims: AccessClaims, reason: str) -> Unauthenticated:
             "auth.token", Outcome.FAILURE, claims.user_id, reason, org_id=claims.org_id
         ),
     )
+
+
+def _user_or_raise(uow: UnitOfWork, user_id: str) -> User:
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound("user not found", code="user_not_found")
+    return user

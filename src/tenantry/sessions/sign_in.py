@@ -8,7 +8,7 @@ from datetime import datetime
 from tenantry.accounts.service import normalise_email
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
-from tenantry.domain.errors import Conflict, Forbidden, RateLimited, Unauthenticated
+from tenantry.domain.errors import Forbidden, RateLimited, Unauthenticated
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
 from tenantry.domain.model import (
     Membership,
@@ -64,9 +64,10 @@ def login(
     deps.throttle.reset(email=email)
     uow.bind(user_id=user.id)
     if deps.passwords.needs_rehash(user.password_hash):
-        uow.users.set_password_hash(user.id, deps.passwords.hash(password))
+        new_hash = deps.passwords.hash(password)
+        uow.users.set_password_hash(user.id, new_hash, expected_hash=user.password_hash)
     membership = _active_membership_or_raise(uow, user.id, org_id) if org_id else None
-    pair = _start_session(uow, deps, user.id, membership, client)
+    pair = _start_session(uow, deps, user, membership, client)
     uow.audit.append(
         auth_event(
             "auth.login", Outcome.SUCCESS, user.id, None, org_id=org_id, session_id=pair.session_id
@@ -112,7 +113,8 @@ def refresh(
     uow.bind(user_id=session.user_id)
     if record.used_at is not None:
         raise _reuse_detected(session, now)
-    if not session.is_live(now) or record.expires_at <= now:
+    user = uow.users.get(session.user_id)
+    if user is None or not session.is_live(now, user.session_epoch) or record.expires_at <= now:
         raise _session_ended(session)
     if org_id:
         membership: Membership | None = _active_membership_or_raise(uow, session.user_id, org_id)
@@ -123,14 +125,10 @@ def refresh(
     else:
         membership = None
     target_org = membership.org_id if membership else None
-    try:
-        uow.refresh_tokens.mark_used(record.id, now)
-    except Conflict:
-        raise _reuse_detected(session, now) from None  # a concurrent refresh won the rotation
-    try:
-        pair = _rotate(uow, deps, session, record, membership, now)
-    except Conflict:
-        raise _session_ended(session) from None  # logged out while this refresh ran
+    # A concurrent refresh that won the rotation makes this one a reuse; a logout that
+    # committed meanwhile ends it. Both surface at commit.
+    uow.refresh_tokens.mark_used(record.id, now, on_conflict=_reuse_detected(session, now))
+    pair = _rotate(uow, deps, session, record, membership, now)
     uow.audit.append(
         auth_event(
             "auth.refresh",
@@ -194,7 +192,7 @@ def _rotate(
     now: datetime,
 ) -> TokenPair:
     org_id = membership.org_id if membership else None
-    uow.sessions.record_use(session.id, at=now, org_id=org_id)
+    uow.sessions.record_use(session.id, at=now, org_id=org_id, on_conflict=_session_ended(session))
     secret = _add_refresh_token(uow, session.id, parent.id, now, session.expires_at)
     return _pair(deps, session.user_id, session.id, membership, secret, now)
 
@@ -202,14 +200,15 @@ def _rotate(
 def _start_session(
     uow: UnitOfWork,
     deps: ServiceDeps,
-    user_id: str,
+    user: User,
     membership: Membership | None,
     client: ClientInfo,
 ) -> TokenPair:
     now = deps.clock.now()
     session = Session(
         id=new_id("ses"),
-        user_id=user_id,
+        user_id=user.id,
+        epoch=user.session_epoch,
         org_id=membership.org_id if membership else None,
         created_at=now,
         last_used_at=now,
@@ -219,7 +218,7 @@ def _start_session(
     )
     uow.sessions.add(session)
     secret = _add_refresh_token(uow, session.id, None, now, session.expires_at)
-    return _pair(deps, user_id, session.id, membership, secret, now)
+    return _pair(deps, user.id, session.id, membership, secret, now)
 
 
 def _add_refresh_token(
@@ -267,17 +266,19 @@ def _pair(
 
 
 def _active_membership_or_raise(uow: UnitOfWork, user_id: str, org_id: str) -> Membership:
+    """The membership an org-scoped token is issued for, checked again at commit."""
     membership = active_membership(uow, user_id, org_id)
     if membership is None:
-        raise Forbidden(
-            "you are not a member of this organisation",
-            code="not_a_member",
-            audit=auth_event(
-                "auth.organisation_token",
-                Outcome.DENIED,
-                user_id,
-                "not_a_member",
-                target_org=org_id,
-            ),
-        )
+        raise _not_a_member(user_id, org_id)
+    uow.memberships.require_active(org_id, user_id, on_conflict=_not_a_member(user_id, org_id))
     return membership
+
+
+def _not_a_member(user_id: str, org_id: str) -> Forbidden:
+    return Forbidden(
+        "you are not a member of this organisation",
+        code="not_a_member",
+        audit=auth_event(
+            "auth.organisation_token", Outcome.DENIED, user_id, "not_a_member", target_org=org_id
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Stores: `sql` (SQLite, PostgreSQL) and `memory`, each implementing every port."""

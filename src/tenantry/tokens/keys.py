@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, get_args
 
@@ -97,3 +98,14 @@ def _b64url_uint(value: int) -> str:
 
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class CipherKeyFactory:
+    """New signing keys of one algorithm, their private halves encrypted with the cipher."""
+
+    alg: SigningAlg
+    cipher: KeyCipher
+
+    def new_key(self, state: KeyState, now: datetime) -> SigningKey:
+        return generate_signing_key(self.alg, now, self.cipher, state)

@@ -162,7 +162,7 @@ class JwtSigner:
             return self._load(now)
 
     def _load(self, now: datetime) -> _KeyRing:
-        with self._uow_factory(read_only=True) as uow:
+        with self._uow_factory() as uow:
             keys = uow.signing_keys.list()
         ring = _build_ring(keys, self._cipher, now, self._retired_key_grace)
         self._ring = ring

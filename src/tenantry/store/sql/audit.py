@@ -11,6 +11,7 @@ from tenantry.audit.ports import AuditQuery
 from tenantry.domain.audit import ActorType, AuditDraft, AuditEvent, EventType, Outcome
 from tenantry.domain.ids import new_id
 from tenantry.store.sql.tables import audit_events
+from tenantry.store.sql.writes import WriteBuffer
 
 
 def _event(row: Any) -> AuditEvent:
@@ -35,12 +36,15 @@ def _event(row: Any) -> AuditEvent:
 
 
 class SqlAudit:
-    def __init__(self, connection: sa.Connection, request_id: str | None) -> None:
+    def __init__(
+        self, connection: sa.Connection, writes: WriteBuffer, request_id: str | None
+    ) -> None:
         self._db = connection
+        self._writes = writes
         self._request_id = request_id
 
     def append(self, draft: AuditDraft, *, at: datetime) -> None:
-        self._db.execute(
+        self._writes.add(
             audit_events.insert().values(
                 event_id=new_id("evt"),
                 org_id=draft.org_id,

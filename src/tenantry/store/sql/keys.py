@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.domain.model import KeyState, SigningKey
-from tenantry.store.sql.rows import require_one_row
 from tenantry.store.sql.tables import signing_keys
+from tenantry.store.sql.writes import Expect, WriteBuffer
 
 
 def _key(row: Any) -> SigningKey:
@@ -25,15 +25,16 @@ def _key(row: Any) -> SigningKey:
 
 
 class SqlSigningKeys:
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, writes: WriteBuffer) -> None:
         self._db = connection
+        self._writes = writes
 
     def list(self) -> list[SigningKey]:
         stmt = sa.select(signing_keys).order_by(signing_keys.c.created_at, signing_keys.c.kid)
         return [_key(row) for row in self._db.execute(stmt)]
 
     def add(self, key: SigningKey) -> None:
-        self._db.execute(
+        self._writes.add(
             signing_keys.insert().values(
                 kid=key.kid,
                 alg=key.alg,
@@ -54,4 +55,4 @@ class SqlSigningKeys:
             .where(signing_keys.c.kid == kid, signing_keys.c.state == expected.value)
             .values(values)
         )
-        require_one_row(self._db.execute(stmt), "key_state_changed", f"key {kid} is not {expected}")
+        self._writes.add(stmt, expect=Expect.ONE_ROW, code="key_state_changed")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tenantry.domain.model import (
-    Membership,
-    MembershipStatus,
-    MemberView,
-    Organisation,
-    OrgStatus,
-)
+from tenantry.domain.errors import Invalid, TenantryError
+from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
 from tenantry.domain.roles import OrgRole
-from tenantry.organisations.ports import MemberCursor
-from tenantry.store.sql.rows import insert_or_conflict, require_one_row
-from tenantry.store.sql.tables import memberships, organisations, users
+from tenantry.store.sql.tables import memberships, organisations
+from tenantry.store.sql.writes import Expect, WriteBuffer
 
 
 def _organisation(row: Any) -> Organisation:
@@ -38,26 +35,34 @@ def _organisation(row: Any) -> Organisation:
     )
 
 
-def _membership(row: Any, status: str | None = None) -> Membership:
-    """`status` when the row's own `status` column is another table's (a join)."""
+def _membership(row: Any) -> Membership:
     return Membership(
         org_id=row.org_id,
         user_id=row.user_id,
         org_role=OrgRole(row.org_role),
-        status=MembershipStatus(status or row.status),
+        status=MembershipStatus(row.status),
         joined_at=row.joined_at,
         ended_at=row.ended_at,
+        email=row.email,
+        name=row.name,
     )
 
 
 class SqlOrganisations:
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, writes: WriteBuffer) -> None:
         self._db = connection
+        self._writes = writes
 
     def get(self, org_id: str) -> Organisation | None:
         stmt = sa.select(organisations).where(organisations.c.id == org_id)
         row = self._db.execute(stmt).first()
         return _organisation(row) if row else None
+
+    def get_many(self, org_ids: Sequence[str]) -> list[Organisation]:
+        if not org_ids:
+            return []
+        stmt = sa.select(organisations).where(organisations.c.id.in_(list(org_ids)))
+        return [_organisation(row) for row in self._db.execute(stmt)]
 
     def add(self, org: Organisation) -> None:
         statement = organisations.insert().values(
@@ -67,13 +72,20 @@ class SqlOrganisations:
             status=org.status.value,
             settings=org.settings,
             authz_epoch=org.authz_epoch,
+            version=org.version,
             created_at=org.created_at,
             created_by=org.created_by,
             status_changed_at=org.status_changed_at,
         )
-        insert_or_conflict(self._db, statement, "slug_taken", f"slug '{org.slug}' is taken")
+        self._writes.add(statement, expect=Expect.UNIQUE, code="slug_taken")
 
-    def update(self, org: Organisation, *, expected_version: int) -> None:
+    def update(
+        self,
+        org: Organisation,
+        *,
+        expected_version: int,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
         stmt = (
             organisations.update()
             .where(organisations.c.id == org.id, organisations.c.version == expected_version)
@@ -85,39 +97,19 @@ class SqlOrganisations:
                 provisioning_error=org.provisioning_error,
                 deleted_at=org.deleted_at,
                 status_changed_at=org.status_changed_at,
+                authz_epoch=org.authz_epoch,
                 version=org.version,
             )
         )
-        detail = "the organisation changed meanwhile; read it again and retry"
-        require_one_row(self._db.execute(stmt), "organisation_changed", detail)
-
-    def list_for_user(self, user_id: str) -> list[tuple[Organisation, Membership]]:
-        # Both tables have `status`: the membership's columns are labelled apart.
-        stmt = (
-            sa.select(
-                organisations,
-                memberships.c.org_id,
-                memberships.c.user_id,
-                memberships.c.org_role,
-                memberships.c.status.label("membership_status"),
-                memberships.c.joined_at,
-                memberships.c.ended_at,
-            )
-            .join(memberships, memberships.c.org_id == organisations.c.id)
-            .where(
-                memberships.c.user_id == user_id,
-                memberships.c.status == MembershipStatus.ACTIVE.value,
-                organisations.c.status != OrgStatus.DELETED.value,
-            )
-            .order_by(organisations.c.created_at, organisations.c.id)
+        self._writes.add(
+            stmt, expect=Expect.ONE_ROW, code="organisation_changed", on_conflict=on_conflict
         )
-        rows = self._db.execute(stmt)
-        return [(_organisation(row), _membership(row, row.membership_status)) for row in rows]
 
 
 class SqlMemberships:
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, writes: WriteBuffer) -> None:
         self._db = connection
+        self._writes = writes
 
     def get(self, org_id: str, user_id: str) -> Membership | None:
         stmt = sa.select(memberships).where(
@@ -133,49 +125,69 @@ class SqlMemberships:
             org_role=membership.org_role.value,
             status=membership.status.value,
             joined_at=membership.joined_at,
+            email=membership.email,
+            name=membership.name,
         )
-        insert_or_conflict(self._db, statement, "already_member", "already a member")
+        self._writes.add(statement, expect=Expect.UNIQUE, code="already_member")
 
-    def end_all(self, org_id: str, at: datetime) -> int:
-        result = self._db.execute(
-            memberships.update()
+    def require_active(
+        self, org_id: str, user_id: str, *, on_conflict: TenantryError | None = None
+    ) -> None:
+        check = sa.select(memberships.c.user_id).where(
+            memberships.c.org_id == org_id,
+            memberships.c.user_id == user_id,
+            memberships.c.status == MembershipStatus.ACTIVE.value,
+        )
+        self._writes.add(
+            check, expect=Expect.ONE_ROW, code="membership_changed", on_conflict=on_conflict
+        )
+
+    def list_for_user(self, user_id: str) -> list[Membership]:
+        stmt = (
+            sa.select(memberships)
             .where(
-                memberships.c.org_id == org_id,
+                memberships.c.user_id == user_id,
                 memberships.c.status == MembershipStatus.ACTIVE.value,
             )
-            .values(status=MembershipStatus.ENDED.value, ended_at=at)
+            .order_by(memberships.c.joined_at, memberships.c.org_id)
         )
-        return result.rowcount
+        return [_membership(row) for row in self._db.execute(stmt)]
 
-    def list_members(
-        self, org_id: str, *, limit: int, after: MemberCursor | None
-    ) -> list[MemberView]:
+    def list_members(self, org_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
         stmt = (
-            sa.select(memberships, users.c.email, users.c.name)
-            .join(users, users.c.id == memberships.c.user_id)
+            sa.select(memberships)
             .where(
                 memberships.c.org_id == org_id,
                 memberships.c.status == MembershipStatus.ACTIVE.value,
             )
             .order_by(memberships.c.joined_at, memberships.c.user_id)
-            .limit(limit)
+            .limit(limit + 1)
         )
-        if after is not None:
+        if cursor is not None:
+            joined_at, user_id = _decode_cursor(cursor)
             stmt = stmt.where(
                 sa.tuple_(memberships.c.joined_at, memberships.c.user_id)
-                > sa.tuple_(
-                    sa.literal(after.joined_at, memberships.c.joined_at.type), after.user_id
-                )
+                > sa.tuple_(sa.literal(joined_at, memberships.c.joined_at.type), user_id)
             )
-        return [_member_view(row) for row in self._db.execute(stmt)]
+        items = [_membership(row) for row in self._db.execute(stmt)]
+        if len(items) <= limit:
+            return Page(items=items)
+        items = items[:limit]
+        return Page(items=items, next_cursor=_encode_cursor(items[-1]))
 
 
-def _member_view(row: Any) -> MemberView:
-    return MemberView(
-        user_id=row.user_id,
-        email=row.email,
-        name=row.name,
-        org_role=OrgRole(row.org_role),
-        status=MembershipStatus(row.status),
-        joined_at=row.joined_at,
-    )
+def _encode_cursor(member: Membership) -> str:
+    raw = json.dumps([member.joined_at.isoformat(), member.user_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        joined_at, user_id = json.loads(base64.urlsafe_b64decode(padded))
+        moment = datetime.fromisoformat(joined_at)
+        if moment.tzinfo is None:
+            raise ValueError("cursor time has no zone")
+        return moment, str(user_id)
+    except (ValueError, TypeError) as error:
+        raise Invalid("cursor is not valid", code="invalid_cursor") from error

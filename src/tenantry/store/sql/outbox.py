@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,8 +11,7 @@ import sqlalchemy as sa
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
 from tenantry.store.sql.tables import outbox
-
-CLAIM_LEASE = timedelta(minutes=5)
+from tenantry.store.sql.writes import Expect, WriteBuffer
 
 
 def _entry(row: Any) -> OutboxEntry:
@@ -31,11 +31,12 @@ def _entry(row: Any) -> OutboxEntry:
 
 
 class SqlOutbox:
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, writes: WriteBuffer) -> None:
         self._db = connection
+        self._writes = writes
 
     def add(self, message: EmailMessage, *, at: datetime) -> None:
-        self._db.execute(
+        self._writes.add(
             outbox.insert().values(
                 id=new_id("msg"),
                 kind=message.kind,
@@ -58,23 +59,28 @@ class SqlOutbox:
             .limit(limit)
         )
         if self._db.dialect.name == "postgresql":
-            # Two dispatchers never claim the same row; SQLite serialises writers anyway.
+            # Skip rows another dispatcher is claiming right now, instead of waiting for it.
             stmt = stmt.with_for_update(skip_locked=True)
-        entries = [_entry(row) for row in self._db.execute(stmt)]
-        # The claim is a lease: the row lock ends at commit, before sending starts, so the
-        # next attempt moves out of other dispatchers' reach until the lease runs out
-        # (a dispatcher that dies mid-send is retried then). mark_sent/mark_failed overwrite it.
-        if entries:
-            self._db.execute(
+        return [_entry(row) for row in self._db.execute(stmt)]
+
+    def claim(self, entries: Sequence[OutboxEntry], *, until: datetime) -> None:
+        # On SQLite the read and this write are separate transactions: the precondition (the
+        # next attempt is still the one read) is what keeps two dispatchers apart there.
+        for entry in entries:
+            stmt = (
                 outbox.update()
-                .where(outbox.c.id.in_([entry.id for entry in entries]))
-                .values(next_attempt_at=now + CLAIM_LEASE)
+                .where(
+                    outbox.c.id == entry.id,
+                    outbox.c.status == OutboxStatus.PENDING.value,
+                    outbox.c.next_attempt_at == entry.next_attempt_at,
+                )
+                .values(next_attempt_at=until)
             )
-        return entries
+            self._writes.add(stmt, expect=Expect.ONE_ROW, code="outbox_claimed")
 
     def mark_sent(self, entry_id: str, *, at: datetime) -> None:
         # The bodies carry one-time links: once delivered they are not kept.
-        self._db.execute(
+        self._writes.add(
             outbox.update()
             .where(outbox.c.id == entry_id)
             .values(status=OutboxStatus.SENT.value, sent_at=at, text_body="", html_body="")
@@ -91,4 +97,4 @@ class SqlOutbox:
         }
         if dead:
             values.update(text_body="", html_body="")  # never sent, never kept: they hold links
-        self._db.execute(outbox.update().where(outbox.c.id == entry_id).values(values))
+        self._writes.add(outbox.update().where(outbox.c.id == entry_id).values(values))

@@ -52,11 +52,8 @@ class SqlStore:
         org_id: str | None = None,
         user_id: str | None = None,
         request_id: str | None = None,
-        read_only: bool = False,
     ) -> SqlUnitOfWork:
-        return SqlUnitOfWork(
-            self.engine, org_id=org_id, user_id=user_id, request_id=request_id, read_only=read_only
-        )
+        return SqlUnitOfWork(self.engine, org_id=org_id, user_id=user_id, request_id=request_id)
 
     def check_tenant_isolation(self) -> None:
         """Refuse to serve PostgreSQL unless every tenant table has forced RLS that binds us."""

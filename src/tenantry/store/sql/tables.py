@@ -55,6 +55,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("email_verified_at", UtcDateTime),
+    sa.Column("session_epoch", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reset_epoch", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 organisations = sa.Table(
@@ -84,6 +86,8 @@ memberships = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("joined_at", UtcDateTime, nullable=False),
     sa.Column("ended_at", UtcDateTime),
+    sa.Column("email", sa.String(320), nullable=False, server_default=""),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
     sa.Index("ix_memberships_user", "user_id"),
     sa.Index("ix_memberships_org_joined", "org_id", "joined_at", "user_id"),
 )
@@ -101,6 +105,7 @@ sessions = sa.Table(
     sa.Column("ip_address", sa.String(64)),
     sa.Column("revoked_at", UtcDateTime),
     sa.Column("revoked_reason", sa.String(64)),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 refresh_tokens = sa.Table(
@@ -125,6 +130,7 @@ one_time_tokens = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_at", UtcDateTime),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 audit_events = sa.Table(

@@ -1,4 +1,10 @@
-"""The SQL unit of work: one connection, one transaction, tenant scope for RLS."""
+"""The SQL unit of work: reads at once, writes buffered and applied at commit.
+
+On SQLite the reads run in a deferred (read) transaction, so a slow use case (a password
+check) holds no write lock; commit then takes the write lock (`BEGIN IMMEDIATE`) only for as
+long as its writes take, and their preconditions catch whatever changed since the reads. On
+PostgreSQL reads and writes share one transaction, scoped for row-level security.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,22 @@ from typing import Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
 from tenantry.audit.ports import AuditRepository
-from tenantry.domain.errors import Conflict, Unavailable
+from tenantry.domain.errors import Unavailable
 from tenantry.keys.ports import SigningKeysRepository
 from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
 from tenantry.outbox.ports import OutboxRepository
 from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
-from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlRefreshTokens, SqlSessions, SqlUsers
+from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlUsers
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.keys import SqlSigningKeys
 from tenantry.store.sql.organisations import SqlMemberships, SqlOrganisations
 from tenantry.store.sql.outbox import SqlOutbox
+from tenantry.store.sql.sessions import SqlRefreshTokens, SqlSessions
+from tenantry.store.sql.writes import WriteBuffer, apply_intents
 
 _SET_SCOPE = sa.text(
     "SELECT set_config('app.org_id', :org_id, true), set_config('app.user_id', :user_id, true)"
@@ -45,18 +53,16 @@ class SqlUnitOfWork:
         org_id: str | None,
         user_id: str | None,
         request_id: str | None,
-        read_only: bool,
     ) -> None:
         self._engine = engine
         self._scope = (org_id, user_id)
         self._request_id = request_id
-        self._read_only = read_only
+        self._writes = WriteBuffer()
         self._connection: sa.Connection | None = None
 
     def __enter__(self) -> Self:
-        mode = "DEFERRED" if self._read_only else "IMMEDIATE"
         try:
-            connection = self._engine.connect().execution_options(sqlite_begin=mode)
+            connection = self._engine.connect().execution_options(sqlite_begin="DEFERRED")
         except DBAPIError as error:
             raise _unavailable() from error
         self._connection = connection
@@ -70,15 +76,16 @@ class SqlUnitOfWork:
         return self
 
     def _attach_repositories(self, connection: sa.Connection) -> None:
-        self.users = SqlUsers(connection)
-        self.organisations = SqlOrganisations(connection)
-        self.memberships = SqlMemberships(connection)
-        self.sessions = SqlSessions(connection)
-        self.refresh_tokens = SqlRefreshTokens(connection)
-        self.one_time_tokens = SqlOneTimeTokens(connection)
-        self.audit = SqlAudit(connection, self._request_id)
-        self.outbox = SqlOutbox(connection)
-        self.signing_keys = SqlSigningKeys(connection)
+        writes = self._writes
+        self.users = SqlUsers(connection, writes)
+        self.organisations = SqlOrganisations(connection, writes)
+        self.memberships = SqlMemberships(connection, writes)
+        self.sessions = SqlSessions(connection, writes)
+        self.refresh_tokens = SqlRefreshTokens(connection, writes)
+        self.one_time_tokens = SqlOneTimeTokens(connection, writes)
+        self.audit = SqlAudit(connection, writes, self._request_id)
+        self.outbox = SqlOutbox(connection, writes)
+        self.signing_keys = SqlSigningKeys(connection, writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._scope = (org_id or self._scope[0], user_id or self._scope[1])
@@ -87,12 +94,32 @@ class SqlUnitOfWork:
             connection.execute(_SET_SCOPE, {"org_id": self._scope[0], "user_id": self._scope[1]})
 
     def commit(self) -> None:
+        connection = self._require_connection()
+        intents = self._writes.take()
+        if not intents:
+            connection.rollback()  # nothing to write: end the read transaction
+            return
         try:
-            self._require_connection().commit()
+            self._begin_writing(connection)
+            apply_intents(connection, intents)
+        except DBAPIError as error:
+            raise _unavailable() from error
+        try:
+            connection.commit()
         except DBAPIError as error:
             raise Unavailable("the change could not be saved", code="commit_failed") from error
 
+    def _begin_writing(self, connection: sa.Connection) -> None:
+        if connection.dialect.name != "sqlite":
+            return
+        # A deferred transaction that starts writing may find its snapshot stale and fail at
+        # once, whatever the busy timeout; a fresh IMMEDIATE one waits for the lock instead.
+        connection.rollback()
+        connection.execution_options(sqlite_begin="IMMEDIATE")
+        connection.begin()
+
     def rollback(self) -> None:
+        self._writes.take()
         self._require_connection().rollback()
 
     def __exit__(
@@ -101,6 +128,8 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._writes.take()
+        self._writes.closed = True
         connection = self._require_connection()
         try:
             if connection.in_transaction():
@@ -108,13 +137,14 @@ class SqlUnitOfWork:
         finally:
             connection.close()
             self._connection = None
-        # A constraint no precondition anticipated is still a conflict with stored data; any
-        # other failed statement (deadlock, lock timeout, lost connection) is the store being
-        # unavailable. Either way nothing was applied, and the client is told so, not a 500.
-        if isinstance(exc, IntegrityError):
-            raise Conflict("the change conflicts with stored data", code="conflict") from exc
+        # A failed read (deadlock, lock timeout, lost connection) is the store being
+        # unavailable: nothing was applied, and the client is told so, not a 500.
         if isinstance(exc, DBAPIError):
             raise _unavailable() from exc
+
+    def __getattr__(self, name: str) -> object:
+        # Only reached for the repositories, before `__enter__` attached them.
+        raise RuntimeError(f"unit of work used outside its `with` block ({name})")
 
     def _require_connection(self) -> sa.Connection:
         if self._connection is None:

@@ -1,0 +1,54 @@
+"""Register an organisation, then provision it: two transactions, one call for every edge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from tenantry.context import ServiceDeps
+from tenantry.domain.model import Organisation
+from tenantry.domain.principal import Principal
+from tenantry.organisations import service as organisations
+from tenantry.organisations.provisioning import retry_provisioning
+from tenantry.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+
+
+class UseCaseRunner(Protocol):
+    """An edge's way to run one use case in one unit of work (`tenantry.runner.Runner`)."""
+
+    @property
+    def caller(self) -> Principal: ...
+    @property
+    def deps(self) -> ServiceDeps: ...
+    def __call__(self, use_case: Callable[[UnitOfWork], T]) -> T: ...
+
+
+class ProvisioningEngine(Protocol):
+    def provision(self, org_id: str, actor: Principal) -> Organisation: ...
+
+
+def register_and_provision(
+    run: UseCaseRunner,
+    engine: ProvisioningEngine,
+    *,
+    name: str,
+    slug: str,
+    owner_id: str | None = None,
+) -> Organisation:
+    """The caller (or `owner_id`, for an operator) becomes OWNER; the result is the
+    organisation as provisioning left it (ACTIVE, or FAILED with the step)."""
+    org = run(
+        lambda uow: organisations.register_organisation(
+            uow, run.deps, run.caller, owner_id=owner_id or run.caller.user_id, name=name, slug=slug
+        )
+    )
+    return engine.provision(org.id, run.caller)
+
+
+def retry_and_provision(
+    run: UseCaseRunner, engine: ProvisioningEngine, org_id: str
+) -> Organisation:
+    run(lambda uow: retry_provisioning(uow, run.deps, run.caller, org_id))
+    return engine.provision(org_id, run.caller)

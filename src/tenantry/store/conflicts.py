@@ -1,0 +1,29 @@
+"""The conflict each precondition raises by default, shared by every store so that the same
+failed precondition reads the same on SQLite, PostgreSQL, in memory and on DynamoDB."""
+
+from __future__ import annotations
+
+from tenantry.domain.errors import Conflict, TenantryError
+
+_DETAILS = {
+    "email_taken": "email is taken",
+    "slug_taken": "the slug is taken",
+    "already_member": "already a member",
+    "organisation_changed": "the organisation changed meanwhile; read it again and retry",
+    "membership_changed": "the membership changed meanwhile",
+    "account_changed": "the account changed meanwhile; try again",
+    "user_not_found": "user not found",
+    "refresh_token_used": "refresh token already used",
+    "token_used": "token already used",
+    "session_revoked": "session has been revoked",
+    "outbox_claimed": "another dispatcher claimed these emails",
+    "key_state_changed": "the signing key changed state meanwhile",
+    "conflict": "the change conflicts with stored data",
+}
+
+
+def conflict(code: str, on_conflict: TenantryError | None = None) -> TenantryError:
+    """The error a failed precondition raises: the use case's own, else the store's default."""
+    if on_conflict is not None:
+        return on_conflict
+    return Conflict(_DETAILS[code], code=code)

@@ -1,0 +1,98 @@
+"""Organisations and memberships in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tenantry.domain.errors import TenantryError
+from tenantry.domain.model import Membership, MembershipStatus, Organisation, Page
+from tenantry.store.memory.cursor import (
+    MemberPosition,
+    decode_cursor,
+    encode_cursor,
+    member_position,
+)
+from tenantry.store.memory.state import MemoryState
+from tenantry.store.memory.table import Table
+from tenantry.store.memory.transaction import Transaction
+
+
+def _organisations(state: MemoryState) -> dict[str, Organisation]:
+    return state.organisations
+
+
+def _memberships(state: MemoryState) -> dict[tuple[str, str], Membership]:
+    return state.memberships
+
+
+class MemoryOrganisations:
+    def __init__(self, transaction: Transaction) -> None:
+        self._table = Table(transaction, _organisations)
+
+    def get(self, org_id: str) -> Organisation | None:
+        return self._table.get(org_id)
+
+    def get_many(self, org_ids: Sequence[str]) -> list[Organisation]:
+        wanted = set(org_ids)
+        return self._table.select(lambda org: org.id in wanted)
+
+    def add(self, org: Organisation) -> None:
+        # Deleted organisations keep their slug, as their SQL rows do.
+        self._table.insert(org.id, org, code="slug_taken", unique=lambda other: other.slug)
+
+    def update(
+        self,
+        org: Organisation,
+        *,
+        expected_version: int,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        self._table.update(
+            org.id,
+            lambda _stored: org,
+            precondition=lambda stored: stored.version == expected_version,
+            code="organisation_changed",
+            on_conflict=on_conflict,
+        )
+
+
+def _is_active(membership: Membership) -> bool:
+    return membership.status == MembershipStatus.ACTIVE
+
+
+class MemoryMemberships:
+    def __init__(self, transaction: Transaction) -> None:
+        self._table = Table(transaction, _memberships)
+
+    def get(self, org_id: str, user_id: str) -> Membership | None:
+        return self._table.get((org_id, user_id))
+
+    def add(self, membership: Membership) -> None:
+        key = (membership.org_id, membership.user_id)
+        self._table.insert(key, membership, code="already_member")
+
+    def require_active(
+        self, org_id: str, user_id: str, *, on_conflict: TenantryError | None = None
+    ) -> None:
+        self._table.require(
+            (org_id, user_id), _is_active, code="membership_changed", on_conflict=on_conflict
+        )
+
+    def list_for_user(self, user_id: str) -> list[Membership]:
+        found = self._table.select(lambda m: m.user_id == user_id and _is_active(m))
+        return sorted(found, key=lambda m: (m.joined_at, m.org_id))
+
+    def list_members(self, org_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
+        after = decode_cursor(cursor) if cursor is not None else None
+        found = self._table.select(
+            lambda m: m.org_id == org_id and _is_active(m) and _follows(m, after)
+        )
+        members = sorted(found, key=member_position)
+        page = members[:limit]
+        if not page or len(members) == len(page):
+            return Page(page)
+        return Page(page, encode_cursor(member_position(page[-1])))
+
+
+def _follows(membership: Membership, after: MemberPosition | None) -> bool:
+    return after is None or member_position(membership) > after

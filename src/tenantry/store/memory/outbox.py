@@ -1,0 +1,74 @@
+"""The email outbox in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from tenantry.domain.ids import new_id
+from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
+from tenantry.store.memory.state import MemoryState
+from tenantry.store.memory.table import Table
+from tenantry.store.memory.transaction import Transaction
+
+
+def _outbox(state: MemoryState) -> dict[str, OutboxEntry]:
+    return state.outbox
+
+
+class MemoryOutbox:
+    def __init__(self, transaction: Transaction) -> None:
+        self._table = Table(transaction, _outbox)
+
+    def add(self, message: EmailMessage, *, at: datetime) -> None:
+        entry = OutboxEntry(id=new_id("msg"), message=message, created_at=at, next_attempt_at=at)
+        self._table.insert(entry.id, entry)
+
+    def due(self, now: datetime, *, limit: int) -> list[OutboxEntry]:
+        found = self._table.select(
+            lambda entry: entry.status == OutboxStatus.PENDING and entry.next_attempt_at <= now
+        )
+        found.sort(key=lambda entry: (entry.next_attempt_at, entry.id))
+        return found[:limit]
+
+    def claim(self, entries: Sequence[OutboxEntry], *, until: datetime) -> None:
+        for entry in entries:
+            self._claim(entry, until)
+
+    def _claim(self, read: OutboxEntry, until: datetime) -> None:
+        self._table.update(
+            read.id,
+            lambda entry: replace(entry, next_attempt_at=until),
+            precondition=lambda entry: (
+                entry.status == OutboxStatus.PENDING
+                and entry.next_attempt_at == read.next_attempt_at
+            ),
+            code="outbox_claimed",
+        )
+
+    def mark_sent(self, entry_id: str, *, at: datetime) -> None:
+        self._table.update(
+            entry_id,
+            lambda entry: replace(_without_bodies(entry), status=OutboxStatus.SENT, sent_at=at),
+        )
+
+    def mark_failed(
+        self, entry_id: str, *, attempts: int, next_attempt_at: datetime, error: str, dead: bool
+    ) -> None:
+        def failed(entry: OutboxEntry) -> OutboxEntry:
+            after = replace(
+                entry,
+                status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                last_error=error[:1000],
+            )
+            return _without_bodies(after) if dead else after
+
+        self._table.update(entry_id, failed)
+
+
+def _without_bodies(entry: OutboxEntry) -> OutboxEntry:
+    # The bodies carry one-time links: once delivered, or given up on, they are not kept.
+    return replace(entry, message=replace(entry.message, text="", html=""))

@@ -1,0 +1,39 @@
+"""What the memory store holds: one dict of records per kind, keyed as the SQL tables are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from tenantry.domain.audit import AuditEvent
+from tenantry.domain.model import (
+    Membership,
+    OneTimeToken,
+    Organisation,
+    OutboxEntry,
+    RefreshToken,
+    Session,
+    SigningKey,
+    User,
+)
+
+
+@dataclass(slots=True)
+class MemoryState:
+    """Records are frozen, so a copy of the dicts is a copy of the state that shares them."""
+
+    users: dict[str, User] = field(default_factory=dict)
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], Membership] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    one_time_tokens: dict[str, OneTimeToken] = field(default_factory=dict)
+    audit_events: dict[str, AuditEvent] = field(default_factory=dict)
+    outbox: dict[str, OutboxEntry] = field(default_factory=dict)
+    signing_keys: dict[str, SigningKey] = field(default_factory=dict)
+
+    def copy(self) -> MemoryState:
+        tables: dict[str, dict[Any, Any]] = {
+            table.name: dict(getattr(self, table.name)) for table in fields(self)
+        }
+        return MemoryState(**tables)

@@ -1,0 +1,78 @@
+"""The memory unit of work: reads of committed state, writes buffered until `commit`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
+from tenantry.audit.ports import AuditRepository
+from tenantry.keys.ports import SigningKeysRepository
+from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
+from tenantry.outbox.ports import OutboxRepository
+from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
+from tenantry.store.memory.accounts import MemoryUsers
+from tenantry.store.memory.audit import MemoryAudit
+from tenantry.store.memory.keys import MemorySigningKeys
+from tenantry.store.memory.organisations import MemoryMemberships, MemoryOrganisations
+from tenantry.store.memory.outbox import MemoryOutbox
+from tenantry.store.memory.sessions import MemorySessions
+from tenantry.store.memory.tokens import MemoryOneTimeTokens, MemoryRefreshTokens
+from tenantry.store.memory.transaction import CommittedState, Transaction
+
+
+class MemoryUnitOfWork:
+    """`org_id` and `user_id` are the scope, kept as SQL keeps it; nothing in memory needs it,
+    since every repository method already names the organisation it is for."""
+
+    users: UsersRepository
+    organisations: OrganisationsRepository
+    memberships: MembershipsRepository
+    sessions: SessionsRepository
+    refresh_tokens: RefreshTokensRepository
+    one_time_tokens: OneTimeTokensRepository
+    audit: AuditRepository
+    outbox: OutboxRepository
+    signing_keys: SigningKeysRepository
+
+    def __init__(
+        self,
+        committed: CommittedState,
+        *,
+        org_id: str | None,
+        user_id: str | None,
+        request_id: str | None,
+    ) -> None:
+        self.org_id, self.user_id = org_id, user_id
+        self._transaction = transaction = Transaction(committed)
+        self.users = MemoryUsers(transaction)
+        self.organisations = MemoryOrganisations(transaction)
+        self.memberships = MemoryMemberships(transaction)
+        self.sessions = MemorySessions(transaction)
+        self.refresh_tokens = MemoryRefreshTokens(transaction)
+        self.one_time_tokens = MemoryOneTimeTokens(transaction)
+        self.audit = MemoryAudit(transaction, request_id)
+        self.outbox = MemoryOutbox(transaction)
+        self.signing_keys = MemorySigningKeys(transaction)
+
+    def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
+        self._transaction.require_open()
+        self.org_id, self.user_id = org_id or self.org_id, user_id or self.user_id
+
+    def commit(self) -> None:
+        self._transaction.commit()
+
+    def rollback(self) -> None:
+        self._transaction.rollback()
+
+    def __enter__(self) -> Self:
+        self._transaction.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._transaction.close()

@@ -1,0 +1,77 @@
+"""Writes as intents: each repository write is buffered with its precondition and applied at
+commit, in order, so that SQL honours the same contract as a DynamoDB TransactWriteItems.
+
+A precondition is either "exactly one row" (an UPDATE whose WHERE names the expected state,
+or a SELECT that must find the row: a condition check) or "unique" (an INSERT that a unique
+constraint may refuse). A failed one raises the write's conflict and the commit stops there;
+the unit of work then rolls back the whole transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum, auto
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from tenantry.domain.errors import TenantryError
+from tenantry.store.conflicts import conflict
+
+
+class Expect(Enum):
+    NOTHING = auto()
+    ONE_ROW = auto()
+    UNIQUE = auto()
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    statement: sa.Executable
+    expect: Expect = Expect.NOTHING
+    code: str = "conflict"
+    on_conflict: TenantryError | None = None
+
+
+class WriteBuffer:
+    """The unit of work's pending writes; repositories only ever append to it."""
+
+    def __init__(self) -> None:
+        self._intents: list[Intent] = []
+        self.closed = False
+
+    def add(
+        self,
+        statement: sa.Executable,
+        *,
+        expect: Expect = Expect.NOTHING,
+        code: str = "conflict",
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        if self.closed:
+            raise RuntimeError("unit of work used outside its `with` block")
+        self._intents.append(Intent(statement, expect, code, on_conflict))
+
+    def take(self) -> list[Intent]:
+        intents, self._intents = self._intents, []
+        return intents
+
+
+def apply_intents(db: sa.Connection, intents: Iterable[Intent]) -> None:
+    for intent in intents:
+        _apply(db, intent)
+
+
+def _apply(db: sa.Connection, intent: Intent) -> None:
+    try:
+        result = db.execute(intent.statement)
+    except IntegrityError as error:
+        # A constraint no precondition anticipated is still a conflict with stored data.
+        code = intent.code if intent.expect is Expect.UNIQUE else "conflict"
+        raise conflict(code, intent.on_conflict) from error
+    if intent.expect is not Expect.ONE_ROW:
+        return
+    found = result.first() is not None if result.returns_rows else result.rowcount == 1
+    if not found:
+        raise conflict(intent.code, intent.on_conflict)

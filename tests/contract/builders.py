@@ -1,0 +1,149 @@
+"""Records for the contract suite: valid by default, unique where the store needs it.
+
+Times are whole seconds in UTC, so every store gives them back equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tenantry.domain.audit import AuditDraft, EventType, Outcome
+from tenantry.domain.ids import hash_secret, new_id, new_secret_token
+from tenantry.domain.model import (
+    EmailMessage,
+    KeyState,
+    Membership,
+    MembershipStatus,
+    OneTimeToken,
+    Organisation,
+    OrgStatus,
+    RefreshToken,
+    Session,
+    SigningKey,
+    TokenPurpose,
+    User,
+)
+from tenantry.domain.roles import OrgRole
+from tests.harness import unique_email, unique_slug
+
+AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+# Outbox reads are global: times long before anything else the shared database holds keep
+# `due` to this suite's own entries.
+OUTBOX_AT = datetime(2001, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def make_user(**changes: Any) -> User:
+    user = User(
+        id=new_id("usr"),
+        email=unique_email(),
+        name="Ada Lovelace",
+        password_hash="hash-0",
+        created_at=AT,
+    )
+    return replace(user, **changes)
+
+
+def make_org(**changes: Any) -> Organisation:
+    org = Organisation(
+        id=new_id("org"),
+        slug=unique_slug(),
+        name="Acme",
+        status=OrgStatus.ACTIVE,
+        created_at=AT,
+        created_by=new_id("usr"),
+        settings={"theme": "dark"},
+    )
+    return replace(org, **changes)
+
+
+def make_membership(org: Organisation, user: User, **changes: Any) -> Membership:
+    membership = Membership(
+        org_id=org.id,
+        user_id=user.id,
+        org_role=OrgRole.MEMBER,
+        status=MembershipStatus.ACTIVE,
+        joined_at=AT,
+        email=user.email,
+        name=user.name,
+    )
+    return replace(membership, **changes)
+
+
+def make_session(user: User, **changes: Any) -> Session:
+    session = Session(
+        id=new_id("ses"),
+        user_id=user.id,
+        created_at=AT,
+        last_used_at=AT,
+        expires_at=AT + timedelta(days=1),
+        user_agent="contract-suite",
+        ip_address="192.0.2.1",
+    )
+    return replace(session, **changes)
+
+
+def make_refresh_token(session: Session, **changes: Any) -> RefreshToken:
+    token = RefreshToken(
+        id=new_id("rt"),
+        session_id=session.id,
+        token_hash=hash_secret(new_secret_token()),
+        issued_at=AT,
+        expires_at=AT + timedelta(days=30),
+    )
+    return replace(token, **changes)
+
+
+def make_one_time_token(user: User, **changes: Any) -> OneTimeToken:
+    token = OneTimeToken(
+        id=new_id("ott"),
+        user_id=user.id,
+        purpose=TokenPurpose.RESET_PASSWORD,
+        token_hash=hash_secret(new_secret_token()),
+        created_at=AT,
+        expires_at=AT + timedelta(hours=1),
+        epoch=3,
+    )
+    return replace(token, **changes)
+
+
+def make_key(**changes: Any) -> SigningKey:
+    kid = new_id("key")
+    key = SigningKey(
+        kid=kid,
+        alg="EdDSA",
+        public_jwk={"kty": "OKP", "crv": "Ed25519", "x": "contract", "kid": kid},
+        private_key_encrypted="not-a-real-key",
+        state=KeyState.NEXT,
+        created_at=AT,
+    )
+    return replace(key, **changes)
+
+
+def make_message(**changes: Any) -> EmailMessage:
+    message = EmailMessage(
+        to=unique_email("recipient"),
+        subject="Verify your email",
+        text="Follow https://tenantry.test/verify?token=secret",
+        html="<p>Follow the link</p>",
+        kind="verify_email",
+    )
+    return replace(message, **changes)
+
+
+def make_draft(**changes: Any) -> AuditDraft:
+    draft = AuditDraft(
+        event_type=EventType.USER_MANAGEMENT,
+        action="user.update",
+        outcome=Outcome.SUCCESS,
+        actor_id=new_id("usr"),
+        resource_type="user",
+        resource_id=new_id("usr"),
+        details={"field": "name"},
+    )
+    return replace(draft, **changes)

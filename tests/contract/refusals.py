@@ -1,0 +1,343 @@
+"""Every failed precondition of the write ports: a state, and a write that it refuses.
+
+Each builder below stores what makes its write fail and returns a `Refusal`; `@refusal`
+registers it under its port. The tests in `test_preconditions.py` commit each write and check
+the conflict, its `on_conflict` replacement, and that nothing of the unit of work was applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from tenantry.domain.errors import TenantryError
+from tenantry.domain.ids import new_id
+from tenantry.domain.model import KeyState, MembershipStatus, Organisation, OrgStatus
+from tenantry.store.open import Store
+from tenantry.unit_of_work import UnitOfWork
+from tests.contract.builders import (
+    AT,
+    make_membership,
+    make_one_time_token,
+    make_org,
+    make_refresh_token,
+    make_user,
+    minutes,
+)
+from tests.contract.steps import (
+    committed,
+    given_entry,
+    given_key,
+    given_member,
+    given_org,
+    given_session,
+    given_user,
+)
+
+RefusedWrite = Callable[[UnitOfWork, TenantryError | None], None]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """`write` fails its precondition with the `Conflict` `code`; it passes its second
+    argument on as the write's `on_conflict`, if the write takes one."""
+
+    code: str
+    write: RefusedWrite
+    org_id: str | None = None
+    user_id: str | None = None
+
+
+Build = Callable[[Store], Refusal]
+
+
+@dataclass(frozen=True)
+class Case:
+    port: str
+    build: Build
+    takes_on_conflict: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.port}-{self.build.__name__}"
+
+
+REFUSALS: list[Case] = []
+
+
+def refusal(port: str, *, takes_on_conflict: bool = True) -> Callable[[Build], Build]:
+    def register(build: Build) -> Build:
+        REFUSALS.append(Case(port, build, takes_on_conflict))
+        return build
+
+    return register
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+@refusal("users", takes_on_conflict=False)
+def a_second_user_with_the_same_email(store: Store) -> Refusal:
+    taken = given_user(store)
+    return Refusal(
+        "email_taken",
+        lambda uow, _: uow.users.add(make_user(email=taken.email)),
+    )
+
+
+@refusal("users")
+def requiring_a_user_that_does_not_exist(store: Store) -> Refusal:
+    missing = new_id("usr")
+    return Refusal(
+        "user_not_found", lambda uow, mine: uow.users.require_exists(missing, on_conflict=mine)
+    )
+
+
+@refusal("users")
+def a_password_change_checked_against_an_old_hash(store: Store) -> Refusal:
+    user = given_user(store, password_hash="hash-1")
+    return Refusal(
+        "account_changed",
+        lambda uow, mine: uow.users.set_password_hash(
+            user.id, "hash-2", expected_hash="hash-0", on_conflict=mine
+        ),
+    )
+
+
+@refusal("users")
+def a_password_change_of_a_missing_user(store: Store) -> Refusal:
+    missing = new_id("usr")
+    return Refusal(
+        "account_changed",
+        lambda uow, mine: uow.users.set_password_hash(
+            missing, "hash-2", expected_hash="hash-0", on_conflict=mine
+        ),
+    )
+
+
+@refusal("users", takes_on_conflict=False)
+def verifying_a_missing_user(store: Store) -> Refusal:
+    missing = new_id("usr")
+    return Refusal(
+        "user_not_found",
+        lambda uow, _: uow.users.mark_verified(missing, AT),
+    )
+
+
+@refusal("users")
+def bumping_the_session_epoch_from_a_stale_epoch(store: Store) -> Refusal:
+    user = given_user(store)
+    committed(store, lambda uow: uow.users.bump_session_epoch(user.id, expected=0))
+    return Refusal(
+        "account_changed",
+        lambda uow, mine: uow.users.bump_session_epoch(user.id, expected=0, on_conflict=mine),
+    )
+
+
+# --- one-time tokens and refresh tokens ----------------------------------------------------
+
+
+@refusal("one_time_tokens")
+def using_a_one_time_token_twice(store: Store) -> Refusal:
+    token = make_one_time_token(given_user(store))
+    committed(store, lambda uow: uow.one_time_tokens.add(token))
+    committed(store, lambda uow: uow.one_time_tokens.mark_used(token.id, AT))
+    return Refusal(
+        "token_used",
+        lambda uow, mine: uow.one_time_tokens.mark_used(token.id, AT, on_conflict=mine),
+    )
+
+
+@refusal("one_time_tokens")
+def using_a_missing_one_time_token(store: Store) -> Refusal:
+    missing = new_id("ott")
+    return Refusal(
+        "token_used",
+        lambda uow, mine: uow.one_time_tokens.mark_used(missing, AT, on_conflict=mine),
+    )
+
+
+@refusal("refresh_tokens")
+def rotating_a_refresh_token_twice(store: Store) -> Refusal:
+    token = make_refresh_token(given_session(store))
+    committed(store, lambda uow: uow.refresh_tokens.add(token))
+    committed(store, lambda uow: uow.refresh_tokens.mark_used(token.id, AT))
+    return Refusal(
+        "refresh_token_used",
+        lambda uow, mine: uow.refresh_tokens.mark_used(token.id, AT, on_conflict=mine),
+    )
+
+
+@refusal("refresh_tokens")
+def rotating_a_missing_refresh_token(store: Store) -> Refusal:
+    missing = new_id("rt")
+    return Refusal(
+        "refresh_token_used",
+        lambda uow, mine: uow.refresh_tokens.mark_used(missing, AT, on_conflict=mine),
+    )
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+@refusal("sessions")
+def using_a_revoked_session(store: Store) -> Refusal:
+    session = given_session(store)
+    committed(store, lambda uow: uow.sessions.revoke(session.id, at=AT, reason="logout"))
+    return Refusal(
+        "session_revoked",
+        lambda uow, mine: uow.sessions.record_use(
+            session.id, at=AT + minutes(1), org_id=None, on_conflict=mine
+        ),
+    )
+
+
+@refusal("sessions")
+def using_a_missing_session(store: Store) -> Refusal:
+    missing = new_id("ses")
+    return Refusal(
+        "session_revoked",
+        lambda uow, mine: uow.sessions.record_use(missing, at=AT, org_id=None, on_conflict=mine),
+    )
+
+
+# --- organisations -------------------------------------------------------------------------
+
+
+@refusal("organisations", takes_on_conflict=False)
+def a_second_organisation_with_the_same_slug(store: Store) -> Refusal:
+    return _slug_taken_by(given_org(store))
+
+
+@refusal("organisations", takes_on_conflict=False)
+def the_slug_of_a_deleted_organisation(store: Store) -> Refusal:
+    return _slug_taken_by(given_org(store, status=OrgStatus.DELETED, deleted_at=AT))
+
+
+def _slug_taken_by(taken: Organisation) -> Refusal:
+    second = make_org(slug=taken.slug)
+    return Refusal(
+        "slug_taken",
+        lambda uow, _: uow.organisations.add(second),
+        org_id=second.id,
+    )
+
+
+@refusal("organisations")
+def updating_an_organisation_from_a_stale_version(store: Store) -> Refusal:
+    org = given_org(store)
+    changed = replace(org, name="Changed", version=1)
+    committed(
+        store, lambda uow: uow.organisations.update(changed, expected_version=0), org_id=org.id
+    )
+    stale = replace(org, name="Stale", version=1)
+    return Refusal(
+        "organisation_changed",
+        lambda uow, mine: uow.organisations.update(stale, expected_version=0, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("organisations")
+def updating_a_missing_organisation(store: Store) -> Refusal:
+    missing = make_org(version=1)
+    return Refusal(
+        "organisation_changed",
+        lambda uow, mine: uow.organisations.update(missing, expected_version=0, on_conflict=mine),
+        org_id=missing.id,
+    )
+
+
+# --- memberships ---------------------------------------------------------------------------
+
+
+@refusal("memberships", takes_on_conflict=False)
+def adding_a_member_twice(store: Store) -> Refusal:
+    return _already_a_member(store, MembershipStatus.ACTIVE)
+
+
+@refusal("memberships", takes_on_conflict=False)
+def adding_back_a_member_whose_membership_ended(store: Store) -> Refusal:
+    return _already_a_member(store, MembershipStatus.ENDED)
+
+
+def _already_a_member(store: Store, status: MembershipStatus) -> Refusal:
+    org, user = given_org(store), given_user(store)
+    given_member(store, org, user, status=status)
+    again = make_membership(org, user, joined_at=AT + minutes(5))
+    return Refusal(
+        "already_member",
+        lambda uow, _: uow.memberships.add(again),
+        org_id=org.id,
+    )
+
+
+@refusal("memberships")
+def requiring_an_ended_membership_to_be_active(store: Store) -> Refusal:
+    org = given_org(store)
+    ended = given_member(store, org, status=MembershipStatus.ENDED)
+    return Refusal(
+        "membership_changed",
+        lambda uow, mine: uow.memberships.require_active(org.id, ended.user_id, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("memberships")
+def requiring_a_missing_membership_to_be_active(store: Store) -> Refusal:
+    org, stranger = given_org(store), given_user(store)
+    return Refusal(
+        "membership_changed",
+        lambda uow, mine: uow.memberships.require_active(org.id, stranger.id, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+@refusal("outbox", takes_on_conflict=False)
+def claiming_an_entry_another_dispatcher_claimed(store: Store) -> Refusal:
+    entry = given_entry(store)
+    committed(
+        store, lambda uow: uow.outbox.claim([entry], until=entry.next_attempt_at + minutes(5))
+    )
+    return Refusal(
+        "outbox_claimed",
+        lambda uow, _: uow.outbox.claim([entry], until=entry.next_attempt_at + minutes(5)),
+    )
+
+
+@refusal("outbox", takes_on_conflict=False)
+def claiming_an_entry_that_was_sent(store: Store) -> Refusal:
+    entry = given_entry(store)
+    committed(store, lambda uow: uow.outbox.mark_sent(entry.id, at=entry.created_at))
+    return Refusal(
+        "outbox_claimed",
+        lambda uow, _: uow.outbox.claim([entry], until=entry.next_attempt_at + minutes(5)),
+    )
+
+
+# --- signing keys --------------------------------------------------------------------------
+
+
+@refusal("signing_keys", takes_on_conflict=False)
+def moving_a_key_out_of_a_state_it_already_left(store: Store) -> Refusal:
+    key = given_key(store, state=KeyState.CURRENT)
+    return Refusal(
+        "key_state_changed",
+        lambda uow, _: uow.signing_keys.set_state(
+            key.kid, expected=KeyState.NEXT, new=KeyState.CURRENT, at=AT
+        ),
+    )
+
+
+@refusal("signing_keys", takes_on_conflict=False)
+def moving_a_missing_key(store: Store) -> Refusal:
+    missing = new_id("key")
+    return Refusal(
+        "key_state_changed",
+        lambda uow, _: uow.signing_keys.set_state(
+            missing, expected=KeyState.CURRENT, new=KeyState.RETIRED, at=AT
+        ),
+    )

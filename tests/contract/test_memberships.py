@@ -1,0 +1,127 @@
+"""MembershipsRepository: reads, a user's memberships, and member lists paged by cursor.
+(Its refused writes are in `refusals.py`.)"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tenantry.domain.errors import Invalid
+from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
+from tenantry.domain.roles import OrgRole
+from tenantry.store.open import Store
+from tenantry.unit_of_work import UnitOfWork
+from tests.contract.builders import AT, make_membership, make_user, minutes
+from tests.contract.steps import committed, given_member, given_org, given_user, read
+
+
+def test_a_membership_reads_back_as_it_was_added(store: Store) -> None:
+    org = given_org(store)
+    membership = given_member(store, org, org_role=OrgRole.ADMIN)
+    got = read(store, lambda uow: uow.memberships.get(org.id, membership.user_id), org_id=org.id)
+    assert got == membership
+
+
+def test_an_unknown_membership_is_none(store: Store) -> None:
+    org, stranger = given_org(store), given_user(store)
+    assert read(store, lambda uow: uow.memberships.get(org.id, stranger.id), org_id=org.id) is None
+
+
+def test_requiring_an_active_membership_commits(store: Store) -> None:
+    org = given_org(store)
+    member = given_member(store, org)
+    committed(
+        store, lambda uow: uow.memberships.require_active(org.id, member.user_id), org_id=org.id
+    )
+
+
+def test_a_users_active_memberships_are_listed_by_join_time_then_org(store: Store) -> None:
+    user = given_user(store)
+    later = given_member(store, given_org(store), user, joined_at=AT + minutes(2))
+    in_a_deleted_org = given_member(store, given_org(store, status=OrgStatus.DELETED), user)
+    joined_together = sorted(
+        [in_a_deleted_org, given_member(store, given_org(store), user)],
+        key=lambda membership: membership.org_id,
+    )
+    given_member(store, given_org(store), user, status=MembershipStatus.ENDED)
+    given_member(store, given_org(store))  # someone else's
+    listed = read(store, lambda uow: uow.memberships.list_for_user(user.id), user_id=user.id)
+    assert listed == [*joined_together, later]
+
+
+def _members(store: Store, org: Organisation, joined_minutes: list[int]) -> list[Membership]:
+    """Active members of `org`, joined that many minutes after AT, in member-list order."""
+    users = [make_user() for _ in joined_minutes]
+    members = [
+        make_membership(org, user, joined_at=AT + minutes(offset))
+        for user, offset in zip(users, joined_minutes, strict=True)
+    ]
+
+    def add(uow: UnitOfWork) -> None:
+        for user, member in zip(users, members, strict=True):
+            uow.users.add(user)
+            uow.memberships.add(member)
+
+    committed(store, add, org_id=org.id)
+    return sorted(members, key=lambda member: (member.joined_at, member.user_id))
+
+
+def _page(store: Store, org: Organisation, cursor: str | None) -> Page[Membership]:
+    return read(
+        store,
+        lambda uow: uow.memberships.list_members(org.id, limit=2, cursor=cursor),
+        org_id=org.id,
+    )
+
+
+def test_a_member_list_is_paged_by_join_time_then_user_until_the_cursor_is_none(
+    store: Store,
+) -> None:
+    org = given_org(store)
+    members = _members(store, org, [3, 0, 0, 1, 2])
+    given_member(store, org, status=MembershipStatus.ENDED, joined_at=AT)
+    given_member(store, given_org(store), joined_at=AT)  # another organisation's
+    first = _page(store, org, None)
+    second = _page(store, org, first.next_cursor)
+    third = _page(store, org, second.next_cursor)
+    assert [len(first.items), len(second.items), len(third.items)] == [2, 2, 1]
+    assert [*first.items, *second.items, *third.items] == members
+    assert first.next_cursor is not None
+    assert second.next_cursor is not None
+    assert third.next_cursor is None
+
+
+def test_a_last_page_that_is_full_has_no_cursor(store: Store) -> None:
+    org = given_org(store)
+    members = _members(store, org, [0, 1, 2, 3])
+    first = _page(store, org, None)
+    second = _page(store, org, first.next_cursor)
+    assert second.items == members[2:]
+    assert second.next_cursor is None
+
+
+def test_an_organisation_without_members_has_one_empty_page(store: Store) -> None:
+    assert _page(store, given_org(store), None) == Page([], None)
+
+
+def _encoded(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor",
+        "%%%",
+        _encoded("{}"),
+        _encoded('["yesterday", "usr_x"]'),
+        _encoded('["2030-01-01T12:00:00", "usr_x"]'),  # a time without its zone
+        _encoded("[1, 2]"),
+    ],
+)
+def test_a_cursor_the_store_did_not_make_is_invalid(store: Store, cursor: str) -> None:
+    org = given_org(store)
+    with pytest.raises(Invalid) as raised:
+        _page(store, org, cursor)
+    assert raised.value.code == "invalid_cursor"
