@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tenantry.domain.audit import Outcome
+from tenantry.sessions.ports import AccessClaims
 from tenantry.tokens.signer import CLOCK_SKEW
-from tests.harness import PASSWORD, Api, StoreTarget, audit_events, bearer, unique_email
+from tests.harness import (
+    PASSWORD,
+    Account,
+    Api,
+    StoreTarget,
+    audit_events,
+    bearer,
+    unique_email,
+)
 from tests.integration.account_checks import (
     assert_problem,
     audit_events_of,
@@ -324,3 +334,36 @@ def _flip_char(text: str, index: int) -> str:
 
 def _without_request_id(body: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in body.items() if key != "request_id"}
+
+
+def test_a_token_naming_another_users_session_is_refused(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """A validly signed token is only as good as its session: the session must be the
+    subject's own, or anyone who learns a session id could borrow its liveness."""
+    alice, mallory = api.verified_account(), api.verified_account()
+    alice_session = me_sessions(api, alice)[0]["id"]
+    now = api.tenantry.clock.now()
+    borrowed = api.tenantry.signer.issue_access_token(
+        AccessClaims(
+            user_id=mallory.user_id,
+            session_id=alice_session,
+            token_id="at_borrowed",
+            issued_at=now,
+            expires_at=now + timedelta(minutes=5),
+        )
+    )
+
+    refused = api.client.get("/v1/me", headers=bearer(borrowed))
+
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+    assert api.client.get("/v1/me", headers=alice.auth).status_code == 200  # hers still works
+    events = audit_events(store_target, org_id=None, actor_id=mallory.user_id, action="auth.token")
+    assert [(e.outcome, e.reason) for e in events] == [(Outcome.FAILURE, "session_ended")]
+
+
+def me_sessions(api: Api, account: Account) -> list[dict[str, Any]]:
+    response = api.client.get("/v1/me/sessions", headers=account.auth)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
