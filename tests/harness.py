@@ -131,7 +131,7 @@ def test_settings(target: StoreTarget, tmp_path: Path, **overrides: Any) -> Sett
         **FAST_ARGON2,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]

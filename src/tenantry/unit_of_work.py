@@ -20,18 +20,32 @@ from tenantry.outbox.ports import OutboxRepository
 from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
 
 
-class UnitOfWork(Protocol):
-    """Opened by the edge, committed once by the edge, never below it."""
+class Repositories(Protocol):
+    """The repository set, declared once; a store's unit of work has each as an attribute
+    (read-only here, so that a store may name its own repository classes)."""
 
-    users: UsersRepository
-    organisations: OrganisationsRepository
-    memberships: MembershipsRepository
-    sessions: SessionsRepository
-    refresh_tokens: RefreshTokensRepository
-    one_time_tokens: OneTimeTokensRepository
-    audit: AuditRepository
-    outbox: OutboxRepository
-    signing_keys: SigningKeysRepository
+    @property
+    def users(self) -> UsersRepository: ...
+    @property
+    def organisations(self) -> OrganisationsRepository: ...
+    @property
+    def memberships(self) -> MembershipsRepository: ...
+    @property
+    def sessions(self) -> SessionsRepository: ...
+    @property
+    def refresh_tokens(self) -> RefreshTokensRepository: ...
+    @property
+    def one_time_tokens(self) -> OneTimeTokensRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def signing_keys(self) -> SigningKeysRepository: ...
+
+
+class UnitOfWork(Repositories, Protocol):
+    """Opened by the edge, committed once by the edge, never below it."""
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         """Scope the unit of work to a tenant and a user (PostgreSQL sets `app.org_id`)."""

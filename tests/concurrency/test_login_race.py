@@ -10,9 +10,9 @@ the audit trail tells the same story.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.audit import AuditEvent, Outcome
@@ -84,7 +84,7 @@ def test_ten_simultaneous_http_guesses_give_five_401_and_five_429(
     [user] = verified_users(tenantry, 1)
     limit = tenantry.settings.login_failures_per_account
 
-    def guess() -> Callable[[], Any]:
+    def guess() -> Callable[[], Response]:
         # One client per thread: nothing of the HTTP client is shared between guesses.
         client = TestClient(api.client.app, raise_server_exceptions=False)
         return lambda: client.post("/v1/auth/login", json={"email": user.email, "password": WRONG})
@@ -92,13 +92,18 @@ def test_ten_simultaneous_http_guesses_give_five_401_and_five_429(
     responses = race([guess() for _ in range(HTTP_GUESSES)])
 
     answers = sorted(
-        (r.status_code, r.json()["code"]) if hasattr(r, "status_code") else (0, repr(r))
+        (r.status_code, r.json()["code"]) if isinstance(r, Response) else (0, repr(r))
         for r in responses
     )
     assert answers == [(401, "invalid_credentials")] * limit + [(429, "rate_limited")] * (
         HTTP_GUESSES - limit
     )
-    assert all(int(r.headers["Retry-After"]) > 0 for r in responses if r.status_code == 429)
+    # Every outcome is a Response: anything else would have been a (0, ...) answer above.
+    assert all(
+        int(r.headers["Retry-After"]) > 0
+        for r in responses
+        if isinstance(r, Response) and r.status_code == 429
+    )
     failed, refused = login_events(store_target, user)
     assert len(failed) == limit
     assert len(refused) == HTTP_GUESSES - limit

@@ -9,6 +9,8 @@ writers queue (BEGIN IMMEDIATE) and all succeed; on PostgreSQL they really overl
 
 from __future__ import annotations
 
+from functools import partial
+
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.errors import Conflict
 from tenantry.domain.model import Organisation
@@ -52,9 +54,7 @@ def test_simultaneous_settings_updates_never_lose_an_acknowledged_change(
         )
 
     keys = [f"feature_{n}" for n in range(WRITERS)]
-    outcomes = dict(
-        zip(keys, race([lambda key=key: add_setting(key) for key in keys]), strict=True)
-    )
+    outcomes = dict(zip(keys, race([partial(add_setting, key) for key in keys]), strict=True))
 
     acknowledged = {k: o for k, o in outcomes.items() if isinstance(o, Organisation)}
     refused = [o for o in outcomes.values() if isinstance(o, Conflict)]

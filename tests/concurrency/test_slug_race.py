@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.audit import ActorType, Outcome
@@ -102,7 +103,7 @@ def test_ten_simultaneous_http_registrations_of_one_slug_give_one_201_and_nine_4
     racers = verified_users(tenantry, HTTP_RACERS)
     tokens = {user.id: api.login(user.email).json()["access_token"] for user in racers}
 
-    def register_as(user: User) -> Callable[[], Any]:
+    def register_as(user: User) -> Callable[[], Response]:
         # One client per thread: nothing of the HTTP client is shared between racers.
         client = TestClient(api.client.app, raise_server_exceptions=False)
         return lambda: client.post(
@@ -117,9 +118,11 @@ def test_ten_simultaneous_http_registrations_of_one_slug_give_one_201_and_nine_4
     assert statuses == [201] + [409] * (HTTP_RACERS - 1), [
         getattr(r, "text", repr(r)) for r in responses
     ]
-    created = next(r.json() for r in responses if r.status_code == 201)
+    answered = [r for r in responses if isinstance(r, Response)]
+    assert len(answered) == HTTP_RACERS, responses  # as the statuses say: no racer raised
+    created = next(r.json() for r in answered if r.status_code == 201)
     assert (created["slug"], created["status"]) == (slug, "ACTIVE")
-    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"slug_taken"}
+    assert {r.json()["code"] for r in answered if r.status_code == 409} == {"slug_taken"}
     winner = next(u for u in racers if created["id"] in _my_org_ids(api, tokens[u.id]))
     assert_one_winner_one_owner(slug_state(store_target, slug, racers), winner.id)
 

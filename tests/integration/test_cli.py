@@ -19,9 +19,8 @@ import jwt
 import pytest
 import sqlalchemy as sa
 import structlog
-from click.testing import Result
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tenantry.audit.ports import AuditQuery
 from tenantry.bootstrap import Tenantry, bootstrap

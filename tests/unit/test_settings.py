@@ -30,7 +30,7 @@ def _no_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **{**SAFE_PRODUCTION, **overrides})  # type: ignore[call-arg]
+    return Settings(_env_file=None, **{**SAFE_PRODUCTION, **overrides})
 
 
 def test_production_accepts_smtp_with_starttls_a_long_secret_and_https() -> None:
@@ -59,7 +59,7 @@ def test_production_accepts_mail_that_sends_no_secret_in_the_clear(
     assert settings(**overrides).env is Environment.PRODUCTION
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[dict[str, object], str]] = {
     "console-mailer": ({"mailer": "console"}, "TENANTRY_MAILER=console prints live sign-in links"),
     "smtp-credentials-without-tls": (
         {"smtp_tls": "none"},

@@ -5,12 +5,6 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
-from tenantry.audit.ports import AuditRepository
-from tenantry.keys.ports import SigningKeysRepository
-from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
-from tenantry.outbox.ports import OutboxRepository
-from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
 from tenantry.store.memory.accounts import MemoryUsers
 from tenantry.store.memory.audit import MemoryAudit
 from tenantry.store.memory.keys import MemorySigningKeys
@@ -24,16 +18,6 @@ from tenantry.store.memory.transaction import CommittedState, Transaction
 class MemoryUnitOfWork:
     """`org_id` and `user_id` are the scope, kept as SQL keeps it; nothing in memory needs it,
     since every repository method already names the organisation it is for."""
-
-    users: UsersRepository
-    organisations: OrganisationsRepository
-    memberships: MembershipsRepository
-    sessions: SessionsRepository
-    refresh_tokens: RefreshTokensRepository
-    one_time_tokens: OneTimeTokensRepository
-    audit: AuditRepository
-    outbox: OutboxRepository
-    signing_keys: SigningKeysRepository
 
     def __init__(
         self,

@@ -15,13 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
-from tenantry.audit.ports import AuditRepository
 from tenantry.domain.errors import Unavailable
-from tenantry.keys.ports import SigningKeysRepository
-from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
-from tenantry.outbox.ports import OutboxRepository
-from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlUsers
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.keys import SqlSigningKeys
@@ -36,16 +30,6 @@ _SET_SCOPE = sa.text(
 
 
 class SqlUnitOfWork:
-    users: UsersRepository
-    organisations: OrganisationsRepository
-    memberships: MembershipsRepository
-    sessions: SessionsRepository
-    refresh_tokens: RefreshTokensRepository
-    one_time_tokens: OneTimeTokensRepository
-    audit: AuditRepository
-    outbox: OutboxRepository
-    signing_keys: SigningKeysRepository
-
     def __init__(
         self,
         engine: Engine,
