@@ -16,6 +16,7 @@ import structlog
 from tenantry.clock import Clock, SystemClock
 from tenantry.context import AccountPolicy, ServiceDeps
 from tenantry.edge import run_use_case
+from tenantry.flows.jobs import JobRunner
 from tenantry.flows.provisioning import InlineProvisioning
 from tenantry.keys.service import ensure_signing_keys
 from tenantry.mail.composer import TemplateComposer
@@ -44,6 +45,7 @@ class Tenantry:
     signer: JwtSigner
     key_factory: CipherKeyFactory
     provisioning: InlineProvisioning
+    jobs: JobRunner
 
     @property
     def clock(self) -> Clock:
@@ -82,6 +84,7 @@ def bootstrap(
         else _load_steps(settings.provisioning_steps)
     )
     deps = _service_deps(settings, clock, signer)
+    provisioning = InlineProvisioning(store.unit_of_work, deps, steps)
     return Tenantry(
         settings=settings,
         store=store,
@@ -89,7 +92,8 @@ def bootstrap(
         mailer=mailer or build_mailer(settings),
         signer=signer,
         key_factory=key_factory,
-        provisioning=InlineProvisioning(store.unit_of_work, deps, steps),
+        provisioning=provisioning,
+        jobs=JobRunner(store.unit_of_work, clock, provisioning),
     )
 
 

@@ -90,8 +90,10 @@ def serve(
         host=host,
         port=port,
         log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # No proxy is trusted unless named: uvicorn's own default believes 127.0.0.1.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
+        server_header=False,
     )
 
 
@@ -158,7 +160,7 @@ def org_create(
         org = _reported(
             lambda: register_and_provision(
                 Runner(tenantry, principal=SYSTEM),
-                tenantry.provisioning,
+                tenantry.jobs,
                 name=name,
                 slug=slug,
                 owner_id=owner.id,

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     issuer: str | None = None
     audience: str = "tenantry"
 
-    signing_alg: Literal["EdDSA", "ES256", "RS256"] = "EdDSA"
+    # For keys made from now on; Ed25519 keys sign as `EdDSA` (docs/tokens.md).
+    signing_alg: Literal["ES256", "RS256", "Ed25519", "EdDSA"] = "ES256"
     access_token_ttl_seconds: int = Field(600, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300)
     email_token_ttl_seconds: int = Field(86_400, ge=60)
@@ -58,8 +59,11 @@ class Settings(BaseSettings):
 
     provisioning_steps: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
-    # Proxies whose X-Forwarded-For is believed for the client address (login throttling).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-For is believed for the client address (throttling, sessions).
+    # None trusts no proxy: the address is the TCP peer, whatever a header claims.
+    forwarded_allow_ips: str | None = None
+    # /docs, /redoc and /openapi.json; None: served outside production only.
+    docs_enabled: bool | None = None
     log_json: bool | None = None
 
     @model_validator(mode="after")
@@ -90,6 +94,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def serves_docs(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return self.env is not Environment.PRODUCTION
 
     @property
     def logs_as_json(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Protocol, Self
 
 from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
 from tenantry.audit.ports import AuditRepository
+from tenantry.jobs.ports import JobsRepository
 from tenantry.keys.ports import SigningKeysRepository
 from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
 from tenantry.outbox.ports import OutboxRepository
@@ -42,6 +43,8 @@ class Repositories(Protocol):
     def outbox(self) -> OutboxRepository: ...
     @property
     def signing_keys(self) -> SigningKeysRepository: ...
+    @property
+    def jobs(self) -> JobsRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

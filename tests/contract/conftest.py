@@ -15,7 +15,7 @@ import pytest
 
 from tenantry.store.memory import MemoryStore
 from tenantry.store.open import Store
-from tenantry.store.sql.tables import outbox, signing_keys
+from tenantry.store.sql.tables import jobs, outbox, signing_keys
 from tests.harness import copy_sqlite, postgres_target, rows_added_are_removed, sql_store
 
 STORES = ["memory", "sqlite", "postgres"]
@@ -34,5 +34,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             target = postgres_target(request.getfixturevalue("migrated_postgres"))
             stack.enter_context(rows_added_are_removed(target, outbox.c.id))
             stack.enter_context(rows_added_are_removed(target, signing_keys.c.kid))
+            stack.enter_context(rows_added_are_removed(target, jobs.c.id))
             url = target.url
         yield stack.enter_context(sql_store(url))

@@ -173,3 +173,28 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    DONE = "DONE"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Work to start after a commit (provisioning an organisation), written in the same
+    transaction as the change that asks for it, so that a start is never lost.
+
+    `id` is derived from what the job is for, so that asking twice is one job.
+    """
+
+    id: str
+    kind: str
+    subject_id: str
+    actor_id: str
+    created_at: datetime
+    next_attempt_at: datetime
+    status: JobStatus = JobStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    finished_at: datetime | None = None

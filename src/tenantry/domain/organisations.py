@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tenantry.domain.errors import Conflict, NotFound
-from tenantry.domain.model import Organisation, OrgStatus
+from tenantry.domain.model import Job, Organisation, OrgStatus
 
 _ALLOWED = {
     OrgStatus.PROVISIONING: {OrgStatus.ACTIVE, OrgStatus.FAILED, OrgStatus.DELETED},
@@ -61,3 +61,26 @@ def change_status(
     """The next version of the organisation in status `target`, if the life cycle allows it."""
     ensure_transition(org, target)
     return revise(org, status=target, status_changed_at=at, **changes)
+
+
+PROVISION_JOB = "provision_organisation"
+# The process that registers (or retries) starts provisioning at once; a relay takes the job
+# only if it is still pending this long after, i.e. that process died before starting it.
+PROVISIONING_START_GRACE = timedelta(minutes=1)
+
+
+def provisioning_job(org: Organisation, actor_id: str, now: datetime) -> Job:
+    """The job that provisions `org` as it is now; one per registration or retry (its id names
+    the organisation's version), so asking twice is one job."""
+    return Job(
+        id=provisioning_job_id(org),
+        kind=PROVISION_JOB,
+        subject_id=org.id,
+        actor_id=actor_id,
+        created_at=now,
+        next_attempt_at=now + PROVISIONING_START_GRACE,
+    )
+
+
+def provisioning_job_id(org: Organisation) -> str:
+    return f"provision:{org.id}:{org.version}"

@@ -15,7 +15,7 @@ from typing import TypeVar
 import structlog
 
 from tenantry.context import ServiceDeps
-from tenantry.domain.model import Organisation
+from tenantry.domain.model import Organisation, OrgStatus
 from tenantry.domain.principal import Principal
 from tenantry.organisations import provisioning as steps_service
 from tenantry.organisations.provisioning import ProvisioningStep
@@ -34,8 +34,15 @@ class InlineProvisioning:
         self._deps = deps
         self.steps = steps
 
-    def provision(self, org_id: str, actor: Principal) -> Organisation:
-        """Drive the steps to the end; the small transactions it opens are its own."""
+    def provision(self, org_id: str, actor: Principal) -> Organisation | None:
+        """Drive the steps to the end; the small transactions it opens are its own.
+
+        An organisation no longer PROVISIONING (provisioned by an earlier run, or deleted) is
+        left as it is, so a start that comes twice does the work once.
+        """
+        current = self._in_transaction(org_id, actor, lambda uow: uow.organisations.get(org_id))
+        if current is None or current.status is not OrgStatus.PROVISIONING:
+            return current
         done: list[ProvisioningStep] = []
         for step in self.steps:
             try:

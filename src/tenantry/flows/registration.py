@@ -7,6 +7,7 @@ from typing import Protocol, TypeVar
 
 from tenantry.context import ServiceDeps
 from tenantry.domain.model import Organisation
+from tenantry.domain.organisations import provisioning_job_id
 from tenantry.domain.principal import Principal
 from tenantry.organisations import service as organisations
 from tenantry.organisations.provisioning import retry_provisioning
@@ -26,29 +27,33 @@ class UseCaseRunner(Protocol):
 
 
 class ProvisioningEngine(Protocol):
-    def provision(self, org_id: str, actor: Principal) -> Organisation: ...
+    def provision(self, org_id: str, actor: Principal) -> Organisation | None: ...
+
+
+class JobStarter(Protocol):
+    def start(self, job_id: str) -> Organisation | None: ...
 
 
 def register_and_provision(
     run: UseCaseRunner,
-    engine: ProvisioningEngine,
+    jobs: JobStarter,
     *,
     name: str,
     slug: str,
     owner_id: str | None = None,
 ) -> Organisation:
-    """The caller (or `owner_id`, for an operator) becomes OWNER; the result is the
-    organisation as provisioning left it (ACTIVE, or FAILED with the step)."""
+    """The caller (or `owner_id`, for an operator) becomes OWNER. The registration commits
+    with the job that provisions the organisation, and the job starts at once: the result is
+    the organisation as provisioning left it (ACTIVE, or FAILED with the step), or as
+    registered (PROVISIONING) if another process took the job first."""
     org = run(
         lambda uow: organisations.register_organisation(
             uow, run.deps, run.caller, owner_id=owner_id or run.caller.user_id, name=name, slug=slug
         )
     )
-    return engine.provision(org.id, run.caller)
+    return jobs.start(provisioning_job_id(org)) or org
 
 
-def retry_and_provision(
-    run: UseCaseRunner, engine: ProvisioningEngine, org_id: str
-) -> Organisation:
-    run(lambda uow: retry_provisioning(uow, run.deps, run.caller, org_id))
-    return engine.provision(org_id, run.caller)
+def retry_and_provision(run: UseCaseRunner, jobs: JobStarter, org_id: str) -> Organisation:
+    org = run(lambda uow: retry_provisioning(uow, run.deps, run.caller, org_id))
+    return jobs.start(provisioning_job_id(org)) or org

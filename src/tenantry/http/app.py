@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 import tenantry
 from tenantry.accounts import routes as accounts
 from tenantry.bootstrap import Tenantry
-from tenantry.flows.dispatcher import OutboxDispatcher
+from tenantry.flows.background import PollingThread
+from tenantry.flows.dispatcher import JobRelay, OutboxDispatcher
 from tenantry.http import health
+from tenantry.http.docs import install_docs
 from tenantry.http.errors import Problem, install_error_handlers
-from tenantry.http.middleware import BodyGuard, RequestContext, UrlGuard
+from tenantry.http.middleware import BodyGuard, RequestContext, SecurityHeaders, UrlGuard
 from tenantry.keys import routes as keys
 from tenantry.organisations import routes as organisations
 from tenantry.sessions import routes as sessions
@@ -24,25 +28,48 @@ _PROBLEMS = {
 }
 
 
+class _TenantryApi(FastAPI):
+    """FastAPI with tenantry's header policy and request id as its outermost layers.
+
+    Starlette puts the handler of unexpected errors outside every added middleware; wrapping
+    the whole stack here lets the 500 it renders carry the headers and the request id too.
+    """
+
+    def __init__(self, *, hsts: bool, **options: Any) -> None:
+        super().__init__(**options)
+        self._hsts = hsts
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(RequestContext(super().build_middleware_stack()), hsts=self._hsts)
+
+
 def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     """Build the API around a bootstrapped `Tenantry`.
 
     `run_dispatcher` starts the email outbox dispatcher with the app (as `tenantry serve` does);
     tests leave it off and dispatch explicitly.
     """
-    app = FastAPI(
+    settings = app_state.settings
+    app = _TenantryApi(
+        hsts=settings.public_url.startswith("https://"),
         title="tenantry",
         version=tenantry.__version__,
         lifespan=_lifespan(app_state, run_dispatcher),
-        responses=_PROBLEMS,  # type: ignore[arg-type]
+        responses=_PROBLEMS,
+        # A slash redirect is built from the Host header (and a 307 replays a login body).
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.serves_docs else None,
     )
     app.state.tenantry = app_state
     install_error_handlers(app)
     for module in (accounts, sessions, organisations, keys, health):
         app.include_router(module.router)
-    app.add_middleware(BodyGuard, max_body_bytes=app_state.settings.max_body_bytes)
+    if settings.serves_docs:
+        install_docs(app)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(UrlGuard)
-    app.add_middleware(RequestContext)
     return app
 
 
@@ -51,20 +78,26 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        dispatcher = None
-        if run_dispatcher:
-            dispatcher = OutboxDispatcher(
-                app_state.store.unit_of_work,
-                app_state.mailer,
-                clock=app_state.clock,
-                max_attempts=app_state.settings.outbox_max_attempts,
-                poll_seconds=app_state.settings.outbox_poll_seconds,
-            )
-            dispatcher.start()
+        threads = _background_threads(app_state) if run_dispatcher else []
+        for thread in threads:
+            thread.start()
         try:
             yield
         finally:
-            if dispatcher is not None:
-                dispatcher.stop()
+            for thread in threads:
+                thread.stop()
 
     return lifespan
+
+
+def _background_threads(app_state: Tenantry) -> list[PollingThread]:
+    """The outbox dispatcher, and the relay that starts jobs a dead process left pending."""
+    poll_seconds = app_state.settings.outbox_poll_seconds
+    dispatcher = OutboxDispatcher(
+        app_state.store.unit_of_work,
+        app_state.mailer,
+        clock=app_state.clock,
+        max_attempts=app_state.settings.outbox_max_attempts,
+        poll_seconds=poll_seconds,
+    )
+    return [dispatcher, JobRelay(app_state.jobs, poll_seconds=poll_seconds)]

@@ -58,6 +58,29 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    request_id: str | None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The one problem+json renderer: a refusal from a route, a handler or the middleware has
+    this shape (the title from `_TITLES`, the same keys, the same encoding)."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "request_id": request_id,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
 def problem_response(
     request: Request | None,
     status: int,
@@ -67,18 +90,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "code": code,
-        "detail": detail,
-        "request_id": request.state.request_id
-        if request and hasattr(request.state, "request_id")
-        else None,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+    request_id = getattr(request.state, "request_id", None) if request else None
+    return problem(status, code, detail, request_id=request_id, headers=headers, **extra)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -26,7 +26,7 @@ def openid_configuration(app: App) -> dict[str, Any]:
         "token_endpoint": f"{base}/v1/auth/login",
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [app.settings.signing_alg],
+        "id_token_signing_alg_values_supported": app.signer.published_algorithms(),
         "token_endpoint_auth_methods_supported": ["none"],
         "claims_supported": [
             "iss",

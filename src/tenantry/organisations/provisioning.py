@@ -15,6 +15,7 @@ from tenantry.domain.organisations import (
     change_status,
     ensure_retryable,
     ensure_transition,
+    provisioning_job,
     revise,
 )
 from tenantry.domain.principal import Principal
@@ -89,6 +90,7 @@ def retry_provisioning(
         provisioning_error=None,
     )
     uow.organisations.update(restarted, expected_version=org.version)
+    uow.jobs.add(provisioning_job(restarted, principal.user_id, now))
     event = organisation_event(principal, org_id, "organisation.provisioning_retry")
     uow.audit.append(event, at=now)
     return restarted

@@ -27,7 +27,7 @@ OrgId = Annotated[str, Path(max_length=40)]
 
 @router.post("", status_code=201)
 def register(body: OrganisationIn, run: Run) -> OrganisationOut:
-    org = register_and_provision(run, run.tenantry.provisioning, name=body.name, slug=body.slug)
+    org = register_and_provision(run, run.tenantry.jobs, name=body.name, slug=body.slug)
     return OrganisationOut.of(org)
 
 
@@ -63,7 +63,7 @@ def delete(org_id: OrgId, run: Run) -> Response:
 
 @router.post("/{org_id}/provisioning/retry")
 def retry(org_id: OrgId, run: Run) -> OrganisationOut:
-    return OrganisationOut.of(retry_and_provision(run, run.tenantry.provisioning, org_id))
+    return OrganisationOut.of(retry_and_provision(run, run.tenantry.jobs, org_id))
 
 
 @router.get("/{org_id}/members")

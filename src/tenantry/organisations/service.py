@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tenantry.context import ServiceDeps
@@ -11,20 +10,20 @@ from tenantry.domain.errors import Invalid, NotFound
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
 from tenantry.domain.names import clean_name
-from tenantry.domain.organisations import change_status, ensure_usable, revise
+from tenantry.domain.org_settings import apply_patch
+from tenantry.domain.organisations import change_status, ensure_usable, provisioning_job, revise
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
 from tenantry.organisations.access import require_permission
 from tenantry.unit_of_work import UnitOfWork
 
-MAX_SETTINGS_BYTES = 16 * 1024
-
 
 def register_organisation(
     uow: UnitOfWork, deps: ServiceDeps, actor: Principal, *, owner_id: str, name: str, slug: str
 ) -> Organisation:
-    """Create the organisation in PROVISIONING with its OWNER; provisioning runs after commit."""
+    """Create the organisation in PROVISIONING with its OWNER and the job that provisions it,
+    in one transaction; the flow starts the job after the commit."""
     slug = validate_slug(slug)
     name = clean_name(name)
     now = deps.clock.now()
@@ -54,6 +53,7 @@ def register_organisation(
             name=owner.name,
         )
     )
+    uow.jobs.add(provisioning_job(org, actor.user_id, now))  # provisioning starts from this row
     uow.audit.append(
         organisation_event(actor, org.id, "organisation.create", {"slug": slug}), at=now
     )
@@ -78,6 +78,9 @@ def update_organisation(
     name: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> Organisation:
+    """Rename and patch settings (shallow merge, None deletes a key). Everything is checked
+    before the write (`clean_name`, `org_settings.apply_patch`), and what is returned is what
+    was written, so the edge can render it after the commit without a way to fail."""
     require_permission(
         principal, org_id, "organisation:update", resource_type="organisation", resource_id=org_id
     )
@@ -88,7 +91,7 @@ def update_organisation(
     changed = revise(
         org,
         name=clean_name(name) if name is not None else org.name,
-        settings=_merged_settings(org.settings, settings) if settings is not None else org.settings,
+        settings=apply_patch(org.settings, settings) if settings is not None else org.settings,
     )
     uow.organisations.update(changed, expected_version=org.version)
     details = {
@@ -162,15 +165,6 @@ def live_organisation_or_raise(uow: UnitOfWork, org_id: str) -> Organisation:
     if org is None or org.status is OrgStatus.DELETED:
         raise NotFound("organisation not found", code="organisation_not_found")
     return org
-
-
-def _merged_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Shallow merge; a key set to null is removed."""
-    merged = {**current, **changes}
-    merged = {key: value for key, value in merged.items() if value is not None}
-    if len(json.dumps(merged)) > MAX_SETTINGS_BYTES:
-        raise Invalid("settings are too large", code="settings_too_large")
-    return merged
 
 
 def organisation_event(

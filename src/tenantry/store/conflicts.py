@@ -18,6 +18,8 @@ _DETAILS = {
     "session_revoked": "session has been revoked",
     "outbox_claimed": "another dispatcher claimed these emails",
     "key_state_changed": "the signing key changed state meanwhile",
+    "job_exists": "this job was already asked for",
+    "job_claimed": "another process started this job first",
     "conflict": "the change conflicts with stored data",
 }
 

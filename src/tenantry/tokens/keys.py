@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, get_args
@@ -13,9 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import KeyState, SigningKey
 from tenantry.tokens.cipher import KeyCipher
+from tenantry.tokens.compact import base64url
 
-SigningAlg: TypeAlias = Literal["EdDSA", "ES256", "RS256"]
+# A key's JWS `alg`: what it signs with, and what its JWK and the headers of its tokens say.
+SigningAlg: TypeAlias = Literal["ES256", "RS256", "EdDSA"]
 SIGNING_ALGS: tuple[str, ...] = get_args(SigningAlg)
+# What `TENANTRY_SIGNING_ALG` accepts: RFC 9864's `Ed25519`, or `EdDSA`, its older name.
+ConfiguredAlg: TypeAlias = Literal["ES256", "RS256", "Ed25519", "EdDSA"]
 
 PrivateKey: TypeAlias = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey: TypeAlias = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
@@ -24,9 +27,22 @@ _P256_COORDINATE_BYTES = 32
 _RSA_BITS = 2048
 
 
+def jws_alg(configured: ConfiguredAlg) -> SigningAlg:
+    """The `alg` a key of the configured kind signs and is published with.
+
+    An Ed25519 key is written `EdDSA`, not RFC 9864's `Ed25519`: PyJWT 2.15 has no algorithm
+    of that name (its JWKS client skips such keys), and of the gateways in docs/tokens.md none
+    is known to accept it, while all that verify Ed25519 accept `EdDSA`.
+    """
+    if configured == "Ed25519":
+        return "EdDSA"
+    return configured
+
+
 def generate_signing_key(
-    alg: SigningAlg, clock_now: datetime, cipher: KeyCipher, state: KeyState
+    configured: ConfiguredAlg, clock_now: datetime, cipher: KeyCipher, state: KeyState
 ) -> SigningKey:
+    alg = jws_alg(configured)
     private_key = _generate_private_key(alg)
     kid = new_id("key")
     pem = private_key.private_bytes(
@@ -71,40 +87,36 @@ def _generate_private_key(alg: SigningAlg) -> PrivateKey:
         return ec.generate_private_key(ec.SECP256R1())
     if alg == "RS256":
         return rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS)
-    raise ValueError(f"unsupported signing algorithm {alg!r}; use one of {SIGNING_ALGS}")
+    raise ValueError(f"unsupported signing algorithm {alg!r}; use one of {get_args(ConfiguredAlg)}")
 
 
 def _key_members(public_key: PublicKey) -> dict[str, str]:
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
+        return {"kty": "OKP", "crv": "Ed25519", "x": base64url(raw)}
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         numbers = public_key.public_numbers()
         # RFC 7518 §6.2.1.2: coordinates are the full field size, leading zeros kept.
         return {
             "kty": "EC",
             "crv": "P-256",
-            "x": _b64url(numbers.x.to_bytes(_P256_COORDINATE_BYTES, "big")),
-            "y": _b64url(numbers.y.to_bytes(_P256_COORDINATE_BYTES, "big")),
+            "x": base64url(numbers.x.to_bytes(_P256_COORDINATE_BYTES, "big")),
+            "y": base64url(numbers.y.to_bytes(_P256_COORDINATE_BYTES, "big")),
         }
     numbers_rsa = public_key.public_numbers()
-    return {"kty": "RSA", "n": _b64url_uint(numbers_rsa.n), "e": _b64url_uint(numbers_rsa.e)}
+    return {"kty": "RSA", "n": _base64url_uint(numbers_rsa.n), "e": _base64url_uint(numbers_rsa.e)}
 
 
-def _b64url_uint(value: int) -> str:
+def _base64url_uint(value: int) -> str:
     # RFC 7518 §2 Base64urlUInt: the minimal big-endian octets.
-    return _b64url(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return base64url(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
 
 
 @dataclass(frozen=True, slots=True)
 class CipherKeyFactory:
-    """New signing keys of one algorithm, their private halves encrypted with the cipher."""
+    """New signing keys of the configured kind, their private halves encrypted with the cipher."""
 
-    alg: SigningAlg
+    alg: ConfiguredAlg
     cipher: KeyCipher
 
     def new_key(self, state: KeyState, now: datetime) -> SigningKey:

@@ -1,5 +1,8 @@
 """Access tokens: JWTs (`typ` at+jwt) signed with tenantry's own key ring, and its JWKS.
 
+A token is read strictly first (`compact.read_compact`), then verified by PyJWT with the
+algorithm of the stored key its `kid` names, never the one its header claims.
+
 The ring is cached in memory. It is reloaded when it is a minute old, so a rotation made by
 another process reaches this one, and when a token names a kid the ring lacks, at most once
 every few seconds so that tokens with made-up kids cannot turn into a flood of reads.
@@ -22,6 +25,7 @@ from tenantry.domain.model import KeyState, SigningKey
 from tenantry.domain.roles import OrgRole
 from tenantry.sessions.ports import AccessClaims
 from tenantry.tokens.cipher import KeyCipher
+from tenantry.tokens.compact import MalformedToken, read_compact
 from tenantry.tokens.keys import SIGNING_ALGS, PrivateKey, load_private_key
 from tenantry.unit_of_work import UnitOfWorkFactory
 
@@ -46,6 +50,7 @@ class _KeyRing:
     signing: tuple[SigningKey, PrivateKey] | None
     verifiers: dict[str, jwt.PyJWK]
     published: list[dict[str, Any]]
+    algorithms: tuple[str, ...]
 
 
 class JwtSigner:
@@ -81,13 +86,22 @@ class JwtSigner:
         )
 
     def verify_access_token(self, token: str) -> AccessClaims:
-        verifier = self._verifier(_header_kid(token))
+        try:
+            # Before PyJWT, whose parser keeps the last of duplicate names and reads NaN.
+            header = read_compact(token).header
+        except MalformedToken as exc:
+            raise _invalid_token() from exc
+        verifier = self._verifier(_header_kid(header))
         payload = self._decode(token, verifier)
         _check_times(payload, self._clock.now())
         return _claims_from(payload)
 
     def public_jwks(self) -> dict[str, object]:
         return {"keys": [dict(jwk) for jwk in self._fresh_ring().published]}
+
+    def published_algorithms(self) -> list[str]:
+        """The `alg` of the published keys, each once, in JWKS order (CURRENT, NEXT, RETIRED)."""
+        return list(self._fresh_ring().algorithms)
 
     def reload(self) -> None:
         """Read the ring now, for a process that has just changed it."""
@@ -185,6 +199,7 @@ def _build_ring(
         signing=None if newest is None else (newest, load_private_key(newest, cipher)),
         verifiers={key.kid: jwt.PyJWK(key.public_jwk, algorithm=key.alg) for key in live},
         published=[key.public_jwk for key in live],
+        algorithms=tuple(dict.fromkeys(key.alg for key in live)),
     )
 
 
@@ -199,11 +214,7 @@ def _is_usable(key: SigningKey, now: datetime, grace: timedelta) -> bool:
     return key.retired_at is not None and now - key.retired_at < grace
 
 
-def _header_kid(token: str) -> str:
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise _invalid_token() from exc
+def _header_kid(header: dict[str, Any]) -> str:
     kid, typ = header.get("kid"), header.get("typ")
     # RFC 9068 §4: the type keeps an ID token or another JWT from passing as an access token.
     if not isinstance(typ, str) or typ.lower() not in {JWT_TYPE, f"application/{JWT_TYPE}"}:

@@ -7,6 +7,7 @@ from typing import Any
 
 from tenantry.domain.audit import AuditEvent
 from tenantry.domain.model import (
+    Job,
     Membership,
     OneTimeToken,
     Organisation,
@@ -31,6 +32,7 @@ class MemoryState:
     audit_events: dict[str, AuditEvent] = field(default_factory=dict)
     outbox: dict[str, OutboxEntry] = field(default_factory=dict)
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         tables: dict[str, dict[Any, Any]] = {

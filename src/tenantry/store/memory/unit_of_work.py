@@ -7,6 +7,7 @@ from typing import Self
 
 from tenantry.store.memory.accounts import MemoryUsers
 from tenantry.store.memory.audit import MemoryAudit
+from tenantry.store.memory.jobs import MemoryJobs
 from tenantry.store.memory.keys import MemorySigningKeys
 from tenantry.store.memory.organisations import MemoryMemberships, MemoryOrganisations
 from tenantry.store.memory.outbox import MemoryOutbox
@@ -38,6 +39,7 @@ class MemoryUnitOfWork:
         self.audit = MemoryAudit(transaction, request_id)
         self.outbox = MemoryOutbox(transaction)
         self.signing_keys = MemorySigningKeys(transaction)
+        self.jobs = MemoryJobs(transaction)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._transaction.require_open()

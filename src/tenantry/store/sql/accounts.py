@@ -9,8 +9,34 @@ import sqlalchemy as sa
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import OneTimeToken, TokenPurpose, User
-from tenantry.store.sql.tables import one_time_tokens, users
+from tenantry.store.sql.schema import Id, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("email_verified_at", UtcDateTime),
+    sa.Column("session_epoch", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reset_epoch", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+one_time_tokens = sa.Table(
+    "one_time_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
+)
 
 
 def _user(row: Any) -> User:

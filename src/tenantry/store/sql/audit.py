@@ -10,8 +10,31 @@ import sqlalchemy as sa
 from tenantry.audit.ports import AuditQuery
 from tenantry.domain.audit import ActorType, AuditDraft, AuditEvent, EventType, Outcome
 from tenantry.domain.ids import new_id
-from tenantry.store.sql.tables import audit_events
+from tenantry.store.sql.schema import Id, Json, UtcDateTime, metadata
 from tenantry.store.sql.writes import WriteBuffer
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("event_id", Id, primary_key=True),
+    sa.Column("org_id", Id, index=False),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("actor_id", Id),
+    sa.Column("actor_type", sa.String(20), nullable=False),
+    sa.Column("resource_type", sa.String(40)),
+    sa.Column("resource_id", sa.String(100)),
+    sa.Column("outcome", sa.String(10), nullable=False),
+    sa.Column("reason", sa.String(200)),
+    sa.Column("details", Json, nullable=False),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
+    sa.Index("ix_audit_org_time", "org_id", "occurred_at"),
+    sa.Index("ix_audit_actor_time", "actor_id", "occurred_at"),
+)
 
 
 def _event(row: Any) -> AuditEvent:

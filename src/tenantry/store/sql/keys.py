@@ -8,8 +8,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.domain.model import KeyState, SigningKey
-from tenantry.store.sql.tables import signing_keys
+from tenantry.store.sql.schema import Json, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(40), primary_key=True),
+    sa.Column("alg", sa.String(10), nullable=False),
+    sa.Column("public_jwk", Json, nullable=False),
+    sa.Column("private_key_encrypted", sa.Text, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("retired_at", UtcDateTime),
+)
 
 
 def _key(row: Any) -> SigningKey:

@@ -13,8 +13,41 @@ import sqlalchemy as sa
 from tenantry.domain.errors import Invalid, TenantryError
 from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
 from tenantry.domain.roles import OrgRole
-from tenantry.store.sql.tables import memberships, organisations
+from tenantry.store.sql.schema import Id, Json, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("settings", Json, nullable=False),
+    sa.Column("authz_epoch", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("provisioning_step", sa.String(100)),
+    sa.Column("provisioning_error", sa.String(1000)),
+    sa.Column("deleted_at", UtcDateTime),
+    sa.Column("status_changed_at", UtcDateTime),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("org_id", Id, sa.ForeignKey("organisations.id"), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("org_role", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("joined_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime),
+    sa.Column("email", sa.String(320), nullable=False, server_default=""),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Index("ix_memberships_user", "user_id"),
+    sa.Index("ix_memberships_org_joined", "org_id", "joined_at", "user_id"),
+)
 
 
 def _organisation(row: Any) -> Organisation:

@@ -10,8 +10,26 @@ import sqlalchemy as sa
 
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
-from tenantry.store.sql.tables import outbox
+from tenantry.store.sql.schema import Id, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("text_body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("last_error", sa.String(1000)),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
 
 
 def _entry(row: Any) -> OutboxEntry:

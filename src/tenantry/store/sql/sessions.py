@@ -9,8 +9,36 @@ import sqlalchemy as sa
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import RefreshToken, Session
-from tenantry.store.sql.tables import refresh_tokens, sessions
+from tenantry.store.sql.schema import Id, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("org_id", Id),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("user_agent", sa.String(400)),
+    sa.Column("ip_address", sa.String(64)),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.Column("revoked_reason", sa.String(64)),
+    sa.Column("epoch", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("session_id", Id, sa.ForeignKey("sessions.id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("parent_id", Id),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)
 
 
 def _session(row: Any) -> Session:

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.engine import create_store_engine
-from tenantry.store.sql.tables import TENANT_POLICIES, TENANT_TABLES
+from tenantry.store.sql.schema import TENANT_POLICIES, TENANT_TABLES
 from tenantry.store.sql.unit_of_work import SqlUnitOfWork
 
 _RLS_STATE = sa.text(

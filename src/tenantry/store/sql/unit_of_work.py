@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlUsers
 from tenantry.store.sql.audit import SqlAudit
+from tenantry.store.sql.jobs import SqlJobs
 from tenantry.store.sql.keys import SqlSigningKeys
 from tenantry.store.sql.organisations import SqlMemberships, SqlOrganisations
 from tenantry.store.sql.outbox import SqlOutbox
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(connection, writes, self._request_id)
         self.outbox = SqlOutbox(connection, writes)
         self.signing_keys = SqlSigningKeys(connection, writes)
+        self.jobs = SqlJobs(connection, writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._scope = (org_id or self._scope[0], user_id or self._scope[1])
