@@ -128,7 +128,7 @@ def _service_deps(settings: Settings, clock: Clock, signer: JwtSigner) -> Servic
             clock=clock,
         ),
         policy=_account_policy(settings),
-        composer=TemplateComposer(settings.public_url.rstrip("/")),
+        composer=TemplateComposer(settings.resolved_public_url()),
     )
 
 
@@ -139,7 +139,8 @@ def _account_policy(settings: Settings) -> AccountPolicy:
         email_token_ttl=timedelta(seconds=settings.email_token_ttl_seconds),
         reset_token_ttl=timedelta(seconds=settings.reset_token_ttl_seconds),
         require_verified_email=settings.require_verified_email,
-        public_url=settings.public_url.rstrip("/"),
+        max_sessions_per_user=settings.max_sessions_per_user,
+        max_organisations_per_user_per_day=settings.max_organisations_per_user_per_day,
     )
 
 

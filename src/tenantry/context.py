@@ -17,9 +17,10 @@ class AccountPolicy:
     email_token_ttl: timedelta
     reset_token_ttl: timedelta
     require_verified_email: bool
-    public_url: str
     min_password_length: int = 10
     max_password_length: int = 256
+    max_sessions_per_user: int = 50
+    max_organisations_per_user_per_day: int = 10
 
 
 @dataclass(frozen=True, slots=True)
