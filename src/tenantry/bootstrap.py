@@ -26,7 +26,7 @@ from tenantry.outbox.ports import Mailer
 from tenantry.passwords import Argon2Passwords
 from tenantry.settings import Settings
 from tenantry.store.open import Store, open_store
-from tenantry.throttle import LimitsLoginThrottle
+from tenantry.throttle import LimitsLoginThrottle, ThrottleFigures
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
 from tenantry.tokens.keys import CipherKeyFactory
 from tenantry.tokens.signer import CLOCK_SKEW, RING_MAX_AGE, JwtSigner
@@ -122,9 +122,18 @@ def _service_deps(settings: Settings, clock: Clock, signer: JwtSigner) -> Servic
         signer=signer,
         throttle=LimitsLoginThrottle(
             settings.rate_limit_storage,
-            per_account=settings.login_failures_per_account,
-            per_ip=settings.login_failures_per_ip,
-            window_seconds=settings.login_failure_window_seconds,
+            ThrottleFigures(
+                window_seconds=settings.login_failure_window_seconds,
+                per_pair=settings.login_failures_per_pair,
+                per_ip=settings.login_failures_per_ip,
+                account_window_seconds=settings.login_account_window_seconds,
+                account_soft_limit=settings.login_account_soft_limit,
+                per_account=settings.login_failures_per_account,
+                usual_address_seconds=settings.login_usual_address_days * 86_400,
+                mail_window_seconds=settings.mail_request_window_seconds,
+                mail_per_email=settings.mail_requests_per_email,
+                mail_per_ip=settings.mail_requests_per_ip,
+            ),
             clock=clock,
         ),
         policy=_account_policy(settings),
@@ -141,6 +150,8 @@ def _account_policy(settings: Settings) -> AccountPolicy:
         require_verified_email=settings.require_verified_email,
         max_sessions_per_user=settings.max_sessions_per_user,
         max_organisations_per_user_per_day=settings.max_organisations_per_user_per_day,
+        signup_reveals_existing=settings.signup_reveals_existing,
+        allow_special_use_email_domains=settings.allows_special_use_email_domains,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
 
+import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -19,15 +22,21 @@ from tenantry.flows.registration import register_and_provision
 from tenantry.keys.service import rotate_signing_keys
 from tenantry.logging import configure_logging
 from tenantry.runner import Runner
-from tenantry.settings import Settings
+from tenantry.settings import WILDCARD_HOSTS, Settings, listening_url
 from tenantry.store.sql.migrate import migrate as run_migrations
 from tenantry.store.sql.store import UnsafeDatabase
 from tenantry.unit_of_work import UnitOfWork
 
-app = typer.Typer(help="tenantry: multi-tenant access management.", no_args_is_help=True)
-keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
-user_app = typer.Typer(help="Users.", no_args_is_help=True)
-org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+
+def _commands(description: str) -> typer.Typer:
+    # Plain (click) help: typer's rich help labels every flag, --help included, `<bool>`.
+    return typer.Typer(help=description, no_args_is_help=True, rich_markup_mode=None)
+
+
+app = _commands("tenantry: multi-tenant access management.")
+keys_app = _commands("Signing keys.")
+user_app = _commands("Users.")
+org_app = _commands("Organisations.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
@@ -48,6 +57,49 @@ def _settings() -> Settings:
         raise typer.Exit(code=2) from None
     configure_logging(as_json=settings.logs_as_json)
     return settings
+
+
+def _listening(settings: Settings, host: str, port: int) -> Settings:
+    """The settings of a server on `host`:`port`. Without TENANTRY_PUBLIC_URL, the issuer, the
+    discovery document and email links name the listening address; a public URL that names
+    this machine on another port is kept but reported (a stale value, or a missing proxy)."""
+    log = structlog.get_logger()  # a fresh logger: it writes to the stdout of this command
+    here = listening_url(host, port)
+    if settings.public_url is None:
+        if host in WILDCARD_HOSTS:
+            log.warning(
+                "public_url.not_set",
+                listening=here,
+                hint="listening on every interface: set TENANTRY_PUBLIC_URL to the URL clients "
+                "use, or tokens and email links name loopback",
+            )
+        return settings.model_copy(update={"public_url": settings.resolved_public_url(host, port)})
+    if _names_another_listener(settings.public_url, host, port):
+        log.warning(
+            "public_url.not_this_listener",
+            public_url=settings.public_url,
+            listening=here,
+            hint="tokens, discovery and email links use TENANTRY_PUBLIC_URL; unset it to use "
+            "the listening address",
+        )
+    return settings
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _names_another_listener(public_url: str, host: str, port: int) -> bool:
+    """Whether `public_url` points at this machine but not at `host`:`port`. A URL on another
+    name is taken to be a reverse proxy in front, which is how a deployment looks."""
+    url = urlsplit(public_url)
+    try:
+        public_port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:  # not a port number at all
+        return True
+    here = _LOOPBACK if host in _LOOPBACK | WILDCARD_HOSTS else {host}
+    if url.hostname in here:
+        return public_port != port
+    return url.hostname in _LOOPBACK
 
 
 def _open(settings: Settings, *, prepare: bool = False) -> Tenantry:
@@ -82,9 +134,9 @@ def serve(
 
     from tenantry.http.app import create_app
 
-    settings = _settings()
+    settings = _listening(_settings(), host, port)
     tenantry = _open(settings, prepare=True)
-    out.print(f"tenantry on [bold]{settings.database_url}[/] - http://{host}:{port}/docs")
+    out.print(f"tenantry on [bold]{settings.database_url}[/] - {listening_url(host, port)}/docs")
     uvicorn.run(
         create_app(tenantry, run_dispatcher=True),
         host=host,
@@ -133,10 +185,23 @@ def keys_rotate() -> None:
 def user_create(
     email: Annotated[str, typer.Option(help="Email address.")],
     name: Annotated[str, typer.Option(help="Display name.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
-    verified: Annotated[bool, typer.Option(help="Mark the email as verified.")] = False,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="The password. Other local users can read it in the process list: prefer the "
+            "prompt or --password-stdin."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    verified: Annotated[
+        bool, typer.Option("--verified", help="Mark the email as verified.")
+    ] = False,
 ) -> None:
-    """Create a user (an operator action, audited as SYSTEM)."""
+    """Create a user (an operator action, audited as SYSTEM). In a terminal the password is
+    prompted for; in a script, pipe it in with --password-stdin."""
+    password = _password(password, from_stdin=password_stdin)
     tenantry = _open(_settings())
     user = _run(
         tenantry,
@@ -167,6 +232,27 @@ def org_create(
             )
         )
     out.print(f"organisation [bold]{org.id}[/] ({org.slug}) is {org.status}")
+
+
+def _password(given: str | None, *, from_stdin: bool) -> str:
+    if given is not None and from_stdin:
+        raise typer.BadParameter("give it or --password-stdin, not both", param_hint="--password")
+    if given is not None:
+        return given
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise typer.BadParameter(
+                "standard input held no password", param_hint="--password-stdin"
+            )
+        return line
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(
+            "none given, and no terminal to prompt for it: pipe it in with --password-stdin",
+            param_hint="--password",
+        )
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
 
 
 @contextmanager

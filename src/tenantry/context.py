@@ -21,6 +21,10 @@ class AccountPolicy:
     max_password_length: int = 256
     max_sessions_per_user: int = 50
     max_organisations_per_user_per_day: int = 10
+    # Sign-up answers 201 with the user and 409 `email_taken` instead of 202 either way.
+    signup_reveals_existing: bool = False
+    # New accounts may have addresses at special-use domains (.test, .local, localhost...).
+    allow_special_use_email_domains: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from typing import TextIO
 
 import structlog
 
 
 def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
     # Tracebacks never show local variables: they would print passwords and tokens.
+    colours = wants_colours(sys.stdout)  # structlog's default logger writes to stdout
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if as_json
         else structlog.dev.ConsoleRenderer(
-            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+            colors=colours,
+            exception_formatter=structlog.dev.RichTracebackFormatter(
+                color_system="truecolor" if colours else None, show_locals=False
+            ),
         )
     )
     structlog.configure(
@@ -29,3 +36,14 @@ def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
+
+
+def wants_colours(stream: TextIO) -> bool:
+    """ANSI colours only for a terminal, so a log file or a pipe gets plain text; `NO_COLOR`
+    and `FORCE_COLOR` (no-color.org, force-color.org) override the guess."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

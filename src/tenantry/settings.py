@@ -9,6 +9,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - compared, not bound
+
+
+def listening_url(host: str, port: int) -> str:
+    """The http URL a client on this machine uses for a server listening on `host`:`port`."""
+    host = DEFAULT_HOST if host in WILDCARD_HOSTS else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -24,7 +34,9 @@ class Settings(BaseSettings):
     migration_database_url: str | None = None
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path("./tenantry.secret")
-    public_url: str = "http://127.0.0.1:8000"
+    # Where clients and the product's pages reach tenantry: the issuer, discovery and email
+    # links. None: the address `serve` listens on (`resolved_public_url`).
+    public_url: str | None = None
     issuer: str | None = None
     audience: str = "tenantry"
 
@@ -41,10 +53,26 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
 
+    # The throttle's figures; docs/security.md ("Throttling") says what each one stops.
     rate_limit_storage: str = "memory://"
-    login_failures_per_account: int = Field(5, ge=1)
+    login_failures_per_pair: int = Field(5, ge=1)
     login_failures_per_ip: int = Field(50, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
+    login_failures_per_account: int = Field(100, ge=1)
+    login_account_soft_limit: int = Field(10, ge=1)
+    login_account_window_seconds: int = Field(86_400, ge=60)
+    login_usual_address_days: int = Field(30, ge=1)
+    mail_requests_per_email: int = Field(5, ge=1)
+    mail_requests_per_ip: int = Field(30, ge=1)
+    mail_request_window_seconds: int = Field(3_600, ge=1)
+    # Sign-up answers 202 whether or not the email has an account; true: 201 and 409.
+    signup_reveals_existing: bool = False
+    # Addresses at .test, .local, .internal, localhost...; None: allowed outside production.
+    allow_special_use_email_domains: bool | None = None
+    # A sign-in beyond the cap revokes the user's oldest live session (audited).
+    max_sessions_per_user: int = Field(50, ge=1)
+    # Registrations per user in any 24 hours; the next one is 429 `organisation_limit_reached`.
+    max_organisations_per_user_per_day: int = Field(10, ge=1)
 
     mailer: Literal["console", "files", "smtp"] = "console"
     mail_dir: Path = Path("./tenantry-mail")
@@ -64,7 +92,20 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = None
     # /docs, /redoc and /openapi.json; None: served outside production only.
     docs_enabled: bool | None = None
+    # GET /metrics (Prometheus); None: served outside production only. With a token, a scrape
+    # must send it as `Authorization: Bearer …`.
+    metrics_enabled: bool | None = None
+    metrics_token: SecretStr | None = None
     log_json: bool | None = None
+
+    @model_validator(mode="after")
+    def _soft_limit_within_the_hard_one(self) -> Settings:
+        if self.login_account_soft_limit > self.login_failures_per_account:
+            raise ValueError(
+                "TENANTRY_LOGIN_ACCOUNT_SOFT_LIMIT must not exceed "
+                "TENANTRY_LOGIN_FAILURES_PER_ACCOUNT (the hard per-account limit)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -74,7 +115,7 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TENANTRY_SECRET_KEY of at least 32 characters is required in production"
             )
-        if not self.public_url.startswith("https://"):
+        if not (self.public_url or "").startswith("https://"):
             raise ValueError("TENANTRY_PUBLIC_URL must be https in production")
         if self.argon2_memory_kib < 19_456 or self.argon2_time_cost < 2:
             raise ValueError("argon2 parameters below the OWASP floor are refused in production")
@@ -87,18 +128,37 @@ class Settings(BaseSettings):
             raise ValueError("SMTP credentials without TLS are refused in production")
         return self
 
+    def resolved_public_url(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+        """TENANTRY_PUBLIC_URL, or else the URL of a server listening on `host`:`port` (a
+        wildcard address is reached on loopback); without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return listening_url(host, port)
+
     @property
     def token_issuer(self) -> str:
-        return self.issuer or self.public_url.rstrip("/")
+        return self.issuer or self.resolved_public_url()
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @property
+    def allows_special_use_email_domains(self) -> bool:
+        if self.allow_special_use_email_domains is not None:
+            return self.allow_special_use_email_domains
+        return self.env is not Environment.PRODUCTION
+
+    @property
     def serves_docs(self) -> bool:
         if self.docs_enabled is not None:
             return self.docs_enabled
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def serves_metrics(self) -> bool:
+        if self.metrics_enabled is not None:
+            return self.metrics_enabled
         return self.env is not Environment.PRODUCTION
 
     @property

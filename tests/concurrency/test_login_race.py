@@ -1,8 +1,9 @@
-"""Many wrong passwords for one account at the same instant: the per-account limit still holds.
+"""Many wrong passwords for one account from one address at the same instant: the limit of
+the (account, address) pair still holds.
 
-Each attempt is counted against the account the moment it starts, in one atomic step, so
+Each attempt is counted against the pair the moment it starts, in one atomic step, so
 attempts running in parallel cannot all pass a check made before any of them was counted.
-Of N simultaneous guesses exactly `login_failures_per_account` reach the password check
+Of N simultaneous guesses exactly `login_failures_per_pair` reach the password check
 (401 `invalid_credentials`); every other one is refused unchecked (429 `rate_limited`), and
 the audit trail tells the same story.
 """
@@ -46,7 +47,7 @@ def test_twenty_simultaneous_wrong_passwords_reach_the_password_check_only_five_
     tenantry: Tenantry, store_target: StoreTarget
 ) -> None:
     [user] = verified_users(tenantry, 1)
-    limit = tenantry.settings.login_failures_per_account
+    limit = tenantry.settings.login_failures_per_pair
 
     def guess() -> TokenPair:
         return run_use_case(
@@ -82,7 +83,7 @@ def test_ten_simultaneous_http_guesses_give_five_401_and_five_429(
     api: Api, tenantry: Tenantry, store_target: StoreTarget
 ) -> None:
     [user] = verified_users(tenantry, 1)
-    limit = tenantry.settings.login_failures_per_account
+    limit = tenantry.settings.login_failures_per_pair
 
     def guess() -> Callable[[], Response]:
         # One client per thread: nothing of the HTTP client is shared between guesses.

@@ -1,5 +1,5 @@
-"""MembershipsRepository: reads, a user's memberships, and member lists paged by cursor.
-(Its refused writes are in `refusals.py`.)"""
+"""MembershipsRepository: reads, a user's memberships (paged, and those begun as OWNER), and
+member lists paged by cursor. (Its refused writes are in `refusals.py`.)"""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ import base64
 import pytest
 
 from tenantry.domain.errors import Invalid
-from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
+from tenantry.domain.model import (
+    Membership,
+    MembershipStatus,
+    Organisation,
+    OrgStatus,
+    Page,
+    User,
+)
 from tenantry.domain.roles import OrgRole
 from tenantry.store.open import Store
 from tenantry.unit_of_work import UnitOfWork
 from tests.contract.builders import AT, make_membership, make_user, minutes
-from tests.contract.steps import committed, given_member, given_org, given_user, read
+from tests.contract.steps import committed, given_member, given_org, given_user, present, read
 
 
 def test_a_membership_reads_back_as_it_was_added(store: Store) -> None:
@@ -36,6 +43,16 @@ def test_requiring_an_active_membership_commits(store: Store) -> None:
     )
 
 
+def _mine(
+    store: Store, user: User, *, limit: int = 100, cursor: str | None = None
+) -> Page[Membership]:
+    return read(
+        store,
+        lambda uow: uow.memberships.list_for_user(user.id, limit=limit, cursor=cursor),
+        user_id=user.id,
+    )
+
+
 def test_a_users_active_memberships_are_listed_by_join_time_then_org(store: Store) -> None:
     user = given_user(store)
     later = given_member(store, given_org(store), user, joined_at=AT + minutes(2))
@@ -46,8 +63,79 @@ def test_a_users_active_memberships_are_listed_by_join_time_then_org(store: Stor
     )
     given_member(store, given_org(store), user, status=MembershipStatus.ENDED)
     given_member(store, given_org(store))  # someone else's
-    listed = read(store, lambda uow: uow.memberships.list_for_user(user.id), user_id=user.id)
-    assert listed == [*joined_together, later]
+    assert _mine(store, user) == Page([*joined_together, later], None)
+
+
+def test_a_users_memberships_are_paged_until_the_cursor_is_none(store: Store) -> None:
+    user = given_user(store)
+    memberships = sorted(
+        (
+            given_member(store, given_org(store), user, joined_at=AT + minutes(m))
+            for m in [2, 0, 1, 1, 3]
+        ),
+        key=lambda membership: (membership.joined_at, membership.org_id),
+    )
+    given_member(store, given_org(store), user, status=MembershipStatus.ENDED, joined_at=AT)
+    first = _mine(store, user, limit=2)
+    second = _mine(store, user, limit=2, cursor=first.next_cursor)
+    third = _mine(store, user, limit=2, cursor=second.next_cursor)
+    assert [first.items, second.items, third.items] == [
+        memberships[0:2],
+        memberships[2:4],
+        memberships[4:],
+    ]
+    assert [page.next_cursor is None for page in (first, second, third)] == [False, False, True]
+    assert _mine(store, user, limit=5) == Page(memberships, None)  # a full last page
+
+
+def test_a_member_list_cursor_is_invalid_for_a_users_memberships(store: Store) -> None:
+    org = given_org(store)
+    _members(store, org, [0, 1, 2])
+    cursor = present(_page(store, org, None).next_cursor)  # the store's, for another list
+    with pytest.raises(Invalid) as raised:
+        _mine(store, given_user(store), limit=2, cursor=cursor)
+    assert raised.value.code == "invalid_cursor"
+
+
+def test_the_memberships_begun_as_owner_since_a_time_are_listed_oldest_first(
+    store: Store,
+) -> None:
+    user, since = given_user(store), AT + minutes(10)
+    at_the_start = given_member(
+        store, given_org(store), user, org_role=OrgRole.OWNER, joined_at=since
+    )
+    of_a_deleted_org = given_member(
+        store,
+        given_org(store, status=OrgStatus.DELETED),
+        user,
+        org_role=OrgRole.OWNER,
+        joined_at=since + minutes(2),
+    )
+    ended = given_member(
+        store,
+        given_org(store),
+        user,
+        org_role=OrgRole.OWNER,
+        status=MembershipStatus.ENDED,
+        joined_at=since + minutes(1),
+    )
+    given_member(
+        store, given_org(store), user, org_role=OrgRole.OWNER, joined_at=since - minutes(1)
+    )
+    given_member(store, given_org(store), user, org_role=OrgRole.ADMIN, joined_at=since)
+    given_member(store, given_org(store), org_role=OrgRole.OWNER, joined_at=since)  # another's
+
+    def owned(limit: int) -> list[Membership]:
+        return read(
+            store,
+            lambda uow: uow.memberships.list_joined_as_owner_since(
+                user.id, since=since, limit=limit
+            ),
+            user_id=user.id,
+        )
+
+    assert owned(10) == [at_the_start, ended, of_a_deleted_org]
+    assert owned(2) == [at_the_start, ended]
 
 
 def _members(store: Store, org: Organisation, joined_minutes: list[int]) -> list[Membership]:

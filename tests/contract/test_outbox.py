@@ -1,5 +1,5 @@
-"""OutboxRepository: entries due oldest first, leased by a claim, then sent or failed.
-(A claim's refusals are in `refusals.py`.)
+"""OutboxRepository: entries due oldest first, leased by a claim, then sent or failed, and
+the counts monitoring reads. (A claim's refusals are in `refusals.py`.)
 
 Sent and dead entries lose their bodies, but no port reads an entry that is not due, so the
 suite cannot see that; it checks that such entries are never due again.
@@ -7,12 +7,14 @@ suite cannot see that; it checks that such entries are never due again.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tenantry.domain.model import OutboxEntry, OutboxStatus
+from tenantry.outbox.ports import OutboxStats
+from tenantry.store.memory import MemoryStore
 from tenantry.store.open import Store
 from tests.contract.builders import OUTBOX_AT, minutes
-from tests.contract.steps import committed, due, given_entry, refused
+from tests.contract.steps import committed, due, given_entry, read, refused
 
 LATER = OUTBOX_AT + timedelta(days=1)
 
@@ -103,3 +105,40 @@ def test_a_dead_entry_is_never_due_again(store: Store) -> None:
         ),
     )
     assert entry.id not in _ids(due(store, LATER))
+
+
+def _stats(store: Store, now: datetime) -> OutboxStats:
+    return read(store, lambda uow: uow.outbox.stats(now))
+
+
+def test_stats_count_the_pending_entries_the_due_ones_and_the_oldest(store: Store) -> None:
+    # The outbox is global and the PostgreSQL database shared: compare with what was there.
+    before = _stats(store, OUTBOX_AT)
+    oldest = given_entry(store, at=OUTBOX_AT)
+    given_entry(store, at=OUTBOX_AT + minutes(10))  # pending, not due at OUTBOX_AT
+    sent, dead = given_entry(store), given_entry(store)
+    committed(store, lambda uow: uow.outbox.mark_sent(sent.id, at=OUTBOX_AT))
+    committed(
+        store,
+        lambda uow: uow.outbox.mark_failed(
+            dead.id, attempts=5, next_attempt_at=OUTBOX_AT, error="550", dead=True
+        ),
+    )
+
+    after = _stats(store, OUTBOX_AT)
+
+    assert (after.pending - before.pending, after.due - before.due) == (2, 1)
+    assert after.oldest_pending_at == oldest.created_at == OUTBOX_AT
+
+
+def test_a_claimed_entry_is_pending_but_not_due(store: Store) -> None:
+    before = _stats(store, OUTBOX_AT)
+    entry = given_entry(store)
+    committed(store, lambda uow: uow.outbox.claim([entry], until=OUTBOX_AT + minutes(5)))
+    after = _stats(store, OUTBOX_AT)
+    assert (after.pending - before.pending, after.due - before.due) == (1, 0)
+
+
+def test_an_outbox_with_nothing_pending_has_no_oldest_entry() -> None:
+    stats = _stats(MemoryStore(), OUTBOX_AT)  # only a fresh store is known to be empty
+    assert stats == OutboxStats(pending=0, due=0, oldest_pending_at=None)

@@ -3,6 +3,8 @@ responses never reveal, how bad input is refused, and rehashing on login."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,16 +40,25 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.smtp
 
 
+@pytest.fixture(autouse=True)
+def _queued_mail_is_delivered(mailbox: Mailbox) -> Iterator[None]:
+    """Mail a test queued and never read is sent when it ends: on the shared PostgreSQL, a
+    later test would otherwise receive it."""
+    yield
+    mailbox.deliver()
+
+
 def test_signup_verify_login_refresh_logout(
     api: Api, mailbox: Mailbox, store_target: StoreTarget
 ) -> None:
     email = unique_email("journey")
 
     signed_up = api.signup(email, name="  Ada   Lovelace ")
-    assert signed_up.status_code == 201, signed_up.text
-    user = signed_up.json()
-    assert (user["email"], user["name"], user["email_verified"]) == (email, "Ada Lovelace", False)
-    assert user["id"].startswith("usr_")
+    assert (signed_up.status_code, signed_up.json()) == (202, {"status": "accepted"})
+    stored = stored_user(api, email)
+    assert stored is not None
+    assert (stored.name, stored.is_verified, stored.id[:4]) == ("Ada Lovelace", False, "usr_")
+    user = {"id": stored.id}
 
     [welcome] = mailbox.messages_to(email)
     assert welcome["Subject"] == "Verify your email address"
@@ -135,17 +146,103 @@ def test_a_made_up_verification_token_is_refused(api: Api, store_target: StoreTa
     assert (event.outcome, event.reason) == (Outcome.FAILURE, "invalid_token")
 
 
-def test_signing_up_twice_with_one_email_is_refused(api: Api, store_target: StoreTarget) -> None:
-    account = api.verified_account()
+EXISTING = "Someone tried to sign up with your email address"
 
-    again = api.signup(account.email.upper(), password="another good password", name="Imposter")
 
-    assert_problem(again, 409, "email_taken")
+@pytest.mark.parametrize(
+    "spelling",
+    [str.upper, lambda email: f"  {email} ", lambda email: "\uff21" + email[1:]],
+    ids=["upper-case", "spaces", "full-width first letter"],
+)
+def test_signing_up_with_a_taken_email_answers_as_for_a_new_one_and_tells_the_owner(
+    api: Api, mailbox: Mailbox, store_target: StoreTarget, spelling: Any
+) -> None:
+    account = api.verified_account(unique_email("a-taken"))
+    new = api.signup(unique_email("a-new"), password="another good password", name="Someone")
+
+    taken = api.signup(spelling(account.email), password="another good password", name="Imposter")
+
+    assert (taken.status_code, taken.content) == (new.status_code, new.content)
+    assert taken.headers["content-type"] == new.headers["content-type"]
+    assert (taken.status_code, taken.json()) == (202, {"status": "accepted"})
     kept = stored_user(api, account.email)
     assert kept is not None
-    assert (kept.id, kept.name) == (account.user_id, "Test User")
-    assert audit_events_of(store_target, again) == []  # nothing was created, so nothing to record
-    assert api.login(account.email).status_code == 200
+    assert (kept.id, kept.name, kept.password_hash) == (
+        account.user_id,
+        "Test User",
+        _stored_password_hash(api, account.email),
+    )
+    assert api.login(account.email).status_code == 200  # the password did not change
+    [notice] = [m for m in mailbox.messages_to(account.email) if m["Subject"] == EXISTING]
+    body = notice.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "you already have one" in body.get_content()
+    token = mailbox.last_link_token(account.email, "/reset-password")
+    reset = api.client.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": "a new passphrase"}
+    )
+    assert reset.status_code == 204, reset.text
+    event = audit_of(store_target, taken, action="user.signup")
+    assert (event.outcome, event.reason, event.actor_id, event.resource_id) == (
+        Outcome.FAILURE,
+        "email_taken",
+        None,
+        account.user_id,
+    )
+
+
+def test_a_taken_email_costs_the_time_of_a_new_one(
+    store_target: StoreTarget, tmp_path: Path, clock: TestClock, smtp_server: SmtpServer
+) -> None:
+    # Hashing at real strength takes most of a sign-up; a taken email that skipped it would
+    # answer several times faster.
+    settings = test_settings(store_target, tmp_path, argon2_memory_kib=65_536, argon2_time_cost=2)
+    app = build_tenantry(settings, clock, smtp_server)
+    try:
+        api = Api(app, Mailbox(app, smtp_server))
+        taken = unique_email("timed")
+        assert api.signup(taken).status_code == 202
+
+        new_times = [_timed(lambda: api.signup(unique_email("timed"))) for _ in range(2)]
+        taken_times = [_timed(lambda: api.signup(taken)) for _ in range(2)]
+
+        assert min(taken_times) > 0.5 * min(new_times), (taken_times, new_times)
+    finally:
+        app.close()
+
+
+def _timed(request: Any) -> float:
+    started = time.perf_counter()
+    assert request().status_code == 202
+    return time.perf_counter() - started
+
+
+def test_an_operator_may_choose_explicit_sign_up_answers(
+    store_target: StoreTarget, tmp_path: Path, clock: TestClock, smtp_server: SmtpServer
+) -> None:
+    settings = test_settings(store_target, tmp_path, signup_reveals_existing=True)
+    app = build_tenantry(settings, clock, smtp_server)
+    try:
+        api = Api(app, Mailbox(app, smtp_server))
+        email = unique_email("explicit")
+
+        created = api.signup(email, name="Ada")
+        again = api.signup(email.upper(), password="another good password", name="Imposter")
+
+        assert created.status_code == 201, created.text
+        user = created.json()
+        assert (user["email"], user["name"], user["email_verified"]) == (email, "Ada", False)
+        assert user["id"].startswith("usr_")
+        assert_problem(again, 409, "email_taken")
+        kept = stored_user(api, email)
+        assert kept is not None
+        assert (kept.id, kept.name) == (user["id"], "Ada")
+        assert [m["Subject"] for m in api.mailbox.messages_to(email)] == [
+            "Verify your email address"
+        ]
+        assert audit_events_of(store_target, again) == []  # nothing happened to record
+    finally:
+        app.close()
 
 
 # --- what responses never reveal -----------------------------------------------------------

@@ -7,18 +7,25 @@ environment (another process): the store, the audit trail, the mail folder, the 
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import select
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 import sqlalchemy as sa
 import structlog
+import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
@@ -44,11 +51,11 @@ class Cli:
     database_url: str
     mail_dir: Path
 
-    def __call__(self, *args: str) -> Result:
-        return CliRunner().invoke(app, list(args))
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(app, list(args), input=input)
 
-    def ok(self, *args: str) -> str:
-        result = self(*args)
+    def ok(self, *args: str, input: str | None = None) -> str:
+        result = self(*args, input=input)
         assert result.exit_code == 0, (result.output, result.exception)
         return " ".join(result.output.split())  # whatever the console wrapped, one line
 
@@ -370,3 +377,225 @@ def test_migrate_as_the_owner_grants_the_runtime_role_what_the_service_needs(
     privileged = admin_url.render_as_string(hide_password=False)
     assert _granted(privileged, fresh_postgres, "users") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
     assert _granted(privileged, fresh_postgres, "audit_events") == {"SELECT", "INSERT"}
+
+
+# --- serve: the URL it announces ------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    output: str
+    client: TestClient
+
+
+@pytest.fixture
+def serve(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`tenantry serve ARGS` up to where uvicorn would listen, and a client of the app it
+    would have served (as tests/integration/test_http_headers.py does)."""
+    opened: list[Tenantry] = []
+
+    def served(*args: str) -> Served:
+        handed: dict[str, Any] = {}
+        monkeypatch.setattr(uvicorn, "run", lambda app, **options: handed.update(options, app=app))
+        output = cli.ok("serve", *args)
+        opened.append(handed["app"].state.tenantry)
+        return Served(output, TestClient(handed["app"]))
+
+    yield served
+    for tenantry in opened:
+        tenantry.close()
+
+
+def _discovery(client: TestClient) -> tuple[str, str]:
+    document = client.get("/.well-known/openid-configuration").json()
+    return document["issuer"], document["jwks_uri"]
+
+
+def test_serve_without_a_public_url_announces_the_port_it_listens_on(
+    cli: Cli, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TENANTRY_PUBLIC_URL")
+    email = unique_email("port")
+    cli.create_user(email)
+
+    server = serve("--port", "8123")
+
+    assert "http://127.0.0.1:8123/docs" in server.output
+    assert _discovery(server.client) == (
+        "http://127.0.0.1:8123",
+        "http://127.0.0.1:8123/.well-known/jwks.json",
+    )
+    token = _login(server.client, email)
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == "http://127.0.0.1:8123"
+
+
+def test_serve_on_every_interface_without_a_public_url_says_to_set_one(
+    cli: Cli, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TENANTRY_PUBLIC_URL")
+
+    server = serve("--host", "0.0.0.0", "--port", "8124")  # noqa: S104 - nothing listens
+
+    assert "public_url.not_set" in server.output
+    assert "set TENANTRY_PUBLIC_URL" in server.output
+    assert _discovery(server.client)[0] == "http://127.0.0.1:8124"
+
+
+@pytest.mark.parametrize(
+    ("public_url", "reported"),
+    [
+        ("http://127.0.0.1:8000", True),  # this machine, the port of another run
+        ("http://localhost:8000/", True),
+        ("http://127.0.0.1:8123", False),  # the listener itself
+        ("https://id.example.com", False),  # a reverse proxy in front
+    ],
+)
+def test_serve_keeps_a_public_url_and_reports_one_naming_this_machine_on_another_port(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, public_url: str, reported: bool
+) -> None:
+    monkeypatch.setenv("TENANTRY_PUBLIC_URL", public_url)
+
+    server = serve("--port", "8123")
+
+    assert ("public_url.not_this_listener" in server.output) is reported
+    kept = public_url.rstrip("/")
+    assert _discovery(server.client) == (kept, f"{kept}/.well-known/jwks.json")
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+
+def test_logs_written_to_a_file_or_a_pipe_carry_no_colour_codes(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENANTRY_PUBLIC_URL", "http://127.0.0.1:8000")
+    for name in ("NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+    server = serve("--port", "8123")  # CliRunner's output is no terminal
+
+    assert "[warning ] public_url.not_this_listener" in server.output
+    assert "\x1b[" not in server.output
+
+
+# --- user create: the email, the password, the flags ----------------------------------------
+
+
+def test_an_email_http_refuses_is_refused_by_the_cli_with_the_same_code(cli: Cli) -> None:
+    result = cli("user", "create", "--email", "not-an-email", "--name", "N", "--password", PASSWORD)
+
+    assert result.exit_code == 1, result.output
+    assert "error invalid_email:" in result.output
+    with cli.another_process() as tenantry:
+        refused = TestClient(create_app(tenantry)).post(
+            "/v1/auth/signup", json={"email": "not-an-email", "password": PASSWORD, "name": "N"}
+        )
+        with tenantry.store.unit_of_work() as uow:
+            created = uow.audit.find(AuditQuery(org_id=None, action="user.create"))
+            signed_up = uow.audit.find(AuditQuery(org_id=None, action="user.signup"))
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_email")
+    assert (created, signed_up) == ([], [])
+    with connected(cli.database_url) as connection:
+        assert connection.scalar(sa.text("SELECT count(*) FROM users")) == 0
+
+
+def test_a_script_pipes_the_password_in_on_standard_input(cli: Cli) -> None:
+    email = unique_email("stdin")
+    command = ["user", "create", "--email", email, "--name", "Piped", "--verified"]
+
+    output = cli.ok(*command, "--password-stdin", input=PASSWORD + "\n")
+
+    user_id = _found(r"created user (usr_\w+)", output)
+    with cli.another_process() as tenantry:
+        assert _login(TestClient(create_app(tenantry)), email)
+        with tenantry.store.unit_of_work() as uow:
+            events = uow.audit.find(AuditQuery(org_id=None, action="user.create"))
+    assert [(e.actor_type, e.resource_id) for e in events] == [(ActorType.SYSTEM, user_id)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "stdin", "message"),
+    [
+        ([], "", "no terminal to prompt for it: pipe it in with --password-stdin"),
+        (["--password-stdin"], "", "standard input held no password"),
+        (["--password", PASSWORD, "--password-stdin"], PASSWORD, "not both"),
+    ],
+    ids=["no-terminal", "empty-stdin", "both"],
+)
+def test_without_a_password_or_a_terminal_user_create_says_how_to_give_one(
+    cli: Cli, extra: list[str], stdin: str, message: str
+) -> None:
+    email = unique_email("nopass")
+
+    result = cli("user", "create", "--email", email, "--name", "N", *extra, input=stdin)
+
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, output
+    assert message in output
+    assert "GetPassWarning" not in output
+    assert "Traceback" not in output
+    with connected(cli.database_url) as connection:
+        assert connection.scalar(sa.text("SELECT count(*) FROM users")) == 0
+
+
+def test_in_a_terminal_the_password_is_prompted_for_twice_and_not_echoed(cli: Cli) -> None:
+    email = unique_email("tty")
+
+    status, output = _in_a_terminal(
+        ["user", "create", "--email", email, "--name", "Typed", "--verified"],
+        answers={"Password: ": PASSWORD, "Repeat for confirmation: ": PASSWORD},
+    )
+
+    assert status == 0, output
+    assert "\x1b[" in output  # a terminal gets colours, in the log lines too
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    assert "[info     ] keys.generated" in plain
+    assert "created user usr_" in plain
+    assert PASSWORD not in plain
+    with cli.another_process() as tenantry:
+        assert _login(TestClient(create_app(tenantry)), email)
+
+
+def _in_a_terminal(args: list[str], *, answers: dict[str, str]) -> tuple[int, str]:
+    """Runs `tenantry ARGS` in a process of its own on a pseudo-terminal (in a session of its
+    own, so that no /dev/tty of the test run is borrowed), typing each answer after its prompt."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [sys.executable, "-m", "tenantry.cli", *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    seen = ""
+    try:
+        for prompt, answer in answers.items():
+            while not seen.endswith(prompt):
+                seen += _read(controller)
+            os.write(controller, f"{answer}\n".encode())
+        while chunk := _read(controller):
+            seen += chunk
+        return process.wait(timeout=60), seen
+    finally:
+        process.kill()
+        process.wait()
+        os.close(controller)
+
+
+def _read(controller: int) -> str:
+    """What the terminal shows next; "" once the process has closed it."""
+    ready, _, _ = select.select([controller], [], [], 60)
+    assert ready, "the command printed nothing for 60 s"
+    try:
+        return os.read(controller, 4096).decode()
+    except OSError:  # EIO: the other end is closed
+        return ""
+
+
+def test_help_names_flags_without_a_type_label(cli: Cli) -> None:
+    for command in ([], ["user", "create"], ["serve"]):
+        output = cli.ok(*command, "--help")
+
+        assert "<bool>" not in output, output
+    assert "--verified Mark the email as verified." in cli.ok("user", "create", "--help")

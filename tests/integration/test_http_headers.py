@@ -295,7 +295,7 @@ def _environment_of(
         "migration_database_url": settings.migration_database_url or settings.database_url,
         "secret_key": settings.secret_key.get_secret_value(),
         "secret_key_file": str(settings.secret_key_file),
-        "public_url": settings.public_url,
+        "public_url": settings.resolved_public_url(),
         "argon2_memory_kib": str(settings.argon2_memory_kib),
         "argon2_time_cost": str(settings.argon2_time_cost),
         "mailer": "files",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import ActorType, Outcome
 from tests.harness import PASSWORD, Account, Api, Mailbox, StoreTarget, unique_email
@@ -24,7 +26,17 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.smtp
 
+
+@pytest.fixture(autouse=True)
+def _queued_mail_is_delivered(mailbox: Mailbox) -> Iterator[None]:
+    """Mail a test queued and never read is sent when it ends: on the shared PostgreSQL, a
+    later test would otherwise receive it."""
+    yield
+    mailbox.deliver()
+
+
 NEW_PASSWORD = "a brand new passphrase"
+TRAVEL = "192.0.2.44"  # an address the account has never signed in from
 
 
 def request_reset(api: Api, email: str) -> Any:
@@ -44,11 +56,21 @@ def confirm_reset(api: Api, token: str, new_password: str = NEW_PASSWORD) -> Any
 
 
 def change_password(api: Api, account: Account, current: str, new: str = NEW_PASSWORD) -> Any:
-    return api.client.post(
+    return change_password_from(api.client, account, current, new)
+
+
+def change_password_from(
+    client: TestClient, account: Account, current: str, new: str = NEW_PASSWORD
+) -> Any:
+    return client.post(
         "/v1/me/password",
         json={"current_password": current, "new_password": new},
         headers=account.auth,
     )
+
+
+def login_from(client: TestClient, email: str, password: str) -> Any:
+    return client.post("/v1/auth/login", json={"email": email, "password": password})
 
 
 def subjects(mailbox: Mailbox, email: str) -> list[str]:
@@ -116,13 +138,17 @@ def test_a_reset_sets_the_new_password_and_ends_every_session(
     assert "Your password was changed" in subjects(mailbox, laptop.email)
 
 
-def test_a_completed_reset_lifts_the_login_lock_at_once(
+def test_a_completed_reset_lifts_the_login_locks_at_once_at_every_address(
     api: Api, store_target: StoreTarget
 ) -> None:
     account = api.verified_account()
-    limit = api.tenantry.settings.login_failures_per_account
+    limit = api.tenantry.settings.login_failures_per_pair
+    elsewhere = TestClient(api.client.app, raise_server_exceptions=False, client=(TRAVEL, 1))
     fail_logins(api, [account.email] * limit)
+    for _ in range(limit):
+        assert login_from(elsewhere, account.email, "a guess").status_code == 401
     assert_problem(api.login(account.email, PASSWORD), 429, "rate_limited")
+    assert_problem(login_from(elsewhere, account.email, PASSWORD), 429, "rate_limited")
 
     reset = confirm_reset(api, reset_link_token(api, account.email))
 
@@ -132,7 +158,9 @@ def test_a_completed_reset_lifts_the_login_lock_at_once(
     assert login.status_code == 200, login.text
     event = audit_of(store_target, login, action="auth.login")
     assert (event.actor_id, event.outcome) == (account.user_id, Outcome.SUCCESS)
-    assert audit_trail(store_target, account.user_id).count(("auth.login", "FAILURE")) == limit
+    assert login_from(elsewhere, account.email, NEW_PASSWORD).status_code == 200
+    failures = audit_trail(store_target, account.user_id).count(("auth.login", "FAILURE"))
+    assert failures == 2 * limit
 
 
 def test_a_reset_link_works_once(api: Api, store_target: StoreTarget) -> None:
@@ -212,20 +240,56 @@ def test_changing_the_password_needs_the_current_one(api: Api, store_target: Sto
     assert me(api, account.access_token).status_code == 200
 
 
-def test_guessing_the_current_password_is_throttled_like_logins(
+def test_guessing_the_current_password_is_throttled_but_never_locks_the_owners_login(
     api: Api, store_target: StoreTarget
 ) -> None:
     account = api.verified_account()
-    for _ in range(5):  # the default per-account limit
+    for _ in range(api.tenantry.settings.login_failures_per_pair):
         assert change_password(api, account, current="a guess").status_code == 403
 
     throttled = change_password(api, account, current=PASSWORD)
+    login = api.login(account.email)
 
     assert_problem(throttled, 429, "rate_limited")
     assert int(throttled.headers["Retry-After"]) > 0
     event = audit_of(store_target, throttled, action="user.password_change")
-    assert (event.outcome, event.reason) == (Outcome.DENIED, "rate_limited")
-    assert api.login(account.email).status_code == 429  # the same account limit
+    assert (event.outcome, event.reason, event.details) == (
+        Outcome.DENIED,
+        "rate_limited",
+        {"limit": "pair"},
+    )
+    assert login.status_code == 200, login.text  # a pair limit of its own
+    assert audit_of(store_target, login, action="auth.login").actor_id == account.user_id
+    assert_problem(api.login(account.email, NEW_PASSWORD), 401, "invalid_credentials")
+
+
+def test_current_password_guesses_from_elsewhere_count_against_the_account(
+    api: Api, store_target: StoreTarget
+) -> None:
+    account = api.verified_account()
+    pair, soft = (
+        api.tenantry.settings.login_failures_per_pair,
+        api.tenantry.settings.login_account_soft_limit,
+    )
+    thief_addresses = [f"203.0.113.{n}" for n in range(soft // pair + 1)]
+    guesses = 0
+    for address in thief_addresses:  # a stolen token, used from several places
+        thief = TestClient(api.client.app, raise_server_exceptions=False, client=(address, 1))
+        for _ in range(min(pair, soft - guesses)):
+            response = change_password_from(thief, account, current="a guess")
+            assert_problem(response, 403, "invalid_current_password")
+            guesses += 1
+
+    slowed = change_password_from(thief, account, current="yet another guess")
+    travelling = TestClient(api.client.app, raise_server_exceptions=False, client=(TRAVEL, 1))
+    new_place = login_from(travelling, account.email, PASSWORD)
+
+    assert_problem(slowed, 429, "rate_limited")
+    assert audit_of(store_target, slowed, action="user.password_change").details == {
+        "limit": "account"
+    }
+    assert_problem(new_place, 429, "rate_limited")  # the account's budget is spent
+    assert api.login(account.email).status_code == 200  # the usual address is not
 
 
 def test_changing_the_password_ends_the_other_sessions_only(

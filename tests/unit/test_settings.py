@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +98,31 @@ def test_outside_production_the_console_mailer_and_plain_smtp_are_allowed(
 ) -> None:
     for overrides in REFUSED["console-mailer"][0], REFUSED["smtp-credentials-without-tls"][0]:
         assert settings(env=env, **overrides).env is env
+
+
+# --- .env.example -----------------------------------------------------------------------------
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def example_lines() -> list[tuple[str, str]]:
+    """The `# TENANTRY_NAME=value` lines of .env.example, in order."""
+    return re.findall(r"^# (TENANTRY_[A-Z0-9_]+)=(.*)$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+
+
+def test_env_example_lists_every_setting_once() -> None:
+    listed = [name for name, _ in example_lines()]
+
+    assert sorted(listed) == sorted(f"TENANTRY_{name.upper()}" for name in Settings.model_fields)
+
+
+def test_env_example_shows_each_default_as_tenantry_reads_it(tmp_path: Path) -> None:
+    lines = example_lines()
+    uncommented = tmp_path / ".env"
+    uncommented.write_text("".join(f"{name}={value}\n" for name, value in lines if value))
+
+    from_example = Settings(_env_file=uncommented)
+
+    assert from_example.model_dump() == Settings(_env_file=None).model_dump()
+    left_empty = {name.removeprefix("TENANTRY_").lower() for name, value in lines if not value}
+    assert {name for name in left_empty if Settings.model_fields[name].default is not None} == set()

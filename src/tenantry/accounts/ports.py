@@ -73,3 +73,9 @@ class MessageComposer(Protocol):
     def verification_email(self, user: User, token: str) -> EmailMessage: ...
     def password_reset_email(self, user: User, token: str) -> EmailMessage: ...
     def password_changed_email(self, user: User) -> EmailMessage: ...
+    def existing_account_email(self, user: User, token: str) -> EmailMessage:
+        """Someone tried to sign up with the address of this account; `token` resets the
+        password (a reset link, as `password_reset_email` sends)."""
+
+    def sign_in_attempts_email(self, user: User) -> EmailMessage:
+        """Someone is trying passwords on the account from addresses it does not use."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Any
 
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from tenantry.accounts import mail_requests
 from tenantry.accounts import service as accounts
 from tenantry.accounts.schemas import (
+    Accepted,
     MeOut,
     PasswordChangeIn,
     PasswordResetConfirmIn,
@@ -13,20 +18,37 @@ from tenantry.accounts.schemas import (
     SignupIn,
     TokenIn,
     UserOut,
+    VerificationResendIn,
 )
-from tenantry.http.deps import PublicRun, Run
+from tenantry.http.deps import Client, PublicRun, Run
 
 router = APIRouter()
 
 
-@router.post("/v1/auth/signup", status_code=201, tags=["auth"])
-def signup(body: SignupIn, run: PublicRun) -> UserOut:
+@router.post(
+    "/v1/auth/signup",
+    status_code=202,
+    tags=["auth"],
+    response_model=Accepted,
+    responses={
+        201: {"model": UserOut, "description": "With TENANTRY_SIGNUP_REVEALS_EXISTING=true."}
+    },
+)
+def signup(body: SignupIn, run: PublicRun, client: Client) -> Any:
+    """202 whether the email is new or has an account (its owner is mailed a reset link)."""
     user = run(
-        lambda uow: accounts.signup(
-            uow, run.deps, email=body.email, password=body.password, name=body.name
+        lambda uow: mail_requests.signup(
+            uow,
+            run.deps,
+            email=body.email,
+            password=body.password,
+            name=body.name,
+            ip_address=client.ip_address,
         )
     )
-    return UserOut.of(user)
+    if user is None or not run.deps.policy.signup_reveals_existing:
+        return Accepted()
+    return JSONResponse(UserOut.of(user).model_dump(mode="json"), status_code=201)
 
 
 @router.post("/v1/auth/verify-email", tags=["auth"])
@@ -35,10 +57,26 @@ def verify_email(body: TokenIn, run: PublicRun) -> UserOut:
     return UserOut.of(user)
 
 
+@router.post("/v1/auth/verify-email/resend", status_code=202, tags=["auth"])
+def resend_verification(body: VerificationResendIn, run: PublicRun, client: Client) -> Accepted:
+    """202 whether or not the email has an account waiting for verification."""
+    run(
+        lambda uow: mail_requests.resend_verification(
+            uow, run.deps, email=body.email, ip_address=client.ip_address
+        )
+    )
+    return Accepted()
+
+
 @router.post("/v1/auth/password-reset", status_code=202, tags=["auth"])
-def request_password_reset(body: PasswordResetIn, run: PublicRun) -> dict[str, str]:
-    run(lambda uow: accounts.request_password_reset(uow, run.deps, email=body.email))
-    return {"status": "accepted"}
+def request_password_reset(body: PasswordResetIn, run: PublicRun, client: Client) -> Accepted:
+    """202 whether or not the email has an account."""
+    run(
+        lambda uow: mail_requests.request_password_reset(
+            uow, run.deps, email=body.email, ip_address=client.ip_address
+        )
+    )
+    return Accepted()
 
 
 @router.post("/v1/auth/password-reset/confirm", status_code=204, tags=["auth"])
@@ -63,10 +101,15 @@ def me(run: Run) -> MeOut:
 
 
 @router.post("/v1/me/password", status_code=204, tags=["me"])
-def change_password(body: PasswordChangeIn, run: Run) -> Response:
+def change_password(body: PasswordChangeIn, run: Run, client: Client) -> Response:
     run(
         lambda uow: accounts.change_password(
-            uow, run.deps, run.caller, current=body.current_password, new=body.new_password
+            uow,
+            run.deps,
+            run.caller,
+            current=body.current_password,
+            new=body.new_password,
+            ip_address=client.ip_address,
         )
     )
     return Response(status_code=204)

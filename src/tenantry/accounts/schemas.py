@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from tenantry.domain.model import User
 from tenantry.http.wire import Input
 
+# Checked and normalised by the use case (`accounts.email_address`), whichever edge it comes
+# from; here only its size.
+Email = Annotated[str, Field(min_length=1, max_length=320)]
+
 
 class SignupIn(Input):
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(min_length=1, max_length=200)
 
@@ -21,7 +26,18 @@ class TokenIn(Input):
 
 
 class PasswordResetIn(Input):
-    email: EmailStr
+    email: Email
+
+
+class VerificationResendIn(Input):
+    email: Email
+
+
+class Accepted(BaseModel):
+    """The answer to a request about an email address, the same whether or not the address
+    has an account."""
+
+    status: Literal["accepted"] = "accepted"
 
 
 class PasswordResetConfirmIn(Input):

@@ -1,23 +1,24 @@
-"""Accounts: sign-up, email verification, password change and password reset."""
+"""Accounts: the operator's `create_user` (sign-up is in `mail_requests`), email verification,
+password change and password reset."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tenantry.accounts.email_address import check_new_account_email, normalise_email
 from tenantry.context import AccountPolicy, ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Forbidden, Gone, Invalid, NotFound, RateLimited
 from tenantry.domain.ids import hash_secret, new_id, new_secret_token
-from tenantry.domain.model import OneTimeToken, TokenPurpose, User
+from tenantry.domain.model import EmailMessage, OneTimeToken, TokenPurpose, User
 from tenantry.domain.names import clean_name
 from tenantry.domain.principal import Principal
+from tenantry.sessions.attempts import attempt_password
+from tenantry.sessions.ports import AttemptPurpose, ThrottleLimit
 from tenantry.sessions.service import live_sessions
 from tenantry.unit_of_work import UnitOfWork
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def check_password_strength(password: str, policy: AccountPolicy) -> None:
@@ -28,13 +29,6 @@ def check_password_strength(password: str, policy: AccountPolicy) -> None:
         )
     if len(password) > policy.max_password_length:
         raise Invalid("password is too long", code="weak_password")
-
-
-def signup(uow: UnitOfWork, deps: ServiceDeps, *, email: str, password: str, name: str) -> User:
-    verified = not deps.policy.require_verified_email
-    user = _add_user(uow, deps, email=email, password=password, name=name, verified=verified)
-    uow.audit.append(_account_event(user.id, "user.signup"), at=user.created_at)
-    return user
 
 
 def create_user(
@@ -48,9 +42,13 @@ def create_user(
     verified: bool,
 ) -> User:
     """An operator creates an account (CLI); unverified accounts still get the email."""
-    user = _add_user(uow, deps, email=email, password=password, name=name, verified=verified)
+    email, name = check_new_account(deps, email=email, password=password, name=name)
+    password_hash = deps.passwords.hash(password)
+    user = add_user(
+        uow, deps, email=email, name=name, password_hash=password_hash, verified=verified
+    )
     event = replace(
-        _account_event(actor.user_id, "user.create", resource_id=user.id),
+        account_event(actor.user_id, "user.create", resource_id=user.id),
         actor_type=actor.actor_type,
     )
     uow.audit.append(event, at=user.created_at)
@@ -64,27 +62,45 @@ def get_user_by_email_or_raise(uow: UnitOfWork, email: str) -> User:
     return user
 
 
-def _add_user(
-    uow: UnitOfWork, deps: ServiceDeps, *, email: str, password: str, name: str, verified: bool
-) -> User:
+def check_new_account(
+    deps: ServiceDeps, *, email: str, password: str, name: str
+) -> tuple[str, str]:
+    """The email and name a new account would have, or the refusal of bad input: the one
+    check of every edge that makes accounts (HTTP sign-up, the CLI's `user create`)."""
+    email = normalise_email(email)
+    check_new_account_email(email, deps.policy)
     check_password_strength(password, deps.policy)
+    return email, clean_name(name)
+
+
+def add_user(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    *,
+    email: str,
+    name: str,
+    password_hash: str,
+    verified: bool,
+) -> User:
+    """Add an account made of checked input (`check_new_account`); an unverified one is sent
+    its verification link. Its email must still be free at commit (`email_taken`)."""
     now = deps.clock.now()
     user = User(
         id=new_id("usr"),
-        email=normalise_email(email),
-        name=clean_name(name),
-        password_hash=deps.passwords.hash(password),
+        email=email,
+        name=name,
+        password_hash=password_hash,
         created_at=now,
         email_verified_at=now if verified else None,
     )
     uow.bind(user_id=user.id)
     uow.users.add(user)
     if not verified:
-        _send_verification(uow, deps, user, now)
+        send_verification(uow, deps, user, now)
     return user
 
 
-def _send_verification(uow: UnitOfWork, deps: ServiceDeps, user: User, now: datetime) -> None:
+def send_verification(uow: UnitOfWork, deps: ServiceDeps, user: User, now: datetime) -> None:
     token = _issue_one_time_token(
         uow, user.id, TokenPurpose.VERIFY_EMAIL, now, deps.policy.email_token_ttl
     )
@@ -96,7 +112,7 @@ def verify_email(uow: UnitOfWork, deps: ServiceDeps, *, token: str) -> User:
     record = _redeem_one_time_token(uow, token, TokenPurpose.VERIFY_EMAIL, now)
     user = _user_or_raise(uow, record.user_id)
     uow.users.mark_verified(user.id, now)
-    uow.audit.append(_account_event(user.id, "user.verify_email", resource_id=user.id), at=now)
+    uow.audit.append(account_event(user.id, "user.verify_email", resource_id=user.id), at=now)
     return replace(user, email_verified_at=user.email_verified_at or now)
 
 
@@ -105,31 +121,64 @@ def get_account(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> Use
 
 
 def change_password(
-    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, *, current: str, new: str
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    *,
+    current: str,
+    new: str,
+    ip_address: str | None = None,
 ) -> None:
-    now = deps.clock.now()
     user = _user_or_raise(uow, principal.user_id)
-    # A stolen access token must not become a password oracle: wrong current passwords count
-    # against the same per-account limit as failed logins.
-    wait = deps.throttle.begin_attempt(email=user.email, ip_address=None)
-    if wait is not None:
-        raise RateLimited(
+
+    def too_many(wait: int, limit: ThrottleLimit) -> RateLimited:
+        return RateLimited(
             "too many failed password attempts",
             retry_after=wait,
-            audit=_account_event(
-                user.id, "user.password_change", Outcome.DENIED, reason="rate_limited"
+            audit=account_event(
+                user.id,
+                "user.password_change",
+                Outcome.DENIED,
+                reason="rate_limited",
+                details={"limit": limit.value},
             ),
         )
+
+    # A stolen access token must not become a password oracle: wrong current passwords are
+    # throttled like logins, in a pair limit of their own, so they never lock the owner's login.
+    attempt_password(
+        uow,
+        deps,
+        email=user.email,
+        ip_address=ip_address,
+        purpose=AttemptPurpose.PASSWORD_CHANGE,
+        refused=too_many,
+        check=lambda: _change_password(uow, deps, principal, user, current, new, ip_address),
+    )
+
+
+def _change_password(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    user: User,
+    current: str,
+    new: str,
+    ip_address: str | None,
+) -> None:
+    now = deps.clock.now()
     if not deps.passwords.verify(user.password_hash, current):
         # 403, not 401: the bearer token is fine, and a 401 would make clients sign out.
         raise Forbidden(
             "current password is wrong",
             code="invalid_current_password",
-            audit=_account_event(
+            audit=account_event(
                 user.id, "user.password_change", Outcome.FAILURE, reason="wrong_current_password"
             ),
         )
-    deps.throttle.reset(email=user.email)
+    deps.throttle.record_success(
+        email=user.email, ip_address=ip_address, purpose=AttemptPurpose.PASSWORD_CHANGE
+    )
     check_password_strength(new, deps.policy)
     uow.users.set_password_hash(user.id, deps.passwords.hash(new), expected_hash=user.password_hash)
     # Other devices must sign in again: a new session epoch ends their sessions, and the
@@ -138,39 +187,24 @@ def change_password(
     if principal.session_id is not None:
         uow.sessions.set_epoch(principal.session_id, user.session_epoch + 1)
     uow.outbox.add(deps.composer.password_changed_email(user), at=now)
-    uow.audit.append(_account_event(user.id, "user.password_change", resource_id=user.id), at=now)
+    uow.audit.append(account_event(user.id, "user.password_change", resource_id=user.id), at=now)
 
 
-def request_password_reset(uow: UnitOfWork, deps: ServiceDeps, *, email: str) -> None:
-    """Always succeeds, so the answer says nothing about which emails have accounts."""
+def send_reset_link(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    user: User,
+    compose: Callable[[User, str], EmailMessage],
+) -> None:
+    """Mail `user` a new password-reset link in the email `compose` makes of it."""
     now = deps.clock.now()
-    email = normalise_email(email)
-    user = uow.users.get_by_email(email)
-    if user is None:
-        # Recorded for the security log, and so that both answers cost a committed write.
-        uow.audit.append(
-            AuditDraft(
-                event_type=EventType.USER_MANAGEMENT,
-                action="user.password_reset_request",
-                outcome=Outcome.FAILURE,
-                actor_type=ActorType.ANONYMOUS,
-                reason="unknown_email",
-                details={"email": email},
-            ),
-            at=now,
-        )
-        return
     # The newest link is the only one that works: older ones belong to an older reset epoch.
     epoch = user.reset_epoch + 1
     uow.users.set_reset_epoch(user.id, epoch)
     token = _issue_one_time_token(
         uow, user.id, TokenPurpose.RESET_PASSWORD, now, deps.policy.reset_token_ttl, epoch=epoch
     )
-    uow.outbox.add(deps.composer.password_reset_email(user, token), at=now)
-    uow.audit.append(
-        _account_event(user.id, "user.password_reset_request", actor_type=ActorType.ANONYMOUS),
-        at=now,
-    )
+    uow.outbox.add(compose(user, token), at=now)
 
 
 def confirm_password_reset(
@@ -192,7 +226,7 @@ def confirm_password_reset(
     deps.throttle.reset(email=user.email)  # the mailbox owner may sign in again at once
     uow.outbox.add(deps.composer.password_changed_email(user), at=now)
     uow.audit.append(
-        _account_event(
+        account_event(
             user.id,
             "user.password_reset",
             resource_id=user.id,
@@ -276,7 +310,7 @@ def _user_or_raise(uow: UnitOfWork, user_id: str) -> User:
     return user
 
 
-def _account_event(
+def account_event(
     user_id: str,
     action: str,
     outcome: Outcome = Outcome.SUCCESS,

@@ -17,6 +17,7 @@ from tenantry.flows.dispatcher import JobRelay, OutboxDispatcher
 from tenantry.http import health
 from tenantry.http.docs import install_docs
 from tenantry.http.errors import Problem, install_error_handlers
+from tenantry.http.metrics import install_metrics
 from tenantry.http.middleware import BodyGuard, RequestContext, SecurityHeaders, UrlGuard
 from tenantry.keys import routes as keys
 from tenantry.organisations import routes as organisations
@@ -51,7 +52,7 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     """
     settings = app_state.settings
     app = _TenantryApi(
-        hsts=settings.public_url.startswith("https://"),
+        hsts=settings.resolved_public_url().startswith("https://"),
         title="tenantry",
         version=tenantry.__version__,
         lifespan=_lifespan(app_state, run_dispatcher),
@@ -70,6 +71,8 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
         install_docs(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(UrlGuard)
+    if settings.serves_metrics:
+        install_metrics(app, app_state)  # after the guards: their refusals are counted too
     return app
 
 

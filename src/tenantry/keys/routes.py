@@ -19,7 +19,7 @@ def jwks(app: App) -> dict[str, Any]:
 @router.get("/.well-known/openid-configuration")
 def openid_configuration(app: App) -> dict[str, Any]:
     issuer = app.settings.token_issuer
-    base = app.settings.public_url.rstrip("/")
+    base = app.settings.resolved_public_url()
     return {
         "issuer": issuer,
         "jwks_uri": f"{base}/.well-known/jwks.json",

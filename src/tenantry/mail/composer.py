@@ -23,3 +23,10 @@ class TemplateComposer:
 
     def password_changed_email(self, user: User) -> EmailMessage:
         return templates.password_changed_email(user.email, user.name)
+
+    def existing_account_email(self, user: User, token: str) -> EmailMessage:
+        link = templates.build_link(self.public_url, "/reset-password", token)
+        return templates.existing_account_email(user.email, user.name, link)
+
+    def sign_in_attempts_email(self, user: User) -> EmailMessage:
+        return templates.sign_in_attempts_email(user.email, user.name)

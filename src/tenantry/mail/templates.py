@@ -21,6 +21,8 @@ class EmailKind(StrEnum):
     VERIFY_EMAIL = "verify_email"
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a name, not a secret)
     PASSWORD_CHANGED = "password_changed"  # noqa: S105
+    EXISTING_ACCOUNT = "existing_account"  # a sign-up with the address of an account
+    SIGN_IN_ATTEMPTS = "sign_in_attempts"  # someone is trying passwords on the account
 
 
 def verification_email(to: str, name: str, link: str) -> EmailMessage:
@@ -33,6 +35,16 @@ def password_reset_email(to: str, name: str, link: str) -> EmailMessage:
 
 def password_changed_email(to: str, name: str) -> EmailMessage:
     return _render(EmailKind.PASSWORD_CHANGED, to, "Your password was changed", name=name)
+
+
+def existing_account_email(to: str, name: str, link: str) -> EmailMessage:
+    subject = "Someone tried to sign up with your email address"
+    return _render(EmailKind.EXISTING_ACCOUNT, to, subject, name=name, link=link)
+
+
+def sign_in_attempts_email(to: str, name: str) -> EmailMessage:
+    subject = "Someone is trying to sign in to your account"
+    return _render(EmailKind.SIGN_IN_ATTEMPTS, to, subject, name=name)
 
 
 def build_link(public_url: str, path: str, token: str) -> str:

@@ -8,6 +8,7 @@ read of the organisations. Cursors are opaque strings made by the store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from tenantry.domain.errors import TenantryError
@@ -47,8 +48,17 @@ class MembershipsRepository(Protocol):
         """A condition check: the membership is still ACTIVE at commit
         (`Conflict` `membership_changed`)."""
 
-    def list_for_user(self, user_id: str) -> list[Membership]:
-        """The user's ACTIVE memberships, whatever their organisations' status."""
+    def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
+        """The user's ACTIVE memberships, whatever their organisations' status, by join time,
+        then organisation id. `cursor` is a `next_cursor` this store returned for such a list;
+        anything else is `Invalid` `invalid_cursor`."""
+
+    def list_joined_as_owner_since(
+        self, user_id: str, *, since: datetime, limit: int
+    ) -> list[Membership]:
+        """The user's OWNER memberships that began at or after `since`, whatever their status
+        or their organisation's, oldest first (by join time, then organisation id), at most
+        `limit`: registering an organisation is how a user becomes one's OWNER."""
 
     def list_members(self, org_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
         """ACTIVE members by join time, then user id. `cursor` is a `next_cursor` this store

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from tenantry.flows.registration import register_and_provision, retry_and_provision
 from tenantry.http.deps import Run
 from tenantry.http.wire import Page
@@ -23,6 +24,8 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 # Ids fit the 40-character id columns; a longer one is malformed input, refused before it
 # reaches a query or the audit insert of the refusal (where PostgreSQL would reject it).
 OrgId = Annotated[str, Path(max_length=40)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 @router.post("", status_code=201)
@@ -32,10 +35,17 @@ def register(body: OrganisationIn, run: Run) -> OrganisationOut:
 
 
 @router.get("")
-def list_mine(run: Run) -> Page[MyOrganisationOut]:
-    pairs = run(lambda uow: orgs.list_my_organisations(uow, run.deps, run.caller))
+def list_mine(
+    run: Run, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> Page[MyOrganisationOut]:
+    page = run(
+        lambda uow: orgs.list_my_organisations(
+            uow, run.deps, run.caller, limit=limit, cursor=cursor
+        )
+    )
     return Page(
-        items=[MyOrganisationOut.of_membership(org, membership) for org, membership in pairs]
+        items=[MyOrganisationOut.of_membership(org, membership) for org, membership in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -70,8 +80,8 @@ def retry(org_id: OrgId, run: Run) -> OrganisationOut:
 def members(
     org_id: OrgId,
     run: Run,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> Page[MemberOut]:
     page = run(
         lambda uow: orgs.list_members(

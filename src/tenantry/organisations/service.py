@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from tenantry.context import ServiceDeps
-from tenantry.domain.audit import AuditDraft, EventType, Outcome
-from tenantry.domain.errors import Invalid, NotFound
+from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
+from tenantry.domain.errors import Invalid, NotFound, RateLimited
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
 from tenantry.domain.names import clean_name
 from tenantry.domain.org_settings import apply_patch
 from tenantry.domain.organisations import change_status, ensure_usable, provisioning_job, revise
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE, check_page_size
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
@@ -41,6 +44,7 @@ def register_organisation(
     if owner is None:
         raise NotFound("user not found", code="user_not_found")
     uow.users.require_exists(owner_id)
+    require_registration_allowance(uow, deps, actor, owner_id, slug)
     uow.organisations.add(org)
     uow.memberships.add(
         Membership(
@@ -129,18 +133,30 @@ def delete_organisation(
 
 
 def list_my_organisations(
-    uow: UnitOfWork, deps: ServiceDeps, principal: Principal
-) -> list[tuple[Organisation, Membership]]:
-    """The caller's active memberships of organisations that are not deleted, oldest first."""
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page[tuple[Organisation, Membership]]:
+    """The caller's active memberships of organisations that are not deleted, by join time,
+    then organisation id.
+
+    A page is one page of memberships (`limit` of them) less those of deleted organisations,
+    which the store cannot leave out (a membership does not know its organisation's status):
+    it may be short, even empty, while `next_cursor` still leads to the rest.
+    """
+    check_page_size(limit)
     uow.bind(user_id=principal.user_id)
-    memberships = uow.memberships.list_for_user(principal.user_id)
-    orgs = {org.id: org for org in uow.organisations.get_many([m.org_id for m in memberships])}
+    page = uow.memberships.list_for_user(principal.user_id, limit=limit, cursor=cursor)
+    orgs = {org.id: org for org in uow.organisations.get_many([m.org_id for m in page.items])}
     pairs = [
         (orgs[m.org_id], m)
-        for m in memberships
+        for m in page.items
         if m.org_id in orgs and orgs[m.org_id].status is not OrgStatus.DELETED
     ]
-    return sorted(pairs, key=lambda pair: (pair[0].created_at, pair[0].id))
+    return Page(pairs, page.next_cursor)
 
 
 def list_members(
@@ -158,6 +174,44 @@ def list_members(
     if not 1 <= limit <= 200:
         raise Invalid("limit must be between 1 and 200", code="invalid_limit")
     return uow.memberships.list_members(org_id, limit=limit, cursor=cursor)
+
+
+REGISTRATION_WINDOW = timedelta(days=1)
+
+
+def require_registration_allowance(
+    uow: UnitOfWork, deps: ServiceDeps, actor: Principal, owner_id: str, slug: str
+) -> None:
+    """A user registers at most `max_organisations_per_user_per_day` organisations in any 24
+    hours (deleted ones count); else 429 `organisation_limit_reached`, audited, with the wait
+    until the oldest of them leaves the window. An operator (the CLI) is not limited.
+
+    A read, not a precondition: registrations racing each other may pass the cap by the
+    racers."""
+    if actor.actor_type is not ActorType.USER:
+        return
+    now, cap = deps.clock.now(), deps.policy.max_organisations_per_user_per_day
+    recent = uow.memberships.list_joined_as_owner_since(
+        owner_id, since=now - REGISTRATION_WINDOW, limit=cap
+    )
+    if len(recent) < cap:
+        return
+    wait = recent[0].joined_at + REGISTRATION_WINDOW - now
+    raise RateLimited(
+        f"at most {cap} organisations may be registered in 24 hours",
+        code="organisation_limit_reached",
+        retry_after=max(1, math.ceil(wait.total_seconds())),
+        audit=AuditDraft(
+            event_type=EventType.ORGANISATION,
+            action="organisation.create",
+            outcome=Outcome.DENIED,
+            actor_id=actor.user_id,
+            actor_type=actor.actor_type,
+            resource_type="organisation",
+            reason="organisation_limit_reached",
+            details={"slug": slug, "limit": cap},
+        ),
+    )
 
 
 def live_organisation_or_raise(uow: UnitOfWork, org_id: str) -> Organisation:

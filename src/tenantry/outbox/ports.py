@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from tenantry.domain.model import EmailMessage, OutboxEntry
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """How far behind the dispatcher is: what is PENDING, and since when."""
+
+    pending: int  # PENDING entries, due or not (a claimed one is still PENDING)
+    due: int  # of those, the ones whose next attempt is due
+    oldest_pending_at: datetime | None  # when the oldest PENDING entry was added
 
 
 class OutboxRepository(Protocol):
@@ -20,6 +30,10 @@ class OutboxRepository(Protocol):
         Precondition, each: still PENDING with the next attempt that was read
         (`Conflict` `outbox_claimed`), so two dispatchers never claim the same entry.
         """
+
+    def stats(self, now: datetime) -> OutboxStats:
+        """Counts over the whole outbox (one aggregate read, for monitoring); `due` counts the
+        entries `due(now)` would return with no limit."""
 
     def mark_sent(self, entry_id: str, *, at: datetime) -> None: ...
     def mark_failed(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Response
+
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from tenantry.http.deps import Client, PublicRun, Run
 from tenantry.http.wire import Page
 from tenantry.sessions import service as sessions
@@ -50,9 +53,18 @@ def logout(run: Run, body: LogoutIn | None = None) -> Response:
 
 
 @router.get("/v1/me/sessions", tags=["me"])
-def list_sessions(run: Run) -> Page[SessionOut]:
-    items = run(lambda uow: sessions.list_sessions(uow, run.deps, run.caller))
-    return Page(items=[SessionOut.of(s, run.caller.session_id) for s in items])
+def list_sessions(
+    run: Run,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[SessionOut]:
+    page = run(
+        lambda uow: sessions.list_sessions(uow, run.deps, run.caller, limit=limit, cursor=cursor)
+    )
+    return Page(
+        items=[SessionOut.of(s, run.caller.session_id) for s in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.delete("/v1/me/sessions", status_code=204, tags=["me"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from tenantry.domain.model import Session
 from tenantry.http.wire import Input
@@ -12,7 +12,7 @@ from tenantry.sessions.sign_in import TokenPair
 
 
 class LoginIn(Input):
-    email: EmailStr
+    email: str = Field(min_length=1, max_length=320)  # checked by the use case (`normalise_email`)
     password: str = Field(min_length=1, max_length=256)
     organisation_id: str | None = Field(default=None, max_length=40)
 

@@ -1,5 +1,5 @@
-"""Sessions and bearer tokens: logout, logout everywhere, session list and revoke, and the
-check every authenticated request makes (`authenticate`)."""
+"""Sessions and bearer tokens: logout, logout everywhere, session list and revoke, the cap on
+sessions a user keeps, and the check every authenticated request makes (`authenticate`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import NotFound, Unauthenticated
 from tenantry.domain.ids import hash_secret
-from tenantry.domain.model import Session, User
+from tenantry.domain.model import Page, Session, User
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_page_size
 from tenantry.domain.principal import Principal
 from tenantry.organisations.access import membership_check
 from tenantry.sessions.events import auth_event
@@ -61,14 +62,66 @@ def logout_everywhere(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) 
     return count
 
 
-def list_sessions(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> list[Session]:
-    return live_sessions(uow, _user_or_raise(uow, principal.user_id), deps.clock.now())
+def list_sessions(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page[Session]:
+    """One page of the caller's live sessions, newest first."""
+    check_page_size(limit)
+    user = _user_or_raise(uow, principal.user_id)
+    return uow.sessions.list_live_for_user(
+        user.id, now=deps.clock.now(), min_epoch=user.session_epoch, limit=limit, cursor=cursor
+    )
 
 
 def live_sessions(uow: UnitOfWork, user: User, now: datetime) -> list[Session]:
-    """The user's sessions that are still live, newest first."""
-    candidates = uow.sessions.list_unexpired_for_user(user.id, now)
-    return [session for session in candidates if session.is_live(now, user.session_epoch)]
+    """Every live session of the user, newest first (as many pages as it takes: sign-in keeps
+    them under `max_sessions_per_user`, one page in steady state)."""
+    found: list[Session] = []
+    cursor: str | None = None
+    while True:
+        page = uow.sessions.list_live_for_user(
+            user.id, now=now, min_epoch=user.session_epoch, limit=MAX_PAGE_SIZE, cursor=cursor
+        )
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+# Revocations one sign-in may write: the unit of work stays bounded (DynamoDB takes 100 items)
+# even when the cap was lowered far below what a user holds; later sign-ins evict the rest.
+MAX_EVICTIONS_PER_SIGN_IN = 20
+
+
+def evict_oldest_sessions(uow: UnitOfWork, deps: ServiceDeps, user: User) -> list[str]:
+    """Make room for the session a sign-in is starting: revoke the user's oldest live
+    sessions beyond the newest `max_sessions_per_user - 1`, each audited as
+    `auth.session_evicted`. One in steady state; at most `MAX_EVICTIONS_PER_SIGN_IN`.
+
+    Revoking is idempotent and has no precondition, so sign-ins racing each other may leave
+    the user over the cap by the racers' sessions until the next sign-in.
+    """
+    now = deps.clock.now()
+    cap = deps.policy.max_sessions_per_user
+    excess = live_sessions(uow, user, now)[cap - 1 :]
+    evicted = [session.id for session in excess[-MAX_EVICTIONS_PER_SIGN_IN:]]
+    for session_id in evicted:
+        uow.sessions.revoke(session_id, at=now, reason="evicted")
+        event = auth_event(
+            "auth.session_evicted",
+            Outcome.SUCCESS,
+            user.id,
+            "session_limit",
+            session_id=session_id,
+            limit=cap,
+        )
+        uow.audit.append(event, at=now)
+    return evicted
 
 
 def revoke_session(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenantry.accounts.service import normalise_email
+from tenantry.accounts.email_address import normalise_email
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import Forbidden, RateLimited, Unauthenticated
@@ -17,8 +17,10 @@ from tenantry.domain.model import (
     User,
 )
 from tenantry.organisations.access import active_membership
+from tenantry.sessions.attempts import attempt_password
 from tenantry.sessions.events import auth_event
-from tenantry.sessions.ports import AccessClaims
+from tenantry.sessions.ports import AccessClaims, AttemptPurpose, ThrottleLimit
+from tenantry.sessions.service import evict_oldest_sessions
 from tenantry.unit_of_work import UnitOfWork
 
 
@@ -47,13 +49,35 @@ def login(
     client: ClientInfo,
 ) -> TokenPair:
     email = normalise_email(email)
-    wait = deps.throttle.begin_attempt(email=email, ip_address=client.ip_address)
-    if wait is not None:
-        raise RateLimited(
+
+    def too_many(wait: int, limit: ThrottleLimit) -> RateLimited:
+        return RateLimited(
             "too many failed sign-in attempts",
             retry_after=wait,
-            audit=auth_event("auth.login", Outcome.DENIED, None, "rate_limited", email=email),
+            audit=auth_event(
+                "auth.login", Outcome.DENIED, None, "rate_limited", email=email, limit=limit.value
+            ),
         )
+
+    return attempt_password(
+        uow,
+        deps,
+        email=email,
+        ip_address=client.ip_address,
+        purpose=AttemptPurpose.LOGIN,
+        refused=too_many,
+        check=lambda: _sign_in(uow, deps, email, password, org_id, client),
+    )
+
+
+def _sign_in(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    email: str,
+    password: str,
+    org_id: str | None,
+    client: ClientInfo,
+) -> TokenPair:
     user = _check_credentials(uow, deps, email, password, client)
     if deps.policy.require_verified_email and not user.is_verified:
         raise Forbidden(
@@ -61,7 +85,7 @@ def login(
             code="email_not_verified",
             audit=auth_event("auth.login", Outcome.FAILURE, user.id, "email_not_verified"),
         )
-    deps.throttle.reset(email=email)
+    deps.throttle.record_success(email=email, ip_address=client.ip_address)
     uow.bind(user_id=user.id)
     if deps.passwords.needs_rehash(user.password_hash):
         new_hash = deps.passwords.hash(password)
@@ -216,6 +240,7 @@ def _start_session(
         user_agent=(client.user_agent or "")[:400] or None,
         ip_address=client.ip_address,
     )
+    evict_oldest_sessions(uow, deps, user)  # room for this one under the cap
     uow.sessions.add(session)
     secret = _add_refresh_token(uow, session.id, None, now, session.expires_at)
     return _pair(deps, user.id, session.id, membership, secret, now)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Membership, MembershipStatus, Organisation, Page
-from tenantry.store.memory.cursor import (
-    MemberPosition,
+from tenantry.domain.roles import OrgRole
+from tenantry.store.cursor import (
+    MEMBERS,
+    MEMBERSHIPS,
     decode_cursor,
-    encode_cursor,
     member_position,
+    membership_position,
+    page_of,
 )
+from tenantry.store.memory.cursor import follows
 from tenantry.store.memory.state import MemoryState
 from tenantry.store.memory.table import Table
 from tenantry.store.memory.transaction import Transaction
@@ -78,21 +83,28 @@ class MemoryMemberships:
             (org_id, user_id), _is_active, code="membership_changed", on_conflict=on_conflict
         )
 
-    def list_for_user(self, user_id: str) -> list[Membership]:
-        found = self._table.select(lambda m: m.user_id == user_id and _is_active(m))
-        return sorted(found, key=lambda m: (m.joined_at, m.org_id))
+    def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
+        after = decode_cursor(cursor, kind=MEMBERSHIPS) if cursor is not None else None
+        found = self._table.select(
+            lambda m: (
+                m.user_id == user_id and _is_active(m) and follows(membership_position(m), after)
+            )
+        )
+        listed = sorted(found, key=membership_position)
+        return page_of(listed, limit=limit, position=membership_position, kind=MEMBERSHIPS)
+
+    def list_joined_as_owner_since(
+        self, user_id: str, *, since: datetime, limit: int
+    ) -> list[Membership]:
+        found = self._table.select(
+            lambda m: m.user_id == user_id and m.org_role is OrgRole.OWNER and m.joined_at >= since
+        )
+        return sorted(found, key=membership_position)[:limit]
 
     def list_members(self, org_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
-        after = decode_cursor(cursor) if cursor is not None else None
+        after = decode_cursor(cursor, kind=MEMBERS) if cursor is not None else None
         found = self._table.select(
-            lambda m: m.org_id == org_id and _is_active(m) and _follows(m, after)
+            lambda m: m.org_id == org_id and _is_active(m) and follows(member_position(m), after)
         )
         members = sorted(found, key=member_position)
-        page = members[:limit]
-        if not page or len(members) == len(page):
-            return Page(page)
-        return Page(page, encode_cursor(member_position(page[-1])))
-
-
-def _follows(membership: Membership, after: MemberPosition | None) -> bool:
-    return after is None or member_position(membership) > after
+        return page_of(members, limit=limit, position=member_position, kind=MEMBERS)

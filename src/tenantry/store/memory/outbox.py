@@ -8,6 +8,7 @@ from datetime import datetime
 
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
+from tenantry.outbox.ports import OutboxStats
 from tenantry.store.memory.state import MemoryState
 from tenantry.store.memory.table import Table
 from tenantry.store.memory.transaction import Transaction
@@ -31,6 +32,14 @@ class MemoryOutbox:
         )
         found.sort(key=lambda entry: (entry.next_attempt_at, entry.id))
         return found[:limit]
+
+    def stats(self, now: datetime) -> OutboxStats:
+        pending = self._table.select(lambda entry: entry.status == OutboxStatus.PENDING)
+        return OutboxStats(
+            pending=len(pending),
+            due=sum(1 for entry in pending if entry.next_attempt_at <= now),
+            oldest_pending_at=min((entry.created_at for entry in pending), default=None),
+        )
 
     def claim(self, entries: Sequence[OutboxEntry], *, until: datetime) -> None:
         for entry in entries:

@@ -6,7 +6,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from tenantry.domain.errors import TenantryError
-from tenantry.domain.model import Session
+from tenantry.domain.model import Page, Session
+from tenantry.store.cursor import SESSIONS, decode_cursor, page_of, session_position
+from tenantry.store.memory.cursor import follows_newest_first
 from tenantry.store.memory.state import MemoryState
 from tenantry.store.memory.table import Table
 from tenantry.store.memory.transaction import Transaction
@@ -53,14 +55,21 @@ class MemorySessions:
 
         self._table.update(session_id, first_revocation)
 
-    def list_unexpired_for_user(self, user_id: str, now: datetime) -> list[Session]:
-        found = self._table.select(
-            lambda session: (
+    def list_live_for_user(
+        self, user_id: str, *, now: datetime, min_epoch: int, limit: int, cursor: str | None
+    ) -> Page[Session]:
+        after = decode_cursor(cursor, kind=SESSIONS) if cursor is not None else None
+
+        def listed(session: Session) -> bool:
+            return (
                 session.user_id == user_id
                 and session.revoked_at is None
                 and session.expires_at > now
+                and session.epoch >= min_epoch
+                and follows_newest_first(session_position(session), after)
             )
-        )
+
         # Two stable sorts: newest first, and among sessions begun together, by id.
-        by_id = sorted(found, key=lambda session: session.id)
-        return sorted(by_id, key=lambda session: session.created_at, reverse=True)
+        by_id = sorted(self._table.select(listed), key=lambda session: session.id)
+        newest_first = sorted(by_id, key=lambda session: session.created_at, reverse=True)
+        return page_of(newest_first, limit=limit, position=session_position, kind=SESSIONS)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from tenantry.domain.errors import Invalid, TenantryError
+from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
 from tenantry.domain.roles import OrgRole
+from tenantry.store.cursor import (
+    MEMBERS,
+    MEMBERSHIPS,
+    Position,
+    decode_cursor,
+    member_position,
+    membership_position,
+    page_of,
+)
 from tenantry.store.sql.schema import Id, Json, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
 
@@ -175,7 +182,7 @@ class SqlMemberships:
             check, expect=Expect.ONE_ROW, code="membership_changed", on_conflict=on_conflict
         )
 
-    def list_for_user(self, user_id: str) -> list[Membership]:
+    def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
         stmt = (
             sa.select(memberships)
             .where(
@@ -183,6 +190,26 @@ class SqlMemberships:
                 memberships.c.status == MembershipStatus.ACTIVE.value,
             )
             .order_by(memberships.c.joined_at, memberships.c.org_id)
+            .limit(limit + 1)
+        )
+        if cursor is not None:
+            after = decode_cursor(cursor, kind=MEMBERSHIPS)
+            stmt = stmt.where(_after(memberships.c.joined_at, memberships.c.org_id, after))
+        found = [_membership(row) for row in self._db.execute(stmt)]
+        return page_of(found, limit=limit, position=membership_position, kind=MEMBERSHIPS)
+
+    def list_joined_as_owner_since(
+        self, user_id: str, *, since: datetime, limit: int
+    ) -> list[Membership]:
+        stmt = (
+            sa.select(memberships)
+            .where(
+                memberships.c.user_id == user_id,
+                memberships.c.org_role == OrgRole.OWNER.value,
+                memberships.c.joined_at >= since,
+            )
+            .order_by(memberships.c.joined_at, memberships.c.org_id)
+            .limit(limit)
         )
         return [_membership(row) for row in self._db.execute(stmt)]
 
@@ -197,30 +224,15 @@ class SqlMemberships:
             .limit(limit + 1)
         )
         if cursor is not None:
-            joined_at, user_id = _decode_cursor(cursor)
-            stmt = stmt.where(
-                sa.tuple_(memberships.c.joined_at, memberships.c.user_id)
-                > sa.tuple_(sa.literal(joined_at, memberships.c.joined_at.type), user_id)
-            )
-        items = [_membership(row) for row in self._db.execute(stmt)]
-        if len(items) <= limit:
-            return Page(items=items)
-        items = items[:limit]
-        return Page(items=items, next_cursor=_encode_cursor(items[-1]))
+            after = decode_cursor(cursor, kind=MEMBERS)
+            stmt = stmt.where(_after(memberships.c.joined_at, memberships.c.user_id, after))
+        found = [_membership(row) for row in self._db.execute(stmt)]
+        return page_of(found, limit=limit, position=member_position, kind=MEMBERS)
 
 
-def _encode_cursor(member: Membership) -> str:
-    raw = json.dumps([member.joined_at.isoformat(), member.user_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        joined_at, user_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(joined_at)
-        if moment.tzinfo is None:
-            raise ValueError("cursor time has no zone")
-        return moment, str(user_id)
-    except (ValueError, TypeError) as error:
-        raise Invalid("cursor is not valid", code="invalid_cursor") from error
+def _after(
+    moment: sa.Column[datetime], key: sa.Column[str], position: Position
+) -> sa.ColumnElement[bool]:
+    """The rows an ascending (time, key) list shows after `position`."""
+    at, after_key = position
+    return sa.tuple_(moment, key) > sa.tuple_(sa.literal(at, moment.type), after_key)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import EmailMessage, OutboxEntry, OutboxStatus
+from tenantry.outbox.ports import OutboxStats
 from tenantry.store.sql.schema import Id, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
 
@@ -80,6 +81,14 @@ class SqlOutbox:
             # Skip rows another dispatcher is claiming right now, instead of waiting for it.
             stmt = stmt.with_for_update(skip_locked=True)
         return [_entry(row) for row in self._db.execute(stmt)]
+
+    def stats(self, now: datetime) -> OutboxStats:
+        due = sa.case((outbox.c.next_attempt_at <= now, 1), else_=0)
+        stmt = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(due), 0), sa.func.min(outbox.c.created_at)
+        ).where(outbox.c.status == OutboxStatus.PENDING.value)
+        pending, due_now, oldest = self._db.execute(stmt).one()
+        return OutboxStats(pending=int(pending), due=int(due_now), oldest_pending_at=oldest)
 
     def claim(self, entries: Sequence[OutboxEntry], *, until: datetime) -> None:
         # On SQLite the read and this write are separate transactions: the precondition (the

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantry.domain.errors import TenantryError
-from tenantry.domain.model import RefreshToken, Session
+from tenantry.domain.model import Page, RefreshToken, Session
+from tenantry.store.cursor import SESSIONS, decode_cursor, page_of, session_position
 from tenantry.store.sql.schema import Id, UtcDateTime, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
 
@@ -108,17 +109,30 @@ class SqlSessions:
             .values(revoked_at=at, revoked_reason=reason)
         )
 
-    def list_unexpired_for_user(self, user_id: str, now: datetime) -> list[Session]:
-        rows = self._db.execute(
+    def list_live_for_user(
+        self, user_id: str, *, now: datetime, min_epoch: int, limit: int, cursor: str | None
+    ) -> Page[Session]:
+        stmt = (
             sa.select(sessions)
             .where(
                 sessions.c.user_id == user_id,
                 sessions.c.revoked_at.is_(None),
                 sessions.c.expires_at > now,
+                sessions.c.epoch >= min_epoch,
             )
             .order_by(sessions.c.created_at.desc(), sessions.c.id)
+            .limit(limit + 1)
         )
-        return [_session(row) for row in rows]
+        if cursor is not None:
+            created_at, session_id = decode_cursor(cursor, kind=SESSIONS)
+            stmt = stmt.where(
+                sa.or_(
+                    sessions.c.created_at < created_at,
+                    sa.and_(sessions.c.created_at == created_at, sessions.c.id > session_id),
+                )
+            )
+        found = [_session(row) for row in self._db.execute(stmt)]
+        return page_of(found, limit=limit, position=session_position, kind=SESSIONS)
 
 
 def _refresh(row: Any) -> RefreshToken:
