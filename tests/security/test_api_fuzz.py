@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import status_code_conformance
 
 from tenantry.http.app import create_app
 from tests.harness import (
@@ -62,6 +63,8 @@ def _fuzz(operation: Any, auth: dict[str, str]) -> None:
     def check(case: Any) -> None:
         response = case.call(headers=auth)
         assert response.status_code < 500, f"{operation.label}: {response.text}"
+        # Every status answered is one the document lists for this operation.
+        case.validate_response(response, checks=[status_code_conformance])
         if response.status_code >= 400:
             assert response.headers["content-type"][0].startswith("application/problem+json")
             assert response.json()["code"]

@@ -21,6 +21,7 @@ from tenantry.accounts.schemas import (
     VerificationResendIn,
 )
 from tenantry.http.deps import Client, PublicRun, Run
+from tenantry.http.openapi import problems
 
 router = APIRouter()
 
@@ -31,8 +32,10 @@ router = APIRouter()
     tags=["auth"],
     response_model=Accepted,
     responses={
-        201: {"model": UserOut, "description": "With TENANTRY_SIGNUP_REVEALS_EXISTING=true."}
+        201: {"model": UserOut, "description": "With TENANTRY_SIGNUP_REVEALS_EXISTING=true."},
+        **problems(413, 415, 422, 409, 429),
     },
+    summary="Sign up",
 )
 def signup(body: SignupIn, run: PublicRun, client: Client) -> Any:
     """202 whether the email is new or has an account (its owner is mailed a reset link)."""
@@ -51,13 +54,25 @@ def signup(body: SignupIn, run: PublicRun, client: Client) -> Any:
     return JSONResponse(UserOut.of(user).model_dump(mode="json"), status_code=201)
 
 
-@router.post("/v1/auth/verify-email", tags=["auth"])
+@router.post(
+    "/v1/auth/verify-email",
+    tags=["auth"],
+    summary="Verify an email address",
+    responses=problems(413, 415, 422, 410),
+)
 def verify_email(body: TokenIn, run: PublicRun) -> UserOut:
+    """Redeem the link mailed at sign-up (its `token`); a link works once."""
     user = run(lambda uow: accounts.verify_email(uow, run.deps, token=body.token))
     return UserOut.of(user)
 
 
-@router.post("/v1/auth/verify-email/resend", status_code=202, tags=["auth"])
+@router.post(
+    "/v1/auth/verify-email/resend",
+    status_code=202,
+    tags=["auth"],
+    summary="Mail the verification link again",
+    responses=problems(413, 415, 422, 429),
+)
 def resend_verification(body: VerificationResendIn, run: PublicRun, client: Client) -> Accepted:
     """202 whether or not the email has an account waiting for verification."""
     run(
@@ -68,7 +83,13 @@ def resend_verification(body: VerificationResendIn, run: PublicRun, client: Clie
     return Accepted()
 
 
-@router.post("/v1/auth/password-reset", status_code=202, tags=["auth"])
+@router.post(
+    "/v1/auth/password-reset",
+    status_code=202,
+    tags=["auth"],
+    summary="Ask for a password-reset link",
+    responses=problems(413, 415, 422, 429),
+)
 def request_password_reset(body: PasswordResetIn, run: PublicRun, client: Client) -> Accepted:
     """202 whether or not the email has an account."""
     run(
@@ -79,8 +100,15 @@ def request_password_reset(body: PasswordResetIn, run: PublicRun, client: Client
     return Accepted()
 
 
-@router.post("/v1/auth/password-reset/confirm", status_code=204, tags=["auth"])
+@router.post(
+    "/v1/auth/password-reset/confirm",
+    status_code=204,
+    tags=["auth"],
+    summary="Set a new password with a reset link",
+    responses=problems(413, 415, 422, 410),
+)
 def confirm_password_reset(body: PasswordResetConfirmIn, run: PublicRun) -> Response:
+    """Every session of the account ends; the email counts as verified."""
     run(
         lambda uow: accounts.confirm_password_reset(
             uow, run.deps, token=body.token, new_password=body.new_password
@@ -89,8 +117,9 @@ def confirm_password_reset(body: PasswordResetConfirmIn, run: PublicRun) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/v1/me", tags=["me"])
+@router.get("/v1/me", tags=["me"], summary="The caller", responses=problems(401))
 def me(run: Run) -> MeOut:
+    """The account behind the bearer token, and the organisation and role the token is for."""
     user = run(lambda uow: accounts.get_account(uow, run.deps, run.caller))
     caller = run.caller
     return MeOut(
@@ -100,8 +129,15 @@ def me(run: Run) -> MeOut:
     )
 
 
-@router.post("/v1/me/password", status_code=204, tags=["me"])
+@router.post(
+    "/v1/me/password",
+    status_code=204,
+    tags=["me"],
+    summary="Change the caller's password",
+    responses=problems(413, 415, 422, 401, 403, 409, 429),
+)
 def change_password(body: PasswordChangeIn, run: Run, client: Client) -> Response:
+    """Needs the current password. Every other session of the account ends; this one stays."""
     run(
         lambda uow: accounts.change_password(
             uow,

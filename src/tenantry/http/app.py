@@ -19,14 +19,17 @@ from tenantry.http.docs import install_docs
 from tenantry.http.errors import Problem, install_error_handlers
 from tenantry.http.metrics import install_metrics
 from tenantry.http.middleware import BodyGuard, RequestContext, SecurityHeaders, UrlGuard
+from tenantry.http.openapi import install_openapi, problems
 from tenantry.keys import routes as keys
 from tenantry.organisations import routes as organisations
 from tenantry.sessions import routes as sessions
 
-_PROBLEMS = {
-    status: {"model": Problem, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 403, 404, 409, 413, 415, 422, 429)
-}
+_DESCRIPTION = (
+    "Multi-tenant access management: accounts and sign-in, organisations and their members, "
+    "org-scoped access tokens verifiable through the JWKS. Every error is "
+    "`application/problem+json` with a stable `code` (see docs/errors.md); each operation "
+    "lists the problems it can answer with."
+)
 
 
 class _TenantryApi(FastAPI):
@@ -56,7 +59,8 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
         title="tenantry",
         version=tenantry.__version__,
         lifespan=_lifespan(app_state, run_dispatcher),
-        responses=_PROBLEMS,
+        description=_DESCRIPTION,
+        responses=problems(400, 500, 503),  # any route: a NUL in the URL, a bug, a store down
         # A slash redirect is built from the Host header (and a 307 replays a login body).
         redirect_slashes=False,
         docs_url=None,
@@ -65,6 +69,7 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     )
     app.state.tenantry = app_state
     install_error_handlers(app)
+    install_openapi(app, Problem.model_json_schema())
     for module in (accounts, sessions, organisations, keys, health):
         app.include_router(module.router)
     if settings.serves_docs:

@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantry.domain import errors
@@ -31,7 +31,7 @@ STATUS_BY_ERROR: dict[type[errors.TenantryError], int] = {
     errors.Unavailable: 503,
 }
 
-_TITLES = {
+TITLES = {
     400: "Bad request",
     401: "Unauthenticated",
     403: "Forbidden",
@@ -49,13 +49,20 @@ _TITLES = {
 
 
 class Problem(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int
-    code: str
-    detail: str
-    request_id: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    """An RFC 9457 problem. Clients branch on `code`; some codes add members of their own
+    (`permission`, `path`, `errors`), listed in docs/errors.md."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", description="Always `about:blank`: `code` says what it is.")
+    title: str = Field(description="The HTTP status in words.")
+    status: int = Field(description="The HTTP status code.")
+    code: str = Field(description="The stable machine code (docs/errors.md); never changes.")
+    detail: str = Field(description="For people; may change.")
+    request_id: str | None = Field(None, description="Also in `X-Request-ID` and the logs.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="`validation_failed` only: `[{field, message}]`."
+    )
 
 
 def problem(
@@ -68,10 +75,10 @@ def problem(
     **extra: Any,
 ) -> JSONResponse:
     """The one problem+json renderer: a refusal from a route, a handler or the middleware has
-    this shape (the title from `_TITLES`, the same keys, the same encoding)."""
+    this shape (the title from `TITLES`, the same keys, the same encoding)."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": _TITLES.get(status, "Error"),
+        "title": TITLES.get(status, "Error"),
         "status": status,
         "code": code,
         "detail": detail,

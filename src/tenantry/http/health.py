@@ -9,12 +9,14 @@ from tenantry.http.deps import App
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness")
 def healthz() -> dict[str, str]:
+    """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", summary="Readiness")
 def readyz(app: App) -> dict[str, str]:
+    """The store answers (503 otherwise)."""
     app.store.ping()
     return {"status": "ready"}

@@ -11,13 +11,15 @@ from tenantry.http.deps import App
 router = APIRouter(tags=["discovery"])
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", summary="The public signing keys (JWKS)")
 def jwks(app: App) -> dict[str, Any]:
+    """Every key that may have signed a live access token, and the next one."""
     return dict(app.signer.public_jwks())
 
 
-@router.get("/.well-known/openid-configuration")
+@router.get("/.well-known/openid-configuration", summary="Discovery document")
 def openid_configuration(app: App) -> dict[str, Any]:
+    """Issuer, JWKS URL and the algorithms in the key ring."""
     issuer = app.settings.token_issuer
     base = app.settings.resolved_public_url()
     return {
