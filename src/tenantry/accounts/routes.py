@@ -22,6 +22,7 @@ from tenantry.accounts.schemas import (
 )
 from tenantry.http.deps import Client, PublicRun, Run
 from tenantry.http.openapi import problems
+from tenantry.http.wire import encoded
 
 router = APIRouter()
 
@@ -58,12 +59,14 @@ def signup(body: SignupIn, run: PublicRun, client: Client) -> Any:
     "/v1/auth/verify-email",
     tags=["auth"],
     summary="Verify an email address",
+    response_model=UserOut,
     responses=problems(413, 415, 422, 410),
 )
-def verify_email(body: TokenIn, run: PublicRun) -> UserOut:
+def verify_email(body: TokenIn, run: PublicRun) -> JSONResponse:
     """Redeem the link mailed at sign-up (its `token`); a link works once."""
-    user = run(lambda uow: accounts.verify_email(uow, run.deps, token=body.token))
-    return UserOut.of(user)
+    return run(
+        lambda uow: encoded(UserOut.of(accounts.verify_email(uow, run.deps, token=body.token)))
+    )
 
 
 @router.post(

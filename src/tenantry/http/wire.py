@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
@@ -26,3 +27,10 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+def encoded(model: BaseModel, status_code: int = 200) -> JSONResponse:
+    """The answer, encoded to bytes now. A route whose use case writes builds its answer this
+    way inside the use case (`run(lambda uow: encoded(Out.of(use_case(uow))))`), so the
+    answer is rendered before the commit: a change that could not be answered is not made."""
+    return JSONResponse(model.model_dump(mode="json"), status_code=status_code)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
 
 from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from tenantry.flows.registration import register_and_provision, retry_and_provision
 from tenantry.http.deps import Run
 from tenantry.http.openapi import problems
-from tenantry.http.wire import Page
+from tenantry.http.wire import Page, encoded
 from tenantry.organisations import service as orgs
 from tenantry.organisations.schemas import (
     MemberOut,
@@ -69,16 +70,20 @@ def get(org_id: OrgId, run: Run) -> OrganisationOut:
 @router.patch(
     "/{org_id}",
     summary="Rename an organisation or change its settings",
+    response_model=OrganisationOut,
     responses=problems(413, 415, 422, 401, 403, 404, 409),
 )
-def update(org_id: OrgId, body: OrganisationPatch, run: Run) -> OrganisationOut:
+def update(org_id: OrgId, body: OrganisationPatch, run: Run) -> JSONResponse:
     """Needs `organisation:update`. `settings` merge shallowly: a key set to null is removed."""
-    org = run(
-        lambda uow: orgs.update_organisation(
-            uow, run.deps, run.caller, org_id, name=body.name, settings=body.settings
+    return run(
+        lambda uow: encoded(
+            OrganisationOut.of(
+                orgs.update_organisation(
+                    uow, run.deps, run.caller, org_id, name=body.name, settings=body.settings
+                )
+            )
         )
     )
-    return OrganisationOut.of(org)
 
 
 @router.delete(

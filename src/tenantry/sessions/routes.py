@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from tenantry.http.deps import Client, PublicRun, Run
 from tenantry.http.openapi import problems
-from tenantry.http.wire import Page
+from tenantry.http.wire import Page, encoded
 from tenantry.sessions import service as sessions
 from tenantry.sessions import sign_in
 from tenantry.sessions.schemas import LoginIn, LogoutIn, RefreshIn, SessionOut, TokenPairOut
@@ -21,43 +22,51 @@ router = APIRouter()
     "/v1/auth/login",
     tags=["auth"],
     summary="Log in",
+    response_model=TokenPairOut,
     responses=problems(413, 415, 422, 401, 403, 429),
 )
-def login(body: LoginIn, run: PublicRun, client: Client) -> TokenPairOut:
+def login(body: LoginIn, run: PublicRun, client: Client) -> JSONResponse:
     """A token pair for the account; with `organisation_id`, an org-scoped access token for an
     active member."""
-    pair = run(
-        lambda uow: sign_in.login(
-            uow,
-            run.deps,
-            email=body.email,
-            password=body.password,
-            org_id=body.organisation_id,
-            client=client,
+    return run(
+        lambda uow: encoded(
+            TokenPairOut.of(
+                sign_in.login(
+                    uow,
+                    run.deps,
+                    email=body.email,
+                    password=body.password,
+                    org_id=body.organisation_id,
+                    client=client,
+                )
+            )
         )
     )
-    return TokenPairOut.of(pair)
 
 
 @router.post(
     "/v1/auth/refresh",
     tags=["auth"],
     summary="Rotate the refresh token",
+    response_model=TokenPairOut,
     responses=problems(413, 415, 422, 401, 403),
 )
-def refresh(body: RefreshIn, run: PublicRun, client: Client) -> TokenPairOut:
+def refresh(body: RefreshIn, run: PublicRun, client: Client) -> JSONResponse:
     """A new pair; the presented refresh token is used up. Presenting it again revokes the whole
     session. With `organisation_id`, switches the session to that organisation."""
-    pair = run(
-        lambda uow: sign_in.refresh(
-            uow,
-            run.deps,
-            refresh_token=body.refresh_token,
-            org_id=body.organisation_id,
-            client=client,
+    return run(
+        lambda uow: encoded(
+            TokenPairOut.of(
+                sign_in.refresh(
+                    uow,
+                    run.deps,
+                    refresh_token=body.refresh_token,
+                    org_id=body.organisation_id,
+                    client=client,
+                )
+            )
         )
     )
-    return TokenPairOut.of(pair)
 
 
 @router.post(
