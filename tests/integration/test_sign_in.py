@@ -18,6 +18,7 @@ from tests.harness import (
     audit_events,
     bearer,
     unique_email,
+    unique_slug,
 )
 from tests.integration.account_checks import (
     assert_problem,
@@ -367,3 +368,27 @@ def me_sessions(api: Api, account: Account) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def test_a_token_for_the_organisation_its_session_has_left_is_refused(
+    api: Api, store_target: StoreTarget
+) -> None:
+    owner, first = api.owner_with_org()
+    token_for_first = owner.access_token
+    second = api.client.post(
+        "/v1/organisations",
+        json={"name": "Second", "slug": unique_slug("second")},
+        headers=owner.auth,
+    )
+    assert second.status_code == 201, second.text
+    api.switch_org(owner, second.json()["id"])  # the session moves to the second organisation
+
+    stale = api.client.get(f"/v1/organisations/{first['id']}", headers=bearer(token_for_first))
+    current = api.client.get(f"/v1/organisations/{second.json()['id']}", headers=owner.auth)
+
+    assert (stale.status_code, stale.json()["code"]) == (401, "token_revoked")
+    assert current.status_code == 200, current.text
+    refused = audit_events(
+        store_target, org_id=first["id"], actor_id=owner.user_id, action="auth.token"
+    )
+    assert [(e.outcome, e.reason) for e in refused] == [(Outcome.FAILURE, "session_switched")]

@@ -175,6 +175,10 @@ def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
         raise _token_revoked(claims, "session_ended")
     if claims.org_id is None:
         return Principal(user_id=claims.user_id, session_id=session.id)
+    if session.org_id != claims.org_id:
+        # The session has moved to another organisation (or left this one) since the token was
+        # issued: a token is good only for the organisation its session is in now.
+        raise _token_revoked(claims, "session_switched")
     membership, problem = membership_check(uow, claims.user_id, claims.org_id)
     if membership is None:
         raise _token_revoked(claims, problem or "membership_ended")
