@@ -63,3 +63,21 @@ def test_an_operation_lists_the_problems_it_can_answer_and_not_the_others(
     assert "403" in statuses("post", "/v1/auth/refresh")  # not_a_member
     assert "404" not in statuses("post", "/v1/auth/login")
     assert "401" not in statuses("get", "/.well-known/jwks.json")
+
+
+@pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)
+def test_every_field_and_parameter_is_described(document: dict[str, Any]) -> None:
+    undescribed_fields = [
+        f"{name}.{field}"
+        for name, schema in document["components"]["schemas"].items()
+        for field, definition in schema.get("properties", {}).items()
+        if not definition.get("description")
+    ]
+    undescribed_parameters = [
+        f"{label} {parameter['in']} {parameter['name']}"
+        for label, operation in operations(document)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] in ("query", "path") and not parameter.get("description")
+    ]
+    assert undescribed_fields == []
+    assert undescribed_parameters == []

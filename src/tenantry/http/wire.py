@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tenantry.domain.names import MAX_NAME_LENGTH
+from tenantry.domain.paging import MAX_PAGE_SIZE
 
 
 class Input(BaseModel):
@@ -23,10 +26,27 @@ class Input(BaseModel):
 
 T = TypeVar("T")
 
+# The description of a person's or an organisation's name (`domain.names.clean_name`).
+DISPLAY_NAME = (
+    f"The display name: 1 to {MAX_NAME_LENGTH} visible characters once runs of white space "
+    "are collapsed; no control or bidirectional control characters."
+)
+
+# The descriptions of every list's query parameters, `limit` and `cursor`.
+LIMIT = f"The most items the page may hold, 1 to {MAX_PAGE_SIZE}."
+CURSOR = (
+    "The `next_cursor` of the previous page; absent for the first page. Opaque: one that "
+    "the list did not hand out is refused with 422 `invalid_cursor`."
+)
+
 
 class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
+    items: list[T] = Field(description="At most `limit` items, in the list's order.")
+    next_cursor: str | None = Field(
+        None,
+        description="An opaque cursor: pass it as `cursor` for the next page. Null on the "
+        "last page.",
+    )
 
 
 def encoded(model: BaseModel, status_code: int = 200) -> JSONResponse:

@@ -11,7 +11,7 @@ from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from tenantry.flows.registration import register_and_provision, retry_and_provision
 from tenantry.http.deps import Run
 from tenantry.http.openapi import problems
-from tenantry.http.wire import Page, encoded
+from tenantry.http.wire import CURSOR, LIMIT, Page, encoded
 from tenantry.organisations import service as orgs
 from tenantry.organisations.schemas import (
     MemberOut,
@@ -25,9 +25,9 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
 # Ids fit the 40-character id columns; a longer one is malformed input, refused before it
 # reaches a query or the audit insert of the refusal (where PostgreSQL would reject it).
-OrgId = Annotated[str, Path(max_length=40)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=200)]
+OrgId = Annotated[str, Path(max_length=40, description="The organisation's id (`org_…`).")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=200, description=CURSOR)]
 
 
 @router.post(

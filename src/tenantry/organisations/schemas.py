@@ -9,12 +9,18 @@ from pydantic import BaseModel, Field
 
 from tenantry.domain import org_settings
 from tenantry.domain.model import Membership, Organisation
-from tenantry.http.wire import Input
+from tenantry.http.wire import DISPLAY_NAME, Input
 
 
 class OrganisationIn(Input):
-    name: str = Field(min_length=1, max_length=200)
-    slug: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200, description=DISPLAY_NAME)
+    slug: str = Field(
+        min_length=1,
+        max_length=100,
+        description="A unique handle for URLs: 3 to 63 characters of `a-z`, `0-9` and `-`, "
+        "neither starting nor ending with `-`, no `--`, not a reserved word. It never "
+        "changes, and stays taken after the organisation is deleted (409 `slug_taken`).",
+    )
 
 
 SETTINGS_PATCH = (
@@ -33,7 +39,12 @@ SETTINGS_PATCH = (
 
 
 class OrganisationPatch(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description=f"{DISPLAY_NAME} Null or absent: the name stays.",
+    )
     settings: dict[str, Any] | None = Field(default=None, description=SETTINGS_PATCH)
 
 
@@ -41,17 +52,26 @@ class OrganisationPatch(Input):
 # (plain JSON, shallow enough for any serialiser) and its name `clean_name`, so rendering
 # cannot fail once the change is stored.
 class OrganisationOut(BaseModel):
-    id: str
-    slug: str
-    name: str
-    status: str
+    id: str = Field(description="The organisation's id (`org_…`); never changes.")
+    slug: str = Field(description="The organisation's unique slug; never changes.")
+    name: str = Field(description="The display name.")
+    status: str = Field(
+        description="`PROVISIONING` (its provisioning steps are running), `ACTIVE`, or "
+        "`FAILED` (a step failed; `POST .../provisioning/retry` runs them again)."
+    )
     settings: dict[str, Any] = Field(
         description="The organisation's settings, a JSON object within the limits that "
         "`PATCH /v1/organisations/{org_id}` describes."
     )
-    created_at: datetime
-    provisioning_step: str | None = None
-    provisioning_error: str | None = None
+    created_at: datetime = Field(description="When it was registered (RFC 3339, UTC).")
+    provisioning_step: str | None = Field(
+        None, description="The provisioning step that failed; null unless `status` is `FAILED`."
+    )
+    provisioning_error: str | None = Field(
+        None,
+        description="Why that step failed, in words fit for members; null unless `status` "
+        "is `FAILED`.",
+    )
 
     @classmethod
     def of(cls, org: Organisation) -> OrganisationOut:
@@ -68,7 +88,9 @@ class OrganisationOut(BaseModel):
 
 
 class MyOrganisationOut(OrganisationOut):
-    org_role: str
+    org_role: str = Field(
+        description="The caller's role in the organisation: `OWNER`, `ADMIN` or `MEMBER`."
+    )
 
     @classmethod
     def of_membership(cls, org: Organisation, membership: Membership) -> MyOrganisationOut:
@@ -76,12 +98,12 @@ class MyOrganisationOut(OrganisationOut):
 
 
 class MemberOut(BaseModel):
-    user_id: str
-    email: str
-    name: str
-    org_role: str
-    status: str
-    joined_at: datetime
+    user_id: str = Field(description="The member's user id (`usr_…`).")
+    email: str = Field(description="The member's email address as it was when they joined.")
+    name: str = Field(description="The member's display name as it was when they joined.")
+    org_role: str = Field(description="The member's role: `OWNER`, `ADMIN` or `MEMBER`.")
+    status: str = Field(description="`ACTIVE`, or `ENDED` once the membership is over.")
+    joined_at: datetime = Field(description="When the membership began (RFC 3339, UTC).")
 
     @classmethod
     def of(cls, member: Membership) -> MemberOut:

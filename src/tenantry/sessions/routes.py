@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from tenantry.http.deps import Client, PublicRun, Run
 from tenantry.http.openapi import problems
-from tenantry.http.wire import Page, encoded
+from tenantry.http.wire import CURSOR, LIMIT, Page, encoded
 from tenantry.sessions import service as sessions
 from tenantry.sessions import sign_in
 from tenantry.sessions.schemas import LoginIn, LogoutIn, RefreshIn, SessionOut, TokenPairOut
@@ -92,8 +92,8 @@ def logout(run: Run, body: LogoutIn | None = None) -> Response:
 )
 def list_sessions(
     run: Run,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=200, description=CURSOR)] = None,
 ) -> Page[SessionOut]:
     """Newest first, paged by `limit` and `cursor`."""
     page = run(
@@ -125,7 +125,12 @@ def revoke_all_sessions(run: Run) -> Response:
     summary="End one of the caller's sessions",
     responses=problems(401, 404, 422),
 )
-def revoke_session(session_id: str, run: Run) -> Response:
+def revoke_session(
+    session_id: Annotated[
+        str, Path(description="The session's id (`ses_…`), from the caller's session list.")
+    ],
+    run: Run,
+) -> Response:
     """Another user's session answers 404, like a missing one."""
     run(lambda uow: sessions.revoke_session(uow, run.deps, run.caller, session_id))
     return Response(status_code=204)
