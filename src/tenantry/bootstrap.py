@@ -42,14 +42,18 @@ class Tenantry:
     store: Store
     deps: ServiceDeps
     mailer: Mailer
-    signer: JwtSigner
     key_factory: CipherKeyFactory
-    provisioning: InlineProvisioning
     jobs: JobRunner
 
     @property
     def clock(self) -> Clock:
         return self.deps.clock
+
+    @property
+    def signer(self) -> JwtSigner:
+        signer = self.deps.signer
+        assert isinstance(signer, JwtSigner)  # bootstrap builds no other
+        return signer
 
     def close(self) -> None:
         self.store.dispose()
@@ -90,9 +94,7 @@ def bootstrap(
         store=store,
         deps=deps,
         mailer=mailer or build_mailer(settings),
-        signer=signer,
         key_factory=key_factory,
-        provisioning=provisioning,
         jobs=JobRunner(store.unit_of_work, clock, provisioning),
     )
 

@@ -191,7 +191,7 @@ class LimitsLoginThrottle:
         window = _window(now, figures.account_window_seconds)
         count_key, since_key, warned_key = self._account_keys(account, epoch, window)
         seen = self._storage.get(count_key)
-        warn = seen >= figures.account_soft_limit and self._first(warned_key, window)
+        warn = seen >= figures.account_soft_limit and self._first(warned_key)
         if seen >= figures.per_account:
             return window.left, warn
         if seen >= figures.account_soft_limit:
@@ -204,7 +204,7 @@ class LimitsLoginThrottle:
             kept = figures.account_window_seconds + _KEPT_PAST_WINDOW_SECONDS
             self._storage.incr(since_key, kept, amount=window.offset + 1)
         if attempt > figures.account_soft_limit and seen < figures.account_soft_limit:
-            warn = self._first(warned_key, window)  # raced past the soft limit since the peek
+            warn = self._first(warned_key)  # raced past the soft limit since the peek
         if attempt > figures.per_account:
             return window.left, warn
         if attempt > figures.account_soft_limit:
@@ -218,7 +218,7 @@ class LimitsLoginThrottle:
         if self._storage.get(count_key) > 0:
             self._storage.incr(count_key, self._figures.account_window_seconds, amount=-1)
 
-    def _first(self, key: str, window: _Window) -> bool:
+    def _first(self, key: str) -> bool:
         """True for the first caller in the window: a check-and-count, as every limit."""
         return self._count(key, self._figures.account_window_seconds) == 1
 

@@ -108,7 +108,22 @@ def test_deleting_an_organisation_gives_no_registration_back(
         capped.client.delete(f"/v1/organisations/{first}", headers=scoped.auth).status_code == 204
     )
 
-    assert_problem(register_now(capped, owner), 429, "organisation_limit_reached")
+    slug = unique_slug("after-delete")
+    refused = register_now(capped, owner, slug)
+
+    assert_problem(refused, 429, "organisation_limit_reached")
+    assert organisation_rows_with_slug(store_target, slug) == []
+    assert_denied(store_target, refused, owner)
+
+
+def assert_denied(target: StoreTarget, refused: Any, owner: Account) -> None:
+    """The refusal is on record as the owner's DENIED registration, and only that."""
+    [denied] = audit_events_of(target, refused, action="organisation.create")
+    assert (denied.outcome, denied.actor_id, denied.reason) == (
+        Outcome.DENIED,
+        owner.user_id,
+        "organisation_limit_reached",
+    )
 
 
 def test_the_window_moves_on_one_registration_at_a_time(
@@ -127,16 +142,23 @@ def test_the_window_moves_on_one_registration_at_a_time(
 
     assert_problem(at_the_edge, 429, "organisation_limit_reached")
     assert_problem(refused, 429, "organisation_limit_reached")
+    assert_denied(store_target, at_the_edge, owner)
+    assert_denied(store_target, refused, owner)
     # The second leaves the 24 hours 6 hours after it was registered.
     assert refused.headers["retry-after"] == str(6 * 3600 - 1)
 
 
-def test_the_cap_is_per_user(capped: Api) -> None:
+def test_the_cap_is_per_user(capped: Api, store_target: StoreTarget) -> None:
     busy, other = capped.verified_account(), capped.verified_account()
     for _ in range(CAP):
         registered(capped, busy)
 
-    assert register_now(capped, other).status_code == 201
+    created = register_now(capped, other)
+
+    assert created.status_code == 201, created.text
+    assert [row.org_id for row in membership_rows_of(store_target, other.user_id)] == [
+        created.json()["id"]
+    ]
 
 
 def test_an_operator_registering_for_a_user_is_not_limited(

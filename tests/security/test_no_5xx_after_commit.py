@@ -17,7 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.harness import Account, Api, StoreTarget, TestClock, unique_email, unique_slug
+from tenantry.domain.audit import Outcome
+from tests.harness import (
+    Account,
+    Api,
+    StoreTarget,
+    TestClock,
+    audit_events,
+    unique_email,
+    unique_slug,
+)
+from tests.org_builders import stored_organisation
 
 WRITE_METHODS = ("post", "patch", "put", "delete")
 
@@ -217,14 +227,25 @@ def test_no_hostile_body_on_any_write_route_answers_5xx_or_breaks_a_read(
     api: Api, store_target: StoreTarget, clock: TestClock
 ) -> None:
     for route in write_routes(api):
-        walk(api, route, Caller.new(api))
+        walk(api, store_target, route, Caller.new(api))
         clock.advance(hours=1)  # a fresh throttle window for the next route's logins
 
 
-def walk(api: Api, route: WriteRoute, caller: Caller) -> None:
+def walk(api: Api, target: StoreTarget, route: WriteRoute, caller: Caller) -> None:
     for label, text in bodies(route, caller.account, caller.org_id):
+        before = stored_organisation(api.tenantry, caller.org_id)
+        changes = org_changes(target, caller.org_id)
         response = caller.send(api, route, text)
         assert response.status_code < 500, f"{route.label}, {label}: {response.text}"
         if response.is_success:
             caller = caller.signed_in_again(api)
+        else:  # a refusal changed nothing and recorded no change
+            assert stored_organisation(api.tenantry, caller.org_id) == before, label
+            assert org_changes(target, caller.org_id) == changes, label
         assert_reads(api, caller)
+
+
+def org_changes(target: StoreTarget, org_id: str) -> list[str]:
+    """The organisation's successful change events, by id."""
+    events = audit_events(target, org_id=org_id, outcome=Outcome.SUCCESS)
+    return sorted(event.event_id for event in events)

@@ -82,3 +82,9 @@ def test_a_taken_slug_is_refused_at_commit_and_nothing_is_left(memory_api: Api) 
     assert (again.status_code, again.json()["code"]) == (409, "slug_taken")
     mine = memory_api.client.get("/v1/organisations", headers=owner.auth)
     assert [o["id"] for o in mine.json()["items"]] == [org["id"]]
+    created = [
+        e
+        for e in events(memory_api, org_id=None, actor_id=owner.user_id)
+        if e.action == "organisation.create"
+    ] + events(memory_api, org_id=org["id"], action="organisation.create")
+    assert [(e.org_id, e.outcome) for e in created] == [(org["id"], Outcome.SUCCESS)]

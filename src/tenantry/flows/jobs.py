@@ -21,7 +21,6 @@ from tenantry.unit_of_work import UnitOfWorkFactory
 
 # Longer than provisioning may take; a job still leased after it is presumed abandoned.
 JOB_LEASE = timedelta(minutes=10)
-_MAX_ERROR_LENGTH = 1000
 
 log = structlog.get_logger()
 
@@ -71,20 +70,29 @@ class JobRunner:
         return self.provisioning.provision(job.subject_id, _actor(job.actor_id))
 
     def _finish(self, job: Job) -> None:
-        with self.uow_factory() as uow:
-            uow.jobs.mark_done(job.id, at=self.clock.now())
-            uow.commit()
+        # The work is done whatever happens here: a job left pending is run again when its
+        # lease ends, and the engine then finds nothing to do.
+        try:
+            with self.uow_factory() as uow:
+                uow.jobs.mark_done(job.id, at=self.clock.now())
+                uow.commit()
+        except Exception:
+            log.exception("job.not_marked_done", job_id=job.id)
 
     def _record_failure(self, job: Job, error: Exception) -> None:
         attempts = job.attempts + 1
-        with self.uow_factory() as uow:
-            uow.jobs.mark_failed(
-                job.id,
-                attempts=attempts,
-                next_attempt_at=self.clock.now() + backoff(attempts),
-                error=f"{type(error).__name__}"[:_MAX_ERROR_LENGTH],
-            )
-            uow.commit()
+        try:
+            with self.uow_factory() as uow:
+                uow.jobs.mark_failed(
+                    job.id,
+                    attempts=attempts,
+                    next_attempt_at=self.clock.now() + backoff(attempts),
+                    # The type only: the message may hold hosts or secrets (the log has it).
+                    error=type(error).__name__,
+                )
+                uow.commit()
+        except Exception:  # the lease runs out and the job is tried again anyway
+            log.exception("job.failure_not_recorded", job_id=job.id)
 
 
 def _actor(actor_id: str) -> Principal:

@@ -51,7 +51,7 @@ def login(body: LoginIn, run: PublicRun, client: Client) -> JSONResponse:
     response_model=TokenPairOut,
     responses=problems(413, 415, 422, 401, 403),
 )
-def refresh(body: RefreshIn, run: PublicRun, client: Client) -> JSONResponse:
+def refresh(body: RefreshIn, run: PublicRun) -> JSONResponse:
     """A new pair; the presented refresh token is used up. Presenting it again revokes the whole
     session. With `organisation_id`, switches the session to that organisation."""
     return run(
@@ -62,7 +62,6 @@ def refresh(body: RefreshIn, run: PublicRun, client: Client) -> JSONResponse:
                     run.deps,
                     refresh_token=body.refresh_token,
                     org_id=body.organisation_id,
-                    client=client,
                 )
             )
         )

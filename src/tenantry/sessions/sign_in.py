@@ -130,7 +130,6 @@ def refresh(
     *,
     refresh_token: str,
     org_id: str | None,
-    client: ClientInfo,
 ) -> TokenPair:
     now = deps.clock.now()
     record, session = _refresh_record_or_raise(uow, refresh_token)

@@ -17,8 +17,8 @@ from tenantry.store.memory.transaction import CommittedState, Transaction
 
 
 class MemoryUnitOfWork:
-    """`org_id` and `user_id` are the scope, kept as SQL keeps it; nothing in memory needs it,
-    since every repository method already names the organisation it is for."""
+    """The scope (`org_id`, `user_id`) is accepted and not kept: memory has no row-level
+    security, and every repository method already names the organisation it is for."""
 
     def __init__(
         self,
@@ -28,7 +28,6 @@ class MemoryUnitOfWork:
         user_id: str | None,
         request_id: str | None,
     ) -> None:
-        self.org_id, self.user_id = org_id, user_id
         self._transaction = transaction = Transaction(committed)
         self.users = MemoryUsers(transaction)
         self.organisations = MemoryOrganisations(transaction)
@@ -43,7 +42,6 @@ class MemoryUnitOfWork:
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._transaction.require_open()
-        self.org_id, self.user_id = org_id or self.org_id, user_id or self.user_id
 
     def commit(self) -> None:
         self._transaction.commit()

@@ -41,6 +41,8 @@ class SqlUnitOfWork:
     ) -> None:
         self._engine = engine
         self._scope = (org_id, user_id)
+        # What the transaction is scoped to now: a new transaction has no `app.*` settings.
+        self._applied: tuple[str | None, str | None] = (None, None)
         self._request_id = request_id
         self._writes = WriteBuffer()
         self._connection: sa.Connection | None = None
@@ -76,8 +78,11 @@ class SqlUnitOfWork:
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._scope = (org_id or self._scope[0], user_id or self._scope[1])
         connection = self._require_connection()
-        if connection.dialect.name == "postgresql":
+        # Only a change costs a round trip: the bearer check and the use case bind the same
+        # scope again and again on every request.
+        if connection.dialect.name == "postgresql" and self._scope != self._applied:
             connection.execute(_SET_SCOPE, {"org_id": self._scope[0], "user_id": self._scope[1]})
+            self._applied = self._scope
 
     def commit(self) -> None:
         connection = self._require_connection()
