@@ -7,6 +7,8 @@ always on record and never half-applied.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -37,21 +39,38 @@ def run_use_case(
     `actor` tells, when a failure is recorded, whom the use case acted for (an edge that
     learns the caller inside the use case, from a bearer token); else `org_id` and `user_id`.
     """
-    try:
-        with uow_factory(org_id=org_id, user_id=user_id, request_id=request_id) as uow:
-            result = use_case(uow)
-            uow.commit()
-            return result
-    except Unavailable as error:
-        # Nothing was applied; the failure is still on record if the store can take it.
-        scope = actor() if actor is not None else (org_id, user_id)
-        error.audit = error.audit or _store_failure(error.code, *scope, label)
-        record_refusal(uow_factory, error, clock=clock, request_id=request_id)
-        raise
-    except TenantryError as error:
-        if error.audit is not None or error.aftermath is not None:
+    for attempt in range(1, ACCESS_RETRIES + 1):
+        try:
+            with uow_factory(org_id=org_id, user_id=user_id, request_id=request_id) as uow:
+                result = use_case(uow)
+                uow.commit()
+                return result
+        except Unavailable as error:
+            # Nothing was applied; the failure is still on record if the store can take it.
+            scope = actor() if actor is not None else (org_id, user_id)
+            error.audit = error.audit or _store_failure(error.code, *scope, label)
             record_refusal(uow_factory, error, clock=clock, request_id=request_id)
-        raise
+            raise
+        except TenantryError as error:
+            if error.code == ACCESS_CHANGED and attempt < ACCESS_RETRIES:
+                _pause_before_retry(attempt)
+                continue
+            if error.audit is not None or error.aftermath is not None:
+                record_refusal(uow_factory, error, clock=clock, request_id=request_id)
+            raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# An access change lost a race on its organisation's epoch (`access.epoch`): another change
+# committed after its reads. Nothing was applied, so it runs again on fresh reads; the racers
+# of one organisation go one at a time, which a burst of a dozen gets through.
+ACCESS_CHANGED = "access_changed"
+ACCESS_RETRIES = 16
+
+
+def _pause_before_retry(attempt: int) -> None:
+    # A short random pause, growing with the attempt, so racers do not meet again in step.
+    time.sleep(random.uniform(0, 0.002 * attempt))  # noqa: S311 (jitter, not a secret)
 
 
 def _store_failure(

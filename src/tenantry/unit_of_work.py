@@ -18,7 +18,9 @@ from tenantry.jobs.ports import JobsRepository
 from tenantry.keys.ports import SigningKeysRepository
 from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
 from tenantry.outbox.ports import OutboxRepository
+from tenantry.roles.ports import RoleAssignmentsRepository, RolesRepository
 from tenantry.sessions.ports import RefreshTokensRepository, SessionsRepository
+from tenantry.teams.ports import TeamMembershipsRepository, TeamsRepository
 
 
 class Repositories(Protocol):
@@ -45,6 +47,14 @@ class Repositories(Protocol):
     def signing_keys(self) -> SigningKeysRepository: ...
     @property
     def jobs(self) -> JobsRepository: ...
+    @property
+    def roles(self) -> RolesRepository: ...
+    @property
+    def role_assignments(self) -> RoleAssignmentsRepository: ...
+    @property
+    def teams(self) -> TeamsRepository: ...
+    @property
+    def team_memberships(self) -> TeamMembershipsRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -7,10 +7,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from starlette.types import ASGIApp
+
 from tenantry.accounts.service import create_user
 from tenantry.bootstrap import Tenantry
-from tenantry.domain.model import User
+from tenantry.domain.model import Membership, MembershipStatus, User
 from tenantry.domain.principal import SYSTEM
+from tenantry.domain.roles import OrgRole
 from tenantry.edge import run_use_case
 from tests.harness import PASSWORD, unique_email
 
@@ -52,3 +57,39 @@ def race(attempts: list[Callable[[], T]]) -> list[T | Exception]:
 
     with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
         return list(pool.map(run, attempts))
+
+
+def active_members(tenantry: Tenantry, org_id: str, count: int) -> list[User]:
+    """`count` verified users made ACTIVE MEMBERs of the organisation through the store, as
+    `Api.member_of` does (invitations come later): the people an access race acts on."""
+    users = verified_users(tenantry, count)
+    with tenantry.store.unit_of_work(org_id=org_id) as uow:
+        for user in users:
+            uow.memberships.add(
+                Membership(
+                    org_id,
+                    user.id,
+                    OrgRole.MEMBER,
+                    MembershipStatus.ACTIVE,
+                    tenantry.clock.now(),
+                    email=user.email,
+                    name=user.name,
+                )
+            )
+        uow.commit()
+    return users
+
+
+def race_requests(app: ASGIApp, requests: list[Callable[[TestClient], Response]]) -> list[Response]:
+    """Send every request on its own thread and its own client, all released at once; the
+    answers in the order given. A request that raised instead of answering fails the test."""
+
+    def on_own_client(request: Callable[[TestClient], Response]) -> Callable[[], Response]:
+        # Nothing of the HTTP client is shared between racers.
+        client = TestClient(app, raise_server_exceptions=False)
+        return lambda: request(client)
+
+    outcomes = race([on_own_client(request) for request in requests])
+    raised = [o for o in outcomes if not isinstance(o, Response)]
+    assert raised == [], f"every racer must get an answer, got {raised!r}"
+    return [o for o in outcomes if isinstance(o, Response)]

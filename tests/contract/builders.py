@@ -25,7 +25,8 @@ from tenantry.domain.model import (
     TokenPurpose,
     User,
 )
-from tenantry.domain.roles import OrgRole
+from tenantry.domain.roles import OrgRole, Role, RoleAssignment, RoleScope, TeamRole
+from tenantry.domain.teams import Team, TeamMembership
 from tests.harness import unique_email, unique_slug
 
 AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -147,3 +148,55 @@ def make_draft(**changes: Any) -> AuditDraft:
         details={"field": "name"},
     )
     return replace(draft, **changes)
+
+
+def make_role(org: Organisation, **changes: Any) -> Role:
+    role_id = new_id("rol")
+    role = Role(
+        id=role_id,
+        org_id=org.id,
+        name=f"Role {role_id[-8:]}",  # names are unique in an organisation
+        permissions=("team:read", "member:read"),
+        scope=RoleScope.ORGANISATION,
+        created_at=AT,
+        description="Reads teams and members",
+    )
+    return replace(role, **changes)
+
+
+def make_assignment(org: Organisation, user_id: str, role: Role, **changes: Any) -> RoleAssignment:
+    assignment = RoleAssignment(
+        org_id=org.id,
+        user_id=user_id,
+        role_id=role.id,
+        assigned_at=AT,
+        assigned_by=new_id("usr"),
+    )
+    return replace(assignment, **changes)
+
+
+def make_team(org: Organisation, **changes: Any) -> Team:
+    team_id = new_id("team")
+    team = Team(
+        id=team_id,
+        org_id=org.id,
+        name=f"Team {team_id[-8:]}",  # names are unique in an organisation
+        created_at=AT,
+        description="Builds things",
+    )
+    return replace(team, **changes)
+
+
+def make_team_member(team: Team, user: User | None = None, **changes: Any) -> TeamMembership:
+    """A team membership of `user` (by default a user the store need not hold)."""
+    user = user or make_user()
+    membership = TeamMembership(
+        org_id=team.org_id,
+        team_id=team.id,
+        user_id=user.id,
+        team_role=TeamRole.MEMBER.value,
+        joined_at=AT,
+        email=user.email,
+        name=user.name,
+    )
+    return replace(membership, **changes)

@@ -13,24 +13,33 @@ from dataclasses import dataclass, replace
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import KeyState, MembershipStatus, Organisation, OrgStatus
+from tenantry.domain.roles import OrgRole
 from tenantry.store.open import Store
 from tenantry.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     AT,
+    make_assignment,
     make_membership,
     make_one_time_token,
     make_org,
     make_refresh_token,
+    make_role,
+    make_team,
+    make_team_member,
     make_user,
     minutes,
 )
 from tests.contract.steps import (
     committed,
+    given_assignment,
     given_entry,
     given_key,
     given_member,
     given_org,
+    given_role,
     given_session,
+    given_team,
+    given_team_member,
     given_user,
 )
 
@@ -248,6 +257,29 @@ def updating_a_missing_organisation(store: Store) -> Refusal:
     )
 
 
+@refusal("organisations")
+def bumping_the_authz_epoch_from_a_stale_epoch(store: Store) -> Refusal:
+    org = given_org(store)
+    committed(
+        store, lambda uow: uow.organisations.bump_authz_epoch(org.id, expected=0), org_id=org.id
+    )
+    return Refusal(
+        "access_changed",
+        lambda uow, mine: uow.organisations.bump_authz_epoch(org.id, expected=0, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("organisations")
+def bumping_the_authz_epoch_of_a_missing_organisation(store: Store) -> Refusal:
+    missing = new_id("org")
+    return Refusal(
+        "access_changed",
+        lambda uow, mine: uow.organisations.bump_authz_epoch(missing, expected=0, on_conflict=mine),
+        org_id=missing,
+    )
+
+
 # --- memberships ---------------------------------------------------------------------------
 
 
@@ -289,6 +321,205 @@ def requiring_a_missing_membership_to_be_active(store: Store) -> Refusal:
     return Refusal(
         "membership_changed",
         lambda uow, mine: uow.memberships.require_active(org.id, stranger.id, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("memberships")
+def updating_a_membership_that_ended(store: Store) -> Refusal:
+    org = given_org(store)
+    ended = given_member(store, org, status=MembershipStatus.ENDED, ended_at=AT)
+    promoted = replace(ended, org_role=OrgRole.ADMIN, status=MembershipStatus.ACTIVE)
+    return Refusal(
+        "membership_changed",
+        lambda uow, mine: uow.memberships.update(promoted, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("memberships")
+def updating_a_missing_membership(store: Store) -> Refusal:
+    org = given_org(store)
+    missing = make_membership(org, make_user(), org_role=OrgRole.ADMIN)
+    return Refusal(
+        "membership_changed",
+        lambda uow, mine: uow.memberships.update(missing, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+# --- roles and role assignments ------------------------------------------------------------
+
+
+@refusal("roles", takes_on_conflict=False)
+def a_second_role_with_the_same_name_in_another_case(store: Store) -> Refusal:
+    org = given_org(store)
+    given_role(store, org, name="Site editors")
+    return Refusal(
+        "role_name_taken",
+        lambda uow, _: uow.roles.add(make_role(org, name="SITE Editors")),
+        org_id=org.id,
+    )
+
+
+@refusal("roles")
+def renaming_a_role_to_another_roles_name(store: Store) -> Refusal:
+    org = given_org(store)
+    given_role(store, org, name="Site editors")
+    renamed = replace(given_role(store, org), name="site EDITORS", updated_at=AT + minutes(1))
+    return Refusal(
+        "role_name_taken",
+        lambda uow, mine: uow.roles.update(renamed, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("roles")
+def updating_a_missing_role(store: Store) -> Refusal:
+    org = given_org(store)
+    missing = make_role(org, updated_at=AT + minutes(1))
+    return Refusal(
+        "role_changed",
+        lambda uow, mine: uow.roles.update(missing, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("roles")
+def renaming_a_deleted_role_to_a_taken_name(store: Store) -> Refusal:
+    """A role that is gone is `role_changed`, whatever its new name would clash with."""
+    org = given_org(store)
+    taken = given_role(store, org)
+    deleted = given_role(store, org)
+    committed(store, lambda uow: uow.roles.delete(org.id, deleted.id), org_id=org.id)
+    renamed = replace(deleted, name=taken.name)
+    return Refusal(
+        "role_changed",
+        lambda uow, mine: uow.roles.update(renamed, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("roles", takes_on_conflict=False)
+def deleting_a_missing_role(store: Store) -> Refusal:
+    org = given_org(store)
+    missing = new_id("rol")
+    return Refusal("role_changed", lambda uow, _: uow.roles.delete(org.id, missing), org_id=org.id)
+
+
+@refusal("role_assignments", takes_on_conflict=False)
+def assigning_a_role_twice(store: Store) -> Refusal:
+    org, member = given_org(store), new_id("usr")
+    role = given_role(store, org)
+    given_assignment(store, org, member, role)
+    again = make_assignment(org, member, role, assigned_at=AT + minutes(1))
+    return Refusal(
+        "role_already_assigned",
+        lambda uow, _: uow.role_assignments.add(again),
+        org_id=org.id,
+    )
+
+
+@refusal("role_assignments", takes_on_conflict=False)
+def removing_a_role_the_member_does_not_hold(store: Store) -> Refusal:
+    org, member = given_org(store), new_id("usr")
+    held, other = given_role(store, org), given_role(store, org)
+    given_assignment(store, org, member, held)
+    return Refusal(
+        "role_not_assigned",
+        lambda uow, _: uow.role_assignments.remove(org.id, member, other.id),
+        org_id=org.id,
+    )
+
+
+# --- teams and team memberships ------------------------------------------------------------
+
+
+@refusal("teams", takes_on_conflict=False)
+def a_second_team_with_the_same_name_in_another_case(store: Store) -> Refusal:
+    org = given_org(store)
+    given_team(store, org, name="Platform")
+    return Refusal(
+        "team_name_taken",
+        lambda uow, _: uow.teams.add(make_team(org, name="PLATFORM")),
+        org_id=org.id,
+    )
+
+
+@refusal("teams")
+def renaming_a_team_to_another_teams_name(store: Store) -> Refusal:
+    org = given_org(store)
+    given_team(store, org, name="Platform")
+    renamed = replace(given_team(store, org), name="platform")
+    return Refusal(
+        "team_name_taken",
+        lambda uow, mine: uow.teams.update(renamed, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("teams")
+def updating_a_missing_team(store: Store) -> Refusal:
+    org = given_org(store)
+    missing = make_team(org)
+    return Refusal(
+        "team_changed",
+        lambda uow, mine: uow.teams.update(missing, on_conflict=mine),
+        org_id=org.id,
+    )
+
+
+@refusal("teams", takes_on_conflict=False)
+def deleting_a_missing_team(store: Store) -> Refusal:
+    org = given_org(store)
+    missing = new_id("team")
+    return Refusal("team_changed", lambda uow, _: uow.teams.delete(org.id, missing), org_id=org.id)
+
+
+@refusal("teams", takes_on_conflict=False)
+def counting_a_member_into_a_missing_team(store: Store) -> Refusal:
+    org = given_org(store)
+    missing = new_id("team")
+    return Refusal(
+        "team_changed",
+        lambda uow, _: uow.teams.add_to_member_count(org.id, missing, 1),
+        org_id=org.id,
+    )
+
+
+@refusal("team_memberships", takes_on_conflict=False)
+def adding_a_team_member_twice(store: Store) -> Refusal:
+    team = given_team(store, given_org(store))
+    member = given_team_member(store, team)
+    again = replace(member, team_role="LEAD", joined_at=AT + minutes(1))
+    return Refusal(
+        "already_team_member",
+        lambda uow, _: uow.team_memberships.add(again),
+        org_id=team.org_id,
+    )
+
+
+@refusal("team_memberships", takes_on_conflict=False)
+def setting_the_team_role_of_a_non_member(store: Store) -> Refusal:
+    team = given_team(store, given_org(store))
+    stranger = make_team_member(team)
+    return Refusal(
+        "not_team_member",
+        lambda uow, _: uow.team_memberships.set_role(
+            team.org_id, team.id, stranger.user_id, "LEAD"
+        ),
+        org_id=team.org_id,
+    )
+
+
+@refusal("team_memberships", takes_on_conflict=False)
+def removing_a_member_of_another_team(store: Store) -> Refusal:
+    org = given_org(store)
+    team, other = given_team(store, org), given_team(store, org)
+    member = given_team_member(store, other)
+    return Refusal(
+        "not_team_member",
+        lambda uow, _: uow.team_memberships.remove(org.id, team.id, member.user_id),
         org_id=org.id,
     )
 

@@ -10,15 +10,21 @@ import pytest
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Membership, Organisation, OutboxEntry, Session, SigningKey, User
+from tenantry.domain.roles import Role, RoleAssignment
+from tenantry.domain.teams import Team, TeamMembership
 from tenantry.store.open import Store
 from tenantry.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     OUTBOX_AT,
+    make_assignment,
     make_key,
     make_membership,
     make_message,
     make_org,
+    make_role,
     make_session,
+    make_team,
+    make_team_member,
     make_user,
 )
 
@@ -82,6 +88,34 @@ def given_member(
 ) -> Membership:
     membership = make_membership(org, user or given_user(store), **changes)
     committed(store, lambda uow: uow.memberships.add(membership), org_id=org.id)
+    return membership
+
+
+def given_role(store: Store, org: Organisation, **changes: Any) -> Role:
+    role = make_role(org, **changes)
+    committed(store, lambda uow: uow.roles.add(role), org_id=org.id)
+    return role
+
+
+def given_assignment(
+    store: Store, org: Organisation, user_id: str, role: Role, **changes: Any
+) -> RoleAssignment:
+    assignment = make_assignment(org, user_id, role, **changes)
+    committed(store, lambda uow: uow.role_assignments.add(assignment), org_id=org.id)
+    return assignment
+
+
+def given_team(store: Store, org: Organisation, **changes: Any) -> Team:
+    team = make_team(org, **changes)
+    committed(store, lambda uow: uow.teams.add(team), org_id=org.id)
+    return team
+
+
+def given_team_member(
+    store: Store, team: Team, user: User | None = None, **changes: Any
+) -> TeamMembership:
+    membership = make_team_member(team, user, **changes)
+    committed(store, lambda uow: uow.team_memberships.add(membership), org_id=team.org_id)
     return membership
 
 

@@ -1,9 +1,11 @@
-"""MembershipsRepository: reads, a user's memberships (paged, and those begun as OWNER), and
-member lists paged by cursor. (Its refused writes are in `refusals.py`.)"""
+"""MembershipsRepository: reads, updates of active memberships, a user's memberships (paged,
+and those begun as OWNER), the holders of a role, and member lists paged by cursor. (Its
+refused writes are in `refusals.py`.)"""
 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
@@ -41,6 +43,41 @@ def test_requiring_an_active_membership_commits(store: Store) -> None:
     committed(
         store, lambda uow: uow.memberships.require_active(org.id, member.user_id), org_id=org.id
     )
+
+
+def test_an_update_writes_role_status_and_end_time(store: Store) -> None:
+    org = given_org(store)
+    member = given_member(store, org)
+    ended = replace(
+        member,
+        org_role=OrgRole.ADMIN,
+        status=MembershipStatus.ENDED,
+        ended_at=AT + minutes(3),
+        joined_at=AT + minutes(1),
+        email="changed@example.test",
+        name="Changed",
+    )
+    committed(store, lambda uow: uow.memberships.update(ended), org_id=org.id)
+    stored = read(store, lambda uow: uow.memberships.get(org.id, member.user_id), org_id=org.id)
+    assert stored == replace(
+        member, org_role=OrgRole.ADMIN, status=MembershipStatus.ENDED, ended_at=AT + minutes(3)
+    )
+
+
+def test_the_active_holders_of_a_role_are_listed_by_join_time_then_user(store: Store) -> None:
+    org = given_org(store)
+    later = given_member(store, org, org_role=OrgRole.ADMIN, joined_at=AT + minutes(2))
+    together = sorted(
+        (given_member(store, org, org_role=OrgRole.ADMIN) for _ in range(2)),
+        key=lambda membership: membership.user_id,
+    )
+    given_member(store, org, org_role=OrgRole.ADMIN, status=MembershipStatus.ENDED)
+    given_member(store, org, org_role=OrgRole.MEMBER)
+    given_member(store, given_org(store), org_role=OrgRole.ADMIN)  # another organisation's
+    admins = read(
+        store, lambda uow: uow.memberships.list_with_role(org.id, OrgRole.ADMIN), org_id=org.id
+    )
+    assert admins == [*together, later]
 
 
 def _mine(

@@ -8,6 +8,7 @@ import pytest
 from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus, OrgStatus
 from tenantry.domain.roles import OrgRole
+from tests.access_builders import stored_epoch
 from tests.harness import Api, StoreTarget, TestClock, audit_events
 from tests.integration.account_checks import log_in_again
 from tests.org_builders import patch_org, stored_membership, stored_organisation
@@ -107,6 +108,7 @@ def test_deleting_an_organisation_ends_its_members_access_and_refuses_its_tokens
     owner, org = api.owner_with_org()
     member = api.member_of(org["id"])
     org_path = f"/v1/organisations/{org['id']}"
+    epoch_before = stored_epoch(api.tenantry, org["id"])
 
     deleted = api.client.delete(org_path, headers=owner.auth)
 
@@ -116,7 +118,7 @@ def test_deleting_an_organisation_ends_its_members_access_and_refuses_its_tokens
     assert stored is not None  # soft delete: the row stays for the audit trail
     assert (stored.status, stored.deleted_at) == (OrgStatus.DELETED, clock.now())
     # No membership row is rewritten: the new authz epoch and the status end them all at once.
-    assert stored.authz_epoch == 1
+    assert stored.authz_epoch == epoch_before + 1
     for account in (owner, member):
         stale = api.client.get(org_path, headers=account.auth)
         assert stale.status_code == 401, stale.text
@@ -150,5 +152,5 @@ def test_deleting_an_organisation_ends_its_members_access_and_refuses_its_tokens
 
     deletions = audit_events(store_target, org_id=org["id"], action="organisation.delete")
     assert [(e.actor_id, e.outcome, e.details) for e in deletions] == [
-        (owner.user_id, Outcome.SUCCESS, {"authz_epoch": 1})
+        (owner.user_id, Outcome.SUCCESS, {"authz_epoch": epoch_before + 1})
     ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantry.domain.audit import Outcome
+from tests.access_builders import made_role, made_team
 from tests.harness import (
     Account,
     Api,
@@ -95,6 +96,12 @@ PLAUSIBLE: dict[str, Callable[[Account, str], Any]] = {
     "token": lambda caller, org_id: "not-a-real-token",
     "refresh_token": lambda caller, org_id: "not-a-real-refresh-token",
     "organisation_id": lambda caller, org_id: org_id,
+    "permissions": lambda caller, org_id: ["site:read", "site:*"],
+    "description": lambda caller, org_id: "Made by the hostile walk",
+    "scope": lambda caller, org_id: "ORGANISATION",
+    "user_id": lambda caller, org_id: caller.user_id,
+    "team_role": lambda caller, org_id: "MEMBER",
+    "org_role": lambda caller, org_id: "ADMIN",
 }
 
 
@@ -162,18 +169,33 @@ def _json_text(value: Any) -> str:
 
 @dataclass
 class Caller:
-    """The owner of an organisation, with an org-scoped token."""
+    """The owner of an organisation, with an org-scoped token, a custom role and a team (so
+    that routes on a role or a team reach their use case), and a second member."""
 
     account: Account
     org_id: str
+    role_id: str
+    team_id: str
+    member_id: str
 
     @classmethod
     def new(cls, api: Api) -> Caller:
         account, org = api.owner_with_org()
-        return cls(account, org["id"])
+        role_id = made_role(api, account, "Walked", ["site:read"])
+        team_id = made_team(api, account, "Walked")
+        member = api.member_of(org["id"])
+        return cls(account, org["id"], role_id, team_id, member.user_id)
 
     def url(self, path: str) -> str:
-        return path.replace("{org_id}", self.org_id).replace("{session_id}", "ses_unknown")
+        for placeholder, value in {
+            "{org_id}": self.org_id,
+            "{session_id}": "ses_unknown",
+            "{role_id}": self.role_id,
+            "{team_id}": self.team_id,
+            "{user_id}": self.member_id,
+        }.items():
+            path = path.replace(placeholder, value)
+        return path
 
     def send(self, api: Api, route: WriteRoute, text: str) -> Any:
         return api.client.request(

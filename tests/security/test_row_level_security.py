@@ -1,8 +1,10 @@
 """PostgreSQL row-level security, tried as the runtime role with raw SQL: no way around it.
 
-Two organisations are registered through tenantry's services; then the runtime role (the one
-the service connects as) reads and writes with hand-written SQL, as an attacker with a SQL
-injection would. The drift guard is proven by weakening a table as its owner.
+Two organisations are registered through tenantry's services, and each is given a role, an
+assignment, a team and a team member through the store, so every tenant table holds rows of
+both; then the runtime role (the one the service connects as) reads and writes with
+hand-written SQL, as an attacker with a SQL injection would. The drift guard is proven by
+weakening a table as its owner.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from sqlalchemy.engine import make_url
 
 from tenantry.accounts.service import create_user
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
+from tenantry.domain.ids import new_id
 from tenantry.domain.model import Organisation, User
 from tenantry.domain.principal import SYSTEM
+from tenantry.domain.roles import Role, RoleAssignment, RoleScope, TeamRole
+from tenantry.domain.teams import Team, TeamMembership
 from tenantry.edge import run_use_case
 from tenantry.organisations.service import register_organisation
 from tenantry.store.sql.store import UnsafeDatabase
@@ -31,6 +36,7 @@ from tests.harness import (
     TestClock,
     connected,
     postgres_target,
+    privileged,
     sql_store,
     test_settings,
     unique_email,
@@ -93,10 +99,27 @@ def register_with_owner(tenantry: Tenantry, name: str) -> tuple[Organisation, Us
     return org, owner
 
 
+def give_access_rows(tenantry: Tenantry, org: Organisation, owner: User) -> None:
+    """A custom role held by the owner, and a team the owner leads."""
+    at = tenantry.clock.now()
+    role = Role(new_id("rol"), org.id, "RLS probe", ("team:read",), RoleScope.ORGANISATION, at)
+    team = Team(new_id("team"), org.id, "RLS probe", at, member_count=1)
+    with tenantry.store.unit_of_work(org_id=org.id, user_id=owner.id) as uow:
+        uow.roles.add(role)
+        uow.role_assignments.add(RoleAssignment(org.id, owner.id, role.id, at, owner.id))
+        uow.teams.add(team)
+        uow.team_memberships.add(
+            TeamMembership(org.id, team.id, owner.id, TeamRole.LEAD.value, at, owner.email)
+        )
+        uow.commit()
+
+
 @pytest.fixture(scope="module")
 def tenants(tenantry: Tenantry) -> Tenants:
     a, owner_a = register_with_owner(tenantry, "Alpha")
     b, owner_b = register_with_owner(tenantry, "Beta")
+    give_access_rows(tenantry, a, owner_a)
+    give_access_rows(tenantry, b, owner_b)
     return Tenants(a, b, owner_a, owner_b)
 
 
@@ -202,6 +225,53 @@ def test_bound_to_a_the_runtime_role_cannot_change_or_end_bs_memberships(
             sa.text("SELECT org_role FROM memberships WHERE org_id = :org_id"), by_org
         )
         assert list(roles) == ["OWNER"]
+
+
+# One forged row for each access-model table, for organisation :org_id.
+FORGED_ACCESS_ROWS = {
+    "roles": "INSERT INTO roles (org_id, id, name, permissions, scope, created_at)"
+    " VALUES (:org_id, 'rol_forged', 'Forged', '[\"*:*\"]', 'ORGANISATION', now())",
+    "role_assignments": "INSERT INTO role_assignments"
+    " (org_id, user_id, role_id, assigned_at, assigned_by)"
+    " VALUES (:org_id, :user_id, 'rol_forged', now(), :user_id)",
+    "teams": "INSERT INTO teams (org_id, id, name, created_at)"
+    " VALUES (:org_id, 'team_forged', 'Forged', now())",
+    "team_memberships": "INSERT INTO team_memberships (org_id, team_id, user_id, team_role,"
+    " joined_at) VALUES (:org_id, 'team_forged', :user_id, 'LEAD', now())",
+}
+
+
+@pytest.mark.parametrize("table", FORGED_ACCESS_ROWS)
+def test_bound_to_a_the_runtime_role_cannot_add_access_rows_to_b(
+    table: str, tenants: Tenants, as_runtime: sa.Connection
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+
+    assert_policy_refuses(
+        as_runtime, FORGED_ACCESS_ROWS[table], org_id=tenants.b.id, user_id=tenants.owner_a.id
+    )
+
+
+@pytest.mark.parametrize("table", FORGED_ACCESS_ROWS)
+def test_bound_to_a_the_runtime_role_cannot_change_or_delete_bs_access_rows(
+    table: str, tenants: Tenants, as_runtime: sa.Connection, target: StoreTarget
+) -> None:
+    as_runtime.execute(BIND_ORG, {"org_id": tenants.a.id})
+    by_org = {"org_id": tenants.b.id}
+    count = sa.text(f"SELECT count(*) FROM {table} WHERE org_id = :org_id")
+    with privileged(target) as superuser:
+        before = superuser.scalar(count, by_org)
+
+    moved = as_runtime.execute(
+        sa.text(f"UPDATE {table} SET org_id = :to WHERE org_id = :org_id"),
+        {**by_org, "to": tenants.a.id},
+    )
+    removed = as_runtime.execute(sa.text(f"DELETE FROM {table} WHERE org_id = :org_id"), by_org)
+    as_runtime.commit()
+
+    assert (moved.rowcount, removed.rowcount) == (0, 0)
+    with privileged(target) as superuser:
+        assert superuser.scalar(count, by_org) == before >= 1
 
 
 @pytest.mark.parametrize(

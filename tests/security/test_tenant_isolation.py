@@ -17,6 +17,16 @@ from tenantry.domain.errors import Unavailable
 from tenantry.domain.model import Membership, MembershipStatus
 from tenantry.domain.roles import OrgRole
 from tenantry.http.app import create_app
+from tests.access_builders import (
+    add_to_team,
+    assign,
+    made_role,
+    made_team,
+    stored_assignments,
+    stored_role,
+    stored_team,
+    stored_team_members,
+)
 from tests.harness import Account, Api, StoreTarget, actions, audit_events, unique_slug
 from tests.org_builders import stored_membership, stored_organisation
 
@@ -27,24 +37,70 @@ class Route:
     path: str
     permission: str
     body: dict[str, Any] | None = None
+    resource: str = "org_id"  # the path parameter naming what a refusal is audited about
 
-    def call(self, api: Api, account: Account, org_id: str) -> Any:
+    def call(self, api: Api, account: Account, ids: dict[str, str]) -> Any:
+        """The route on the objects `ids` names (`org_id`, `user_id`, `role_id`, `team_id`,
+        and `owner_id` for bodies), in path and body alike."""
+        body = {
+            k: v.format(**ids) if isinstance(v, str) else v for k, v in (self.body or {}).items()
+        }
         return api.client.request(
-            self.method, self.path.format(org_id=org_id), json=self.body, headers=account.auth
+            self.method,
+            self.path.format(**ids),
+            json=body if self.body is not None else None,
+            headers=account.auth,
         )
 
+    def audited_resource(self, ids: dict[str, str]) -> str:
+        """What a refusal of the route on `ids` is audited about."""
+        return ids[self.resource]
 
+
+ORG = "/v1/organisations/{org_id}"
+MEMBER = ORG + "/members/{user_id}"
+ROLE = ORG + "/roles/{role_id}"
+TEAM = ORG + "/teams/{team_id}"
+
+# Bodies a caller of B would send, naming B's own objects: A's token must get nowhere with them.
 ORG_ROUTES = [
-    Route("GET", "/v1/organisations/{org_id}", "organisation:read"),
+    Route("GET", ORG, "organisation:read"),
+    Route("PATCH", ORG, "organisation:update", {"name": "Pwned", "settings": {"pwned": True}}),
+    Route("DELETE", ORG, "organisation:delete"),
+    Route("POST", ORG + "/provisioning/retry", "organisation:update"),
+    Route("POST", ORG + "/transfer-ownership", "organisation:transfer", {"user_id": "{user_id}"}),
+    Route("GET", ORG + "/members", "member:read"),
+    Route("PATCH", MEMBER, "member:update", {"org_role": "OWNER"}, resource="user_id"),
+    Route("DELETE", MEMBER, "member:remove", resource="user_id"),
+    Route("GET", MEMBER + "/permissions", "member:read", resource="user_id"),
+    Route("PUT", MEMBER + "/roles/{role_id}", "role:assign", resource="user_id"),
+    Route("DELETE", MEMBER + "/roles/{role_id}", "role:assign", resource="user_id"),
+    Route("GET", ORG + "/roles", "role:read"),
+    Route("POST", ORG + "/roles", "role:create", {"name": "Pwned", "permissions": ["*:*"]}),
+    Route("GET", ROLE, "role:read", resource="role_id"),
+    Route("PATCH", ROLE, "role:update", {"permissions": ["*:*"]}, resource="role_id"),
+    Route("DELETE", ROLE, "role:delete", resource="role_id"),
+    Route("GET", ORG + "/teams", "team:read"),
+    Route("POST", ORG + "/teams", "team:create", {"name": "Pwned"}),
+    Route("GET", TEAM, "team:read", resource="team_id"),
+    Route("PATCH", TEAM, "team:update", {"name": "Pwned"}, resource="team_id"),
+    Route("DELETE", TEAM, "team:delete", resource="team_id"),
+    Route("GET", TEAM + "/members", "team:read", resource="team_id"),
+    Route(
+        "POST",
+        TEAM + "/members",
+        "team:member:add",
+        {"user_id": "{owner_id}", "team_role": "LEAD"},
+        resource="team_id",
+    ),
     Route(
         "PATCH",
-        "/v1/organisations/{org_id}",
-        "organisation:update",
-        {"name": "Pwned", "settings": {"pwned": True}},
+        TEAM + "/members/{user_id}",
+        "team:member:add",
+        {"team_role": "LEAD"},
+        resource="team_id",
     ),
-    Route("DELETE", "/v1/organisations/{org_id}", "organisation:delete"),
-    Route("GET", "/v1/organisations/{org_id}/members", "member:read"),
-    Route("POST", "/v1/organisations/{org_id}/provisioning/retry", "organisation:update"),
+    Route("DELETE", TEAM + "/members/{user_id}", "team:member:remove", resource="team_id"),
 ]
 
 
@@ -53,10 +109,25 @@ class Tenant:
     owner: Account
     org: dict[str, Any]
     member: Account
+    role_id: str
+    role_name: str
+    team_id: str
+    team_name: str
 
     @property
     def id(self) -> str:
         return str(self.org["id"])
+
+    def ids(self, org_id: str | None = None) -> dict[str, str]:
+        """What the routes' paths and bodies name: this tenant's organisation (or `org_id`),
+        its member (who holds its role and is in its team), its owner, role and team."""
+        return {
+            "org_id": org_id or self.id,
+            "user_id": self.member.user_id,
+            "owner_id": self.owner.user_id,
+            "role_id": self.role_id,
+            "team_id": self.team_id,
+        }
 
     def secrets(self) -> list[str]:
         """Everything about this tenant that must never reach another tenant."""
@@ -67,16 +138,27 @@ class Tenant:
             self.owner.user_id,
             self.member.email,
             self.member.user_id,
+            self.role_id,
+            self.role_name,
+            self.team_id,
+            self.team_name,
         ]
 
 
 def make_tenant(api: Api, name: str) -> Tenant:
+    """An organisation with a member who holds its custom role and belongs to its team."""
     owner, org = api.owner_with_org(unique_slug(name.split()[0].lower()))
     renamed = api.client.patch(
         f"/v1/organisations/{org['id']}", json={"name": name}, headers=owner.auth
     )
     assert renamed.status_code == 200, renamed.text
-    return Tenant(owner, renamed.json(), api.member_of(org["id"]))
+    member = api.member_of(org["id"])
+    role_name, team_name = f"Keeper {secrets.token_hex(4)}", f"Crew {secrets.token_hex(4)}"
+    role_id = made_role(api, owner, role_name, ["team:read"])
+    assert assign(api, owner, member.user_id, role_id).status_code == 200
+    team_id = made_team(api, owner, team_name)
+    assert add_to_team(api, owner, team_id, member.user_id).status_code == 201
+    return Tenant(owner, renamed.json(), member, role_id, role_name, team_id, team_name)
 
 
 def caller_in(api: Api, tenant: Tenant, role: OrgRole) -> Account:
@@ -84,11 +166,16 @@ def caller_in(api: Api, tenant: Tenant, role: OrgRole) -> Account:
 
 
 def snapshot(api: Api, store_target: StoreTarget, tenant: Tenant) -> tuple[Any, ...]:
-    """B's organisation row, both memberships and its whole audit trail."""
+    """B's organisation row, both memberships, its role and its assignment, its team and
+    the team's members, and its whole audit trail."""
     return (
         stored_organisation(api.tenantry, tenant.id),
         stored_membership(api.tenantry, tenant.id, tenant.owner.user_id),
         stored_membership(api.tenantry, tenant.id, tenant.member.user_id),
+        stored_role(api.tenantry, tenant.id, tenant.role_id),
+        stored_assignments(api.tenantry, tenant.id, tenant.member.user_id),
+        stored_team(api.tenantry, tenant.id, tenant.team_id),
+        stored_team_members(api.tenantry, tenant.id, tenant.team_id),
         audit_events(store_target, org_id=tenant.id),
     )
 
@@ -132,8 +219,8 @@ def test_a_token_for_one_tenant_finds_nothing_in_another(
     b_before = snapshot(api, store_target, tenant_b)
     a_trail_before = {e.event_id for e in audit_events(store_target, org_id=tenant_a.id)}
 
-    against_b = route.call(api, attacker, tenant_b.id)
-    against_nothing = route.call(api, attacker, nowhere)
+    against_b = route.call(api, attacker, tenant_b.ids())
+    against_nothing = route.call(api, attacker, tenant_b.ids(nowhere))
 
     assert against_b.status_code == 404, against_b.text
     assert against_b.json()["code"] == "organisation_not_found"
@@ -148,8 +235,14 @@ def test_a_token_for_one_tenant_finds_nothing_in_another(
     assert sorted(
         (e.actor_id, e.outcome, e.action, e.reason, e.resource_id) for e in recorded
     ) == sorted(
-        (attacker.user_id, Outcome.DENIED, route.permission, "other_organisation", target)
-        for target in (tenant_b.id, nowhere)
+        (
+            attacker.user_id,
+            Outcome.DENIED,
+            route.permission,
+            "other_organisation",
+            route.audited_resource(tenant_b.ids(org_id)),
+        )
+        for org_id in (tenant_b.id, nowhere)
     )
     assert audit_events(store_target, org_id=nowhere) == []
 
@@ -161,7 +254,7 @@ def test_an_org_id_too_long_to_exist_is_malformed_input_not_a_crash(
     """Ids are at most 40 characters; a longer one once reached the audit insert (500)."""
     a_trail_before = audit_events(store_target, org_id=tenant_a.id)
 
-    refused = route.call(api, tenant_a.owner, "org_" + "x" * 300)
+    refused = route.call(api, tenant_a.owner, tenant_a.ids("org_" + "x" * 300))
 
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "validation_failed"
@@ -175,11 +268,13 @@ def test_every_org_scoped_route_is_in_the_isolation_matrix(api: Api) -> None:
     served = {
         (method.upper(), path)
         for path, operations in paths.items()
-        if path.startswith("/v1/organisations/{org_id}")
+        if path.startswith(ORG)
         for method in operations
     }
-    covered = {(route.method, route.path) for route in ORG_ROUTES}
-    assert served - covered == set(), "org-scoped routes missing from ORG_ROUTES"
+    covered = [(route.method, route.path) for route in ORG_ROUTES]
+    assert served - set(covered) == set(), "org-scoped routes missing from ORG_ROUTES"
+    assert set(covered) - served == set(), "ORG_ROUTES names routes the API does not serve"
+    assert len(covered) == len(set(covered)), "a route is in ORG_ROUTES twice"
 
 
 # --- no token for an organisation without membership --------------------------------------
@@ -231,7 +326,7 @@ def test_a_user_level_token_finds_no_organisation(
     b_before = snapshot(api, store_target, tenant_b)
 
     for route in ORG_ROUTES:
-        refused = route.call(api, loner, tenant_b.id)
+        refused = route.call(api, loner, tenant_b.ids())
         assert refused.status_code == 404, f"{route.method} {route.path}: {refused.text}"
         assert refused.json()["code"] == "organisation_not_found"
         assert_leaks_nothing(refused, tenant_b)
@@ -239,7 +334,8 @@ def test_a_user_level_token_finds_no_organisation(
     assert snapshot(api, store_target, tenant_b) == b_before
     denied = audit_events(store_target, org_id=None, actor_id=loner.user_id, outcome=Outcome.DENIED)
     assert sorted((e.action, e.reason, e.resource_id) for e in denied) == sorted(
-        (route.permission, "other_organisation", tenant_b.id) for route in ORG_ROUTES
+        (route.permission, "other_organisation", route.audited_resource(tenant_b.ids()))
+        for route in ORG_ROUTES
     )
 
 

@@ -21,12 +21,16 @@ from tenantry.http.metrics import install_metrics
 from tenantry.http.middleware import BodyGuard, RequestContext, SecurityHeaders, UrlGuard
 from tenantry.http.openapi import install_openapi, problems
 from tenantry.keys import routes as keys
+from tenantry.members import routes as members
 from tenantry.organisations import routes as organisations
+from tenantry.roles import routes as roles
 from tenantry.sessions import routes as sessions
+from tenantry.teams import routes as teams
 
 _DESCRIPTION = (
     "Multi-tenant access management: accounts and sign-in, organisations and their members, "
-    "org-scoped access tokens verifiable through the JWKS. Every error is "
+    "custom roles with wildcard permissions, teams, org-scoped access tokens verifiable "
+    "through the JWKS. Every error is "
     "`application/problem+json` with a stable `code` (see docs/errors.md); each operation "
     "lists the problems it can answer with."
 )
@@ -70,8 +74,9 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     app.state.tenantry = app_state
     install_error_handlers(app)
     install_openapi(app, Problem.model_json_schema())
-    for module in (accounts, sessions, organisations, keys, health):
+    for module in (accounts, sessions, organisations, members, roles, teams, keys, health):
         app.include_router(module.router)
+    app.include_router(teams.me_router)
     if settings.serves_docs:
         install_docs(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)

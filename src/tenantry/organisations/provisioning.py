@@ -5,8 +5,10 @@ transaction a step, is `tenantry.flows.provisioning`. Nothing here commits.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
+from tenantry.access.checks import require_permission
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import TenantryError
@@ -19,7 +21,6 @@ from tenantry.domain.organisations import (
     revise,
 )
 from tenantry.domain.principal import Principal
-from tenantry.organisations.access import require_permission
 from tenantry.organisations.service import live_organisation_or_raise, organisation_event
 from tenantry.unit_of_work import UnitOfWork
 
@@ -69,17 +70,23 @@ def finish_provisioning(
             reason=step,
         )
     uow.organisations.update(final, expected_version=org.version)
+    # A status change alters every decision in the organisation: it is an access change too.
+    uow.organisations.bump_authz_epoch(org_id, expected=org.authz_epoch)
     uow.audit.append(event, at=now)
-    return final
+    return replace(final, authz_epoch=org.authz_epoch + 1)
 
 
 def retry_provisioning(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
 ) -> Organisation:
-    require_permission(
-        principal, org_id, "organisation:update", resource_type="organisation", resource_id=org_id
+    org, _ = require_permission(
+        uow,
+        principal,
+        org_id,
+        "organisation:update",
+        resource_type="organisation",
+        resource_id=org_id,
     )
-    org = live_organisation_or_raise(uow, org_id)
     now = deps.clock.now()
     ensure_retryable(org, now)
     restarted = revise(

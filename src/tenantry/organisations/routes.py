@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE
 from tenantry.flows.registration import register_and_provision, retry_and_provision
 from tenantry.http.deps import Run
 from tenantry.http.openapi import problems
-from tenantry.http.wire import CURSOR, LIMIT, Page, encoded
+from tenantry.http.wire import Cursor, Limit, OrgId, Page, changed, encoded, epoch_response
 from tenantry.organisations import service as orgs
 from tenantry.organisations.schemas import (
     MemberOut,
@@ -22,12 +20,6 @@ from tenantry.organisations.schemas import (
 )
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
-
-# Ids fit the 40-character id columns; a longer one is malformed input, refused before it
-# reaches a query or the audit insert of the refusal (where PostgreSQL would reject it).
-OrgId = Annotated[str, Path(max_length=40, description="The organisation's id (`org_…`).")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=200, description=CURSOR)]
 
 
 @router.post(
@@ -90,13 +82,13 @@ def update(org_id: OrgId, body: OrganisationPatch, run: Run) -> JSONResponse:
     "/{org_id}",
     status_code=204,
     summary="Delete an organisation",
-    responses=problems(401, 403, 404, 409, 422),
+    responses={**epoch_response(204, "Deleted."), **problems(401, 403, 404, 409, 422)},
 )
 def delete(org_id: OrgId, run: Run) -> Response:
     """Needs `organisation:delete` (OWNER). Soft delete: tokens for it stop working at once; its
     slug stays taken."""
-    run(lambda uow: orgs.delete_organisation(uow, run.deps, run.caller, org_id))
-    return Response(status_code=204)
+    deleted = run(lambda uow: orgs.delete_organisation(uow, run.deps, run.caller, org_id))
+    return changed(None, deleted.authz_epoch)
 
 
 @router.post(

@@ -6,11 +6,21 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from tenantry.access.checks import require_permission
+from tenantry.access.epoch import bump_epoch
+from tenantry.accounts.service import get_user_by_email_or_raise
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Invalid, NotFound, RateLimited
 from tenantry.domain.ids import new_id
-from tenantry.domain.model import Membership, MembershipStatus, Organisation, OrgStatus, Page
+from tenantry.domain.model import (
+    Membership,
+    MembershipStatus,
+    Organisation,
+    OrgStatus,
+    Page,
+    User,
+)
 from tenantry.domain.names import clean_name
 from tenantry.domain.org_settings import apply_patch
 from tenantry.domain.organisations import change_status, ensure_usable, provisioning_job, revise
@@ -18,7 +28,6 @@ from tenantry.domain.paging import DEFAULT_PAGE_SIZE, check_page_size
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import OrgRole
 from tenantry.domain.slugs import validate_slug
-from tenantry.organisations.access import require_permission
 from tenantry.unit_of_work import UnitOfWork
 
 
@@ -67,10 +76,15 @@ def register_organisation(
 def get_organisation(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
 ) -> Organisation:
-    require_permission(
-        principal, org_id, "organisation:read", resource_type="organisation", resource_id=org_id
+    org, _ = require_permission(
+        uow,
+        principal,
+        org_id,
+        "organisation:read",
+        resource_type="organisation",
+        resource_id=org_id,
     )
-    return live_organisation_or_raise(uow, org_id)
+    return org
 
 
 def update_organisation(
@@ -85,10 +99,14 @@ def update_organisation(
     """Rename and patch settings (shallow merge, None deletes a key). Everything is checked
     before the write (`clean_name`, `org_settings.apply_patch`), and what is returned is what
     was written, so the edge can render it after the commit without a way to fail."""
-    require_permission(
-        principal, org_id, "organisation:update", resource_type="organisation", resource_id=org_id
+    org, _ = require_permission(
+        uow,
+        principal,
+        org_id,
+        "organisation:update",
+        resource_type="organisation",
+        resource_id=org_id,
     )
-    org = live_organisation_or_raise(uow, org_id)
     ensure_usable(org)
     if name is None and settings is None:
         return org  # nothing to change, nothing to record
@@ -113,15 +131,19 @@ def delete_organisation(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str
 ) -> Organisation:
     """Soft delete: the row stays for the audit trail; a new authz epoch and the DELETED
-    status end every membership's access at once (tokens for the org are refused)."""
-    require_permission(
-        principal, org_id, "organisation:delete", resource_type="organisation", resource_id=org_id
+    status end every membership, role, assignment and team's effect at once (tokens for the
+    org are refused, no snapshot is built for it), without rewriting their rows."""
+    org, access = require_permission(
+        uow,
+        principal,
+        org_id,
+        "organisation:delete",
+        resource_type="organisation",
+        resource_id=org_id,
     )
-    org = live_organisation_or_raise(uow, org_id)
     now = deps.clock.now()
-    deleted = change_status(
-        org, OrgStatus.DELETED, at=now, deleted_at=now, authz_epoch=org.authz_epoch + 1
-    )
+    epoch = bump_epoch(uow, access)
+    deleted = change_status(org, OrgStatus.DELETED, at=now, deleted_at=now, authz_epoch=epoch)
     uow.organisations.update(deleted, expected_version=org.version)
     uow.audit.append(
         organisation_event(
@@ -169,7 +191,7 @@ def list_members(
     cursor: str | None = None,
 ) -> Page[Membership]:
     require_permission(
-        principal, org_id, "member:read", resource_type="organisation", resource_id=org_id
+        uow, principal, org_id, "member:read", resource_type="organisation", resource_id=org_id
     )
     if not 1 <= limit <= 200:
         raise Invalid("limit must be between 1 and 200", code="invalid_limit")
@@ -242,3 +264,33 @@ def organisation_event(
         reason=reason,
         details=dict(details or {}),
     )
+
+
+ORG_ID_PREFIX = "org_"
+USER_ID_PREFIX = "usr_"
+
+
+def resolve_organisation(uow: UnitOfWork, ref: str) -> Organisation:
+    """The organisation `ref` names, by its id (`org_…`) or its slug (slugs have no `_`),
+    whatever its status: the use case that follows decides what a deleted one allows. Binds
+    the unit of work to it. None: 404 `organisation_not_found`.
+
+    For an operator's edge (the CLI), which names organisations before any is bound; not
+    audited, as there is no organisation to record the miss in."""
+    org_id = ref if ref.startswith(ORG_ID_PREFIX) else uow.organisations.get_id_by_slug(ref)
+    if org_id is not None:
+        uow.bind(org_id=org_id)
+        org = uow.organisations.get(org_id)
+        if org is not None:
+            return org
+    raise NotFound("organisation not found", code="organisation_not_found")
+
+
+def resolve_user(uow: UnitOfWork, ref: str) -> User:
+    """The user `ref` names, by its id (`usr_…`) or its email; else 404 `user_not_found`."""
+    if not ref.startswith(USER_ID_PREFIX):
+        return get_user_by_email_or_raise(uow, ref)
+    user = uow.users.get(ref)
+    if user is None:
+        raise NotFound("user not found", code="user_not_found")
+    return user

@@ -179,14 +179,15 @@ def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
         # The session has moved to another organisation (or left this one) since the token was
         # issued: a token is good only for the organisation its session is in now.
         raise _token_revoked(claims, "session_switched")
-    membership, problem = membership_check(uow, claims.user_id, claims.org_id)
-    if membership is None:
+    standing, problem = membership_check(uow, claims.user_id, claims.org_id)
+    if standing is None:
         raise _token_revoked(claims, problem or "membership_ended")
     return Principal(
         user_id=claims.user_id,
         session_id=session.id,
         org_id=claims.org_id,
-        org_role=membership.org_role,
+        org_role=standing.membership.org_role,
+        standing=standing,
     )
 
 

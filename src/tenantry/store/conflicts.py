@@ -20,6 +20,15 @@ _DETAILS = {
     "key_state_changed": "the signing key changed state meanwhile",
     "job_exists": "this job was already asked for",
     "job_claimed": "another process started this job first",
+    "access_changed": "the organisation's access changed meanwhile; try again",
+    "role_name_taken": "a role of this organisation already has that name",
+    "role_changed": "the role changed or was deleted meanwhile",
+    "role_already_assigned": "the member already holds this role",
+    "role_not_assigned": "the member does not hold this role",
+    "team_name_taken": "a team of this organisation already has that name",
+    "team_changed": "the team changed or was deleted meanwhile",
+    "already_team_member": "already a member of the team",
+    "not_team_member": "not a member of the team",
     "conflict": "the change conflicts with stored data",
 }
 

@@ -1,9 +1,10 @@
 """The opaque cursors of every store's lists, and the page a list read ends with.
 
 A cursor is the sort position of the last item a page showed: a time and an id, encoded.
-Lists other than the member list also name themselves in their cursors, so a cursor handed
-out by one list is refused by another. Anything `encode_cursor` did not make is `Invalid`
-`invalid_cursor`, before it reaches a query.
+Lists other than the member list also name themselves in their cursors (and, for the newer
+ones, the organisation or team they list), so a cursor handed out by one list is refused by
+another. Anything `encode_cursor` did not make is `Invalid` `invalid_cursor`, before it
+reaches a query.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TypeVar
 
 from tenantry.domain.errors import Invalid
 from tenantry.domain.model import Membership, Page, Session
+from tenantry.domain.roles import Role
+from tenantry.domain.teams import Team, TeamMembership
 
 T = TypeVar("T")
 Position = tuple[datetime, str]
@@ -25,7 +28,15 @@ Position = tuple[datetime, str]
 MEMBERS: str | None = None
 SESSIONS = "sessions"
 MEMBERSHIPS = "memberships"
+TEAMS = "teams"
+TEAM_MEMBERS = "team_members"
 _MAX_KEY_LENGTH = 40  # ids fit the 40-character id columns
+
+
+def scoped(kind: str, *ids: str) -> str:
+    """The kind of one organisation's (or one team's) list: its cursors name what they page
+    through, so a cursor of another organisation's list is refused like another list's."""
+    return ":".join((kind, *ids))
 
 
 def encode_cursor(position: Position, *, kind: str | None) -> str:
@@ -73,6 +84,22 @@ def membership_position(membership: Membership) -> Position:
 def session_position(session: Session) -> Position:
     """Where a session sorts in a user's list: newest first, then by id."""
     return (session.created_at, session.id)
+
+
+def team_position(team: Team) -> Position:
+    """Where a team sorts in its organisation's list: by creation time, then id."""
+    return (team.created_at, team.id)
+
+
+def team_member_position(membership: TeamMembership) -> Position:
+    """Where a member sorts in a team's member list: by join time, then user id."""
+    return (membership.joined_at, membership.user_id)
+
+
+def role_order(role: Role) -> tuple[str, str]:
+    """Where a role sorts in its organisation's list: by name ignoring case, then id. Every
+    store sorts the (capped) list with this key, whatever its database's collation."""
+    return (role.name.lower(), role.id)
 
 
 def page_of(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from tenantry.domain.errors import TenantryError
@@ -41,6 +42,10 @@ class MemoryOrganisations:
         wanted = set(org_ids)
         return self._table.select(lambda org: org.id in wanted)
 
+    def get_id_by_slug(self, slug: str) -> str | None:
+        found = self._table.select(lambda org: org.slug == slug)
+        return found[0].id if found else None
+
     def add(self, org: Organisation) -> None:
         # Deleted organisations keep their slug, as their SQL rows do.
         self._table.insert(org.id, org, code="slug_taken", unique=lambda other: other.slug)
@@ -54,9 +59,20 @@ class MemoryOrganisations:
     ) -> None:
         self._table.update(
             org.id,
-            lambda _stored: org,
+            lambda stored: replace(org, authz_epoch=stored.authz_epoch),
             precondition=lambda stored: stored.version == expected_version,
             code="organisation_changed",
+            on_conflict=on_conflict,
+        )
+
+    def bump_authz_epoch(
+        self, org_id: str, *, expected: int, on_conflict: TenantryError | None = None
+    ) -> None:
+        self._table.update(
+            org_id,
+            lambda stored: replace(stored, authz_epoch=expected + 1),
+            precondition=lambda stored: stored.authz_epoch == expected,
+            code="access_changed",
             on_conflict=on_conflict,
         )
 
@@ -82,6 +98,29 @@ class MemoryMemberships:
         self._table.require(
             (org_id, user_id), _is_active, code="membership_changed", on_conflict=on_conflict
         )
+
+    def update(self, membership: Membership, *, on_conflict: TenantryError | None = None) -> None:
+        def revised(stored: Membership) -> Membership:
+            return replace(
+                stored,
+                org_role=membership.org_role,
+                status=membership.status,
+                ended_at=membership.ended_at,
+            )
+
+        self._table.update(
+            (membership.org_id, membership.user_id),
+            revised,
+            precondition=_is_active,
+            code="membership_changed",
+            on_conflict=on_conflict,
+        )
+
+    def list_with_role(self, org_id: str, org_role: OrgRole) -> list[Membership]:
+        found = self._table.select(
+            lambda m: m.org_id == org_id and m.org_role is org_role and _is_active(m)
+        )
+        return sorted(found, key=member_position)
 
     def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
         after = decode_cursor(cursor, kind=MEMBERSHIPS) if cursor is not None else None

@@ -17,6 +17,8 @@ from tenantry.domain.model import (
     SigningKey,
     User,
 )
+from tenantry.domain.roles import Role, RoleAssignment
+from tenantry.domain.teams import Team, TeamMembership
 
 
 @dataclass(slots=True)
@@ -33,6 +35,11 @@ class MemoryState:
     outbox: dict[str, OutboxEntry] = field(default_factory=dict)
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
+    # Keyed as their primary keys: (org, role), (org, user, role), (org, team), (org, team, user).
+    roles: dict[tuple[str, str], Role] = field(default_factory=dict)
+    role_assignments: dict[tuple[str, str, str], RoleAssignment] = field(default_factory=dict)
+    teams: dict[tuple[str, str], Team] = field(default_factory=dict)
+    team_memberships: dict[tuple[str, str, str], TeamMembership] = field(default_factory=dict)
 
     def copy(self) -> MemoryState:
         tables: dict[str, dict[Any, Any]] = {

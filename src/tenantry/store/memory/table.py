@@ -91,6 +91,44 @@ class Table(Generic[K, R]):
 
         self._transaction.write(Intent(apply, code, on_conflict))
 
+    def update_unique(
+        self,
+        key: K,
+        change: Callable[[R], R],
+        *,
+        unique: Callable[[R], object],
+        code: str,
+        unique_code: str,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        """Replace the record by `change(record)`, as a SQL UPDATE that a unique index may
+        refuse: the record must exist (else the `Conflict` `code`), then no other record may
+        have the same `unique(...)` as the changed one (else `unique_code`); `on_conflict`
+        replaces either."""
+        self.require(key, code=code, on_conflict=on_conflict)
+        rows = self._rows
+
+        def apply(state: MemoryState) -> bool:
+            table = rows(state)
+            changed = change(table[key])  # there: the check above ran on this working state
+            others = (record for other, record in table.items() if other != key)
+            if _clashes(changed, others, unique):
+                return False
+            table[key] = changed
+            return True
+
+        self._transaction.write(Intent(apply, unique_code, on_conflict))
+
+    def delete(self, key: K, *, code: str, on_conflict: TenantryError | None = None) -> None:
+        """Precondition: the record is there (else the `Conflict` `code`), as a SQL DELETE
+        that must remove one row."""
+        rows = self._rows
+
+        def apply(state: MemoryState) -> bool:
+            return rows(state).pop(key, None) is not None
+
+        self._transaction.write(Intent(apply, code, on_conflict))
+
     def require(
         self,
         key: K,

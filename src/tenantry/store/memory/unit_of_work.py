@@ -11,7 +11,9 @@ from tenantry.store.memory.jobs import MemoryJobs
 from tenantry.store.memory.keys import MemorySigningKeys
 from tenantry.store.memory.organisations import MemoryMemberships, MemoryOrganisations
 from tenantry.store.memory.outbox import MemoryOutbox
+from tenantry.store.memory.roles import MemoryRoleAssignments, MemoryRoles
 from tenantry.store.memory.sessions import MemorySessions
+from tenantry.store.memory.teams import MemoryTeamMemberships, MemoryTeams
 from tenantry.store.memory.tokens import MemoryOneTimeTokens, MemoryRefreshTokens
 from tenantry.store.memory.transaction import CommittedState, Transaction
 
@@ -39,6 +41,10 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(transaction)
         self.signing_keys = MemorySigningKeys(transaction)
         self.jobs = MemoryJobs(transaction)
+        self.roles = MemoryRoles(transaction)
+        self.role_assignments = MemoryRoleAssignments(transaction)
+        self.teams = MemoryTeams(transaction)
+        self.team_memberships = MemoryTeamMemberships(transaction)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._transaction.require_open()

@@ -15,6 +15,8 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 # The audit log is append-only for the running service: it may read and insert, nothing else.
 _APPEND_ONLY = ("audit_events",)
+# The functions the runtime role calls (each revoked from PUBLIC by its migration).
+_RUNTIME_FUNCTIONS = ("tenantry_org_id_for_slug(text)",)
 
 
 def migrate(migration_url: str, *, runtime_url: str | None = None) -> None:
@@ -60,3 +62,5 @@ def _grant_runtime_privileges(engine: Engine, role: str) -> None:
             connection.exec_driver_sql(f"GRANT {privileges} ON {table} TO {quoted}")
         for table in _APPEND_ONLY:
             connection.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}")
+        for function in _RUNTIME_FUNCTIONS:
+            connection.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {quoted}")

@@ -14,13 +14,12 @@ from tenantry.domain.roles import OrgRole
 from tenantry.store.cursor import (
     MEMBERS,
     MEMBERSHIPS,
-    Position,
     decode_cursor,
     member_position,
     membership_position,
     page_of,
 )
-from tenantry.store.sql.schema import Id, Json, UtcDateTime, metadata
+from tenantry.store.sql.schema import Id, Json, UtcDateTime, after_position, metadata
 from tenantry.store.sql.writes import Expect, WriteBuffer
 
 organisations = sa.Table(
@@ -88,6 +87,10 @@ def _membership(row: Any) -> Membership:
     )
 
 
+# Created by migration 0004 (PostgreSQL only).
+_ORG_ID_FOR_SLUG = sa.text("SELECT tenantry_org_id_for_slug(:slug)")
+
+
 class SqlOrganisations:
     def __init__(self, connection: sa.Connection, writes: WriteBuffer) -> None:
         self._db = connection
@@ -103,6 +106,17 @@ class SqlOrganisations:
             return []
         stmt = sa.select(organisations).where(organisations.c.id.in_(list(org_ids)))
         return [_organisation(row) for row in self._db.execute(stmt)]
+
+    def get_id_by_slug(self, slug: str) -> str | None:
+        if self._db.dialect.name == "postgresql":
+            # Row-level security hides every organisation until one is bound: the migration's
+            # SECURITY DEFINER function answers this one question, and only with the id.
+            found = self._db.scalar(_ORG_ID_FOR_SLUG, {"slug": slug})
+        else:
+            found = self._db.scalar(
+                sa.select(organisations.c.id).where(organisations.c.slug == slug)
+            )
+        return str(found) if found is not None else None
 
     def add(self, org: Organisation) -> None:
         statement = organisations.insert().values(
@@ -137,12 +151,23 @@ class SqlOrganisations:
                 provisioning_error=org.provisioning_error,
                 deleted_at=org.deleted_at,
                 status_changed_at=org.status_changed_at,
-                authz_epoch=org.authz_epoch,
                 version=org.version,
             )
         )
         self._writes.add(
             stmt, expect=Expect.ONE_ROW, code="organisation_changed", on_conflict=on_conflict
+        )
+
+    def bump_authz_epoch(
+        self, org_id: str, *, expected: int, on_conflict: TenantryError | None = None
+    ) -> None:
+        stmt = (
+            organisations.update()
+            .where(organisations.c.id == org_id, organisations.c.authz_epoch == expected)
+            .values(authz_epoch=expected + 1)
+        )
+        self._writes.add(
+            stmt, expect=Expect.ONE_ROW, code="access_changed", on_conflict=on_conflict
         )
 
 
@@ -182,6 +207,36 @@ class SqlMemberships:
             check, expect=Expect.ONE_ROW, code="membership_changed", on_conflict=on_conflict
         )
 
+    def update(self, membership: Membership, *, on_conflict: TenantryError | None = None) -> None:
+        stmt = (
+            memberships.update()
+            .where(
+                memberships.c.org_id == membership.org_id,
+                memberships.c.user_id == membership.user_id,
+                memberships.c.status == MembershipStatus.ACTIVE.value,
+            )
+            .values(
+                org_role=membership.org_role.value,
+                status=membership.status.value,
+                ended_at=membership.ended_at,
+            )
+        )
+        self._writes.add(
+            stmt, expect=Expect.ONE_ROW, code="membership_changed", on_conflict=on_conflict
+        )
+
+    def list_with_role(self, org_id: str, org_role: OrgRole) -> list[Membership]:
+        stmt = (
+            sa.select(memberships)
+            .where(
+                memberships.c.org_id == org_id,
+                memberships.c.org_role == org_role.value,
+                memberships.c.status == MembershipStatus.ACTIVE.value,
+            )
+            .order_by(memberships.c.joined_at, memberships.c.user_id)
+        )
+        return [_membership(row) for row in self._db.execute(stmt)]
+
     def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page[Membership]:
         stmt = (
             sa.select(memberships)
@@ -194,7 +249,7 @@ class SqlMemberships:
         )
         if cursor is not None:
             after = decode_cursor(cursor, kind=MEMBERSHIPS)
-            stmt = stmt.where(_after(memberships.c.joined_at, memberships.c.org_id, after))
+            stmt = stmt.where(after_position(memberships.c.joined_at, memberships.c.org_id, after))
         found = [_membership(row) for row in self._db.execute(stmt)]
         return page_of(found, limit=limit, position=membership_position, kind=MEMBERSHIPS)
 
@@ -225,14 +280,6 @@ class SqlMemberships:
         )
         if cursor is not None:
             after = decode_cursor(cursor, kind=MEMBERS)
-            stmt = stmt.where(_after(memberships.c.joined_at, memberships.c.user_id, after))
+            stmt = stmt.where(after_position(memberships.c.joined_at, memberships.c.user_id, after))
         found = [_membership(row) for row in self._db.execute(stmt)]
         return page_of(found, limit=limit, position=member_position, kind=MEMBERS)
-
-
-def _after(
-    moment: sa.Column[datetime], key: sa.Column[str], position: Position
-) -> sa.ColumnElement[bool]:
-    """The rows an ascending (time, key) list shows after `position`."""
-    at, after_key = position
-    return sa.tuple_(moment, key) > sa.tuple_(sa.literal(at, moment.type), after_key)

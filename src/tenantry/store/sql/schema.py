@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
+from tenantry.store.cursor import Position
+
 metadata = sa.MetaData()
 
 
@@ -35,16 +37,36 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def after_position(
+    moment: sa.Column[datetime], key: sa.Column[str], position: Position
+) -> sa.ColumnElement[bool]:
+    """The rows an ascending (time, key) list shows after a cursor's `position`."""
+    at, after_key = position
+    return sa.tuple_(moment, key) > sa.tuple_(sa.literal(at, moment.type), after_key)
+
+
 Json: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
 Id = sa.String(40)
 
 # Tables whose rows belong to one organisation. PostgreSQL forces row-level security on each;
 # the start-up guard refuses to run if one of them lacks it.
-TENANT_TABLES = ("organisations", "memberships", "audit_events")
+TENANT_TABLES = (
+    "organisations",
+    "memberships",
+    "audit_events",
+    "roles",
+    "role_assignments",
+    "teams",
+    "team_memberships",
+)
 # The row-level security policies each tenant table must have, and no others: an extra
 # permissive policy (say `USING (true)`) would widen what every query may see.
 TENANT_POLICIES = {
     "organisations": {"tenant_isolation"},
     "memberships": {"tenant_isolation"},
     "audit_events": {"audit_read", "audit_append"},
+    "roles": {"tenant_isolation"},
+    "role_assignments": {"tenant_isolation"},
+    "teams": {"tenant_isolation"},
+    "team_memberships": {"tenant_isolation"},
 }

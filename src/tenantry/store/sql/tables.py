@@ -7,8 +7,10 @@ from tenantry.store.sql.jobs import jobs
 from tenantry.store.sql.keys import signing_keys
 from tenantry.store.sql.organisations import memberships, organisations
 from tenantry.store.sql.outbox import outbox
+from tenantry.store.sql.roles import role_assignments, roles
 from tenantry.store.sql.schema import TENANT_POLICIES, TENANT_TABLES, metadata
 from tenantry.store.sql.sessions import refresh_tokens, sessions
+from tenantry.store.sql.teams import team_memberships, teams
 
 __all__ = [
     "TENANT_POLICIES",
@@ -21,7 +23,11 @@ __all__ = [
     "organisations",
     "outbox",
     "refresh_tokens",
+    "role_assignments",
+    "roles",
     "sessions",
     "signing_keys",
+    "team_memberships",
+    "teams",
     "users",
 ]

@@ -22,7 +22,9 @@ from tenantry.store.sql.jobs import SqlJobs
 from tenantry.store.sql.keys import SqlSigningKeys
 from tenantry.store.sql.organisations import SqlMemberships, SqlOrganisations
 from tenantry.store.sql.outbox import SqlOutbox
+from tenantry.store.sql.roles import SqlRoleAssignments, SqlRoles
 from tenantry.store.sql.sessions import SqlRefreshTokens, SqlSessions
+from tenantry.store.sql.teams import SqlTeamMemberships, SqlTeams
 from tenantry.store.sql.writes import WriteBuffer, apply_intents
 
 _SET_SCOPE = sa.text(
@@ -74,6 +76,10 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(connection, writes)
         self.signing_keys = SqlSigningKeys(connection, writes)
         self.jobs = SqlJobs(connection, writes)
+        self.roles = SqlRoles(connection, writes)
+        self.role_assignments = SqlRoleAssignments(connection, writes)
+        self.teams = SqlTeams(connection, writes)
+        self.team_memberships = SqlTeamMemberships(connection, writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._scope = (org_id or self._scope[0], user_id or self._scope[1])

@@ -3,8 +3,9 @@ commit, in order, so that SQL honours the same contract as a DynamoDB TransactWr
 
 A precondition is either "exactly one row" (an UPDATE whose WHERE names the expected state,
 or a SELECT that must find the row: a condition check) or "unique" (an INSERT that a unique
-constraint may refuse). A failed one raises the write's conflict and the commit stops there;
-the unit of work then rolls back the whole transaction.
+constraint may refuse); an UPDATE that renames may need both, with a code for each. A failed
+one raises the write's conflict and the commit stops there; the unit of work then rolls back
+the whole transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ class Intent:
     expect: Expect = Expect.NOTHING
     code: str = "conflict"
     on_conflict: TenantryError | None = None
+    # The code of a unique constraint's refusal, for a ONE_ROW write (a rename) it may refuse.
+    unique_code: str | None = None
+
+    @property
+    def constraint_code(self) -> str:
+        """The code of the conflict a violated constraint raises."""
+        if self.expect is Expect.UNIQUE:
+            return self.code
+        # A constraint no precondition anticipated is still a conflict with stored data.
+        return self.unique_code or "conflict"
 
 
 class WriteBuffer:
@@ -48,10 +59,11 @@ class WriteBuffer:
         expect: Expect = Expect.NOTHING,
         code: str = "conflict",
         on_conflict: TenantryError | None = None,
+        unique_code: str | None = None,
     ) -> None:
         if self.closed:
             raise RuntimeError("unit of work used outside its `with` block")
-        self._intents.append(Intent(statement, expect, code, on_conflict))
+        self._intents.append(Intent(statement, expect, code, on_conflict, unique_code))
 
     def take(self) -> list[Intent]:
         intents, self._intents = self._intents, []
@@ -67,9 +79,7 @@ def _apply(db: sa.Connection, intent: Intent) -> None:
     try:
         result = db.execute(intent.statement)
     except IntegrityError as error:
-        # A constraint no precondition anticipated is still a conflict with stored data.
-        code = intent.code if intent.expect is Expect.UNIQUE else "conflict"
-        raise conflict(code, intent.on_conflict) from error
+        raise conflict(intent.constraint_code, intent.on_conflict) from error
     if intent.expect is not Expect.ONE_ROW:
         return
     found = result.first() is not None if result.returns_rows else result.rowcount == 1

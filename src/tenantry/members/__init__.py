@@ -1,0 +1,1 @@
+"""Managing an organisation's members: roles, removal, leaving, ownership, permissions."""

@@ -1,0 +1,1 @@
+"""Custom roles of an organisation and their assignment to members."""

@@ -1,0 +1,1 @@
+"""Teams of an organisation, their members and team roles."""
