@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from tenantry.bootstrap import Tenantry
-from tenantry.domain.model import Membership, MembershipStatus
+from tenantry.domain.audit import EventType, Outcome
 from tenantry.domain.roles import OrgRole, Role, RoleAssignment
 from tenantry.domain.teams import Team, TeamMembership
-from tests.harness import Account, Api
+from tests.harness import Account, Api, StoreTarget, audit_events
 
 EPOCH = "Tenantry-Authz-Epoch"
 
@@ -171,19 +171,7 @@ def joined(api: Api, account: Account, org_id: str, role: OrgRole = OrgRole.MEMB
     """`account`'s user made a member of another organisation too (through the store, as
     `Api.member_of` does), signed in for it on a session of its own: `account` keeps its
     token for its first organisation."""
-    with api.tenantry.store.unit_of_work(org_id=org_id, user_id=account.user_id) as uow:
-        uow.memberships.add(
-            Membership(
-                org_id,
-                account.user_id,
-                role,
-                MembershipStatus.ACTIVE,
-                api.tenantry.clock.now(),
-                email=account.email,
-                name="Test User",
-            )
-        )
-        uow.commit()
+    api.add_membership(account, org_id, role)
     response = api.login(account.email, account.password, org_id=org_id)
     assert response.status_code == 200, response.text
     tokens = response.json()
@@ -210,3 +198,25 @@ MEMBER_GRANTS = [
     ("organisation:read", "org_role:MEMBER", None),
     ("team:read", "org_role:MEMBER", None),
 ]
+
+
+Refusal = tuple[EventType, Outcome, str, str | None, str | None, str | None]
+
+
+def refusals(store_target: StoreTarget, org_id: str, *, action: str | None = None) -> list[Refusal]:
+    """The organisation's refusals on record (of `action`, when named), in a stable order:
+    (event type, outcome, action, reason, resource id, organisation id)."""
+    return sorted(
+        (
+            (e.event_type, e.outcome, e.action, e.reason, e.resource_id, e.org_id)
+            for e in audit_events(store_target, org_id=org_id, action=action)
+            if e.outcome is not Outcome.SUCCESS
+        ),
+        key=str,
+    )
+
+
+def successes(store_target: StoreTarget, org_id: str, action: str) -> list[str | None]:
+    """The resources `action` succeeded on in the organisation, as recorded."""
+    found = audit_events(store_target, org_id=org_id, action=action, outcome=Outcome.SUCCESS)
+    return [e.resource_id for e in found]

@@ -275,6 +275,11 @@ class Api:
     def member_of(self, org_id: str, role: OrgRole = OrgRole.MEMBER) -> Account:
         """A verified user made a member directly through the store (invitations come later)."""
         account = self.verified_account()
+        self.add_membership(account, org_id, role)
+        return self.switch_org(account, org_id)
+
+    def add_membership(self, account: Account, org_id: str, role: OrgRole) -> None:
+        """`account`'s user made an active member of `org_id`, directly through the store."""
         with self.tenantry.store.unit_of_work(org_id=org_id, user_id=account.user_id) as uow:
             uow.memberships.add(
                 Membership(
@@ -288,7 +293,6 @@ class Api:
                 )
             )
             uow.commit()
-        return self.switch_org(account, org_id)
 
 
 def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import structlog
 
+from tenantry.authorizer.memory import AuthorizerMemory
 from tenantry.clock import Clock, SystemClock
 from tenantry.context import AccountPolicy, ServiceDeps
 from tenantry.edge import run_use_case
@@ -44,6 +45,7 @@ class Tenantry:
     mailer: Mailer
     key_factory: CipherKeyFactory
     jobs: JobRunner
+    authorizer: AuthorizerMemory
 
     @property
     def clock(self) -> Clock:
@@ -96,6 +98,7 @@ def bootstrap(
         mailer=mailer or build_mailer(settings),
         key_factory=key_factory,
         jobs=JobRunner(store.unit_of_work, clock, provisioning),
+        authorizer=AuthorizerMemory(),
     )
 
 

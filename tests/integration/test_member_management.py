@@ -27,6 +27,7 @@ from tests.access_builders import (
     made_team,
     org_path,
     permissions_of,
+    refusals,
     remove_member,
     set_org_role,
     stored_assignments,
@@ -34,12 +35,12 @@ from tests.access_builders import (
     stored_roles,
     stored_team,
     stored_team_members,
+    successes,
 )
 from tests.harness import Account, Api, StoreTarget, TestClock, audit_events
 from tests.integration.account_checks import log_in_again
 from tests.org_builders import stored_membership, stored_organisation
 
-Refusal = tuple[EventType, Outcome, str, str | None, str | None, str | None]
 # How a refusal is on record: a 403 or a 404 is DENIED, any other is a FAILURE of its kind.
 DENIED = (EventType.AUTHORIZATION, Outcome.DENIED)
 MANAGEMENT_FAILED = (EventType.USER_MANAGEMENT, Outcome.FAILURE)
@@ -62,25 +63,6 @@ def denials(store_target: StoreTarget, org_id: str) -> list[tuple[str | None, st
         (e.actor_id, e.action, e.reason)
         for e in audit_events(store_target, org_id=org_id, outcome=Outcome.DENIED)
     ]
-
-
-def refusals(store_target: StoreTarget, org_id: str, *, action: str | None = None) -> list[Refusal]:
-    """The organisation's refusals on record (of `action`, when named), in a stable order:
-    (event type, outcome, action, reason, resource id, organisation id)."""
-    return sorted(
-        (
-            (e.event_type, e.outcome, e.action, e.reason, e.resource_id, e.org_id)
-            for e in audit_events(store_target, org_id=org_id, action=action)
-            if e.outcome is not Outcome.SUCCESS
-        ),
-        key=str,
-    )
-
-
-def successes(store_target: StoreTarget, org_id: str, action: str) -> list[str | None]:
-    """The resources `action` succeeded on in the organisation, as recorded."""
-    found = audit_events(store_target, org_id=org_id, action=action, outcome=Outcome.SUCCESS)
-    return [e.resource_id for e in found]
 
 
 # --- the role hierarchy: OWNER > ADMIN > MEMBER ----------------------------------------------

@@ -25,18 +25,19 @@ from tests.access_builders import (
     made_team,
     org_path,
     patch_role,
+    refusals,
     stored_assignments,
     stored_epoch,
     stored_role,
     stored_roles,
     stored_team_members,
+    successes,
     unassign,
 )
 from tests.harness import Api, StoreTarget, TestClock, actions, audit_events
 
 SITE_EDITOR = ["site:read", "site:publish", "site:page:edit"]
 
-Refusal = tuple[EventType, Outcome, str, str | None, str | None, str | None]
 # How a refusal is on record: a 403 or a 404 is DENIED, any other is a FAILURE of its kind.
 DENIED = (EventType.AUTHORIZATION, Outcome.DENIED)
 ROLE_FAILED = (EventType.ROLE_CHANGE, Outcome.FAILURE)
@@ -51,25 +52,6 @@ def role_grants(
 
 def nothing_recorded_for(store_target: StoreTarget, org_id: str, action: str) -> bool:
     return audit_events(store_target, org_id=org_id, action=action) == []
-
-
-def refusals(store_target: StoreTarget, org_id: str) -> list[Refusal]:
-    """The organisation's refusals on record, in a stable order: (event type, outcome,
-    action, reason, resource id, organisation id)."""
-    return sorted(
-        (
-            (e.event_type, e.outcome, e.action, e.reason, e.resource_id, e.org_id)
-            for e in audit_events(store_target, org_id=org_id)
-            if e.outcome is not Outcome.SUCCESS
-        ),
-        key=str,
-    )
-
-
-def successes(store_target: StoreTarget, org_id: str, action: str) -> list[str | None]:
-    """The resources `action` succeeded on in the organisation, as recorded."""
-    found = audit_events(store_target, org_id=org_id, action=action, outcome=Outcome.SUCCESS)
-    return [e.resource_id for e in found]
 
 
 # --- seeds 001 flow 4: role assignment, step by step -----------------------------------------

@@ -16,16 +16,17 @@ from tests.access_builders import (
     made_team,
     org_path,
     permissions_of,
+    refusals,
     remove_from_team,
     set_team_role,
     stored_epoch,
     stored_team,
     stored_team_members,
+    successes,
 )
 from tests.harness import Account, Api, StoreTarget, TestClock, audit_events
 from tests.integration.account_checks import log_in_again
 
-Refusal = tuple[EventType, Outcome, str, str | None, str | None, str | None]
 # How a refusal is on record: a 403 or a 404 is DENIED, any other is a FAILURE of its kind.
 DENIED = (EventType.AUTHORIZATION, Outcome.DENIED)
 MEMBERSHIP_FAILED = (EventType.TEAM_MEMBERSHIP, Outcome.FAILURE)
@@ -39,25 +40,6 @@ def member_count(api: Api, org_id: str, team_id: str) -> int:
 
 def team_members(api: Api, org_id: str, team_id: str) -> list[tuple[str, str]]:
     return [(m.user_id, m.team_role) for m in stored_team_members(api.tenantry, org_id, team_id)]
-
-
-def refusals(store_target: StoreTarget, org_id: str) -> list[Refusal]:
-    """The organisation's refusals on record, in a stable order: (event type, outcome,
-    action, reason, resource id, organisation id)."""
-    return sorted(
-        (
-            (e.event_type, e.outcome, e.action, e.reason, e.resource_id, e.org_id)
-            for e in audit_events(store_target, org_id=org_id)
-            if e.outcome is not Outcome.SUCCESS
-        ),
-        key=str,
-    )
-
-
-def successes(store_target: StoreTarget, org_id: str, action: str) -> list[str | None]:
-    """The resources `action` succeeded on in the organisation, as recorded."""
-    found = audit_events(store_target, org_id=org_id, action=action, outcome=Outcome.SUCCESS)
-    return [e.resource_id for e in found]
 
 
 def my_team_ids(api: Api, account: Account) -> list[str]:

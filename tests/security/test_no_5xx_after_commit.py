@@ -102,6 +102,11 @@ PLAUSIBLE: dict[str, Callable[[Account, str], Any]] = {
     "user_id": lambda caller, org_id: caller.user_id,
     "team_role": lambda caller, org_id: "MEMBER",
     "org_role": lambda caller, org_id: "ADMIN",
+    # `permissions` (above) asks the question, so `permission` is null: one way to ask.
+    "permission": lambda caller, org_id: None,
+    "team_id": lambda caller, org_id: None,
+    "min_epoch": lambda caller, org_id: 0,
+    "explain": lambda caller, org_id: True,
 }
 
 

@@ -11,6 +11,7 @@ from typing import TypedDict, cast
 import pytest
 
 from tenantry.domain.access import AccessSnapshot, Grant
+from tenantry.domain.decision import CompiledAccess, Reason
 from tenantry.domain.errors import Invalid
 from tenantry.domain.permissions import (
     MAX_LENGTH,
@@ -95,6 +96,20 @@ def test_match_vector_through_an_access_snapshot(case: MatchCase) -> None:
     grant = snapshot.grant_for(case["required"])
 
     assert (grant.pattern if grant else None) == case["matched"]
+
+
+@pytest.mark.parametrize("case", VECTORS["match"], ids=by_name(VECTORS["match"]))
+def test_match_vector_through_the_compiled_decision(case: MatchCase) -> None:
+    grants = tuple(Grant(p, f"role:vector/{i}") for i, p in enumerate(case["granted"]))
+    compiled = CompiledAccess.of(AccessSnapshot("org_vectors", "usr_vectors", None, 1, grants))
+
+    first, again = (compiled.decide(case["required"]) for _ in range(2))  # cold, then known
+
+    for decision in (first, again):
+        assert decision.allowed is case["allowed"]
+        assert (decision.grant.pattern if decision.grant else None) == case["matched"]
+        expected = Reason.GRANTED if case["allowed"] else Reason.NO_MATCHING_PERMISSION
+        assert decision.reason is expected
 
 
 @pytest.mark.parametrize("case", VECTORS["covers"], ids=by_name(VECTORS["covers"]))

@@ -79,6 +79,8 @@ def refusals_audited(
                     error.audit = _refusal(
                         principal, scope, error, action, resource_type, resource_id, event_type
                     )
+                    if isinstance(kwargs.get("user_id"), str):  # whom a team change was for
+                        error.audit.details["user_id"] = kwargs["user_id"]
                 raise
 
         return run

@@ -62,6 +62,16 @@ def get_user_by_email_or_raise(uow: UnitOfWork, email: str) -> User:
     return user
 
 
+USER_ID_PREFIX = "usr_"
+
+
+def resolve_user(uow: UnitOfWork, ref: str) -> User:
+    """The user `ref` names, by its id (`usr_…`) or its email; else 404 `user_not_found`."""
+    if ref.startswith(USER_ID_PREFIX):
+        return _user_or_raise(uow, ref)
+    return get_user_by_email_or_raise(uow, ref)
+
+
 def check_new_account(
     deps: ServiceDeps, *, email: str, password: str, name: str
 ) -> tuple[str, str]:

@@ -69,7 +69,7 @@ def parse_pattern(text: str) -> str:
 
 def matches(pattern: str, permission: str) -> bool:
     """Whether `pattern` grants `permission` (both assumed well formed)."""
-    return _matches(pattern.split(":"), permission.split(":"))
+    return segments_match(pattern.split(":"), permission.split(":"))
 
 
 def covers(pattern: str, other: str) -> bool:
@@ -81,7 +81,7 @@ def covers(pattern: str, other: str) -> bool:
     every depth it can reach. `pattern` matches all of those exactly when it matches
     everything `other` does, since only a `*` of `pattern` can match such a segment.
     """
-    return all(_matches(pattern.split(":"), shape) for shape in _shapes(other.split(":")))
+    return all(segments_match(pattern.split(":"), shape) for shape in _shapes(other.split(":")))
 
 
 def specificity(pattern: str) -> tuple[int, int, int, str]:
@@ -106,7 +106,9 @@ def _split(text: str) -> list[str] | None:
     return segments if MIN_SEGMENTS <= len(segments) <= MAX_SEGMENTS else None
 
 
-def _matches(pattern: Sequence[str], segments: Sequence[str]) -> bool:
+def segments_match(pattern: Sequence[str], segments: Sequence[str]) -> bool:
+    """`matches` on a pattern and a permission already split at `:` (the authorizer splits
+    its patterns once, when it compiles a snapshot)."""
     last = len(pattern) - 1
     for index, part in enumerate(pattern):
         if index == last and part == WILDCARD:

@@ -63,7 +63,17 @@ async def get_runner(
     return Runner(tenantry, request_id=request_id, token=token, label=_route_label(request))
 
 
+async def get_bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> str:
+    """The bearer token as given, for a route that checks it itself (the authorizer)."""
+    if credentials is None or not credentials.credentials.strip():
+        raise Unauthenticated("a bearer token is required", code="missing_token")
+    return credentials.credentials.strip()
+
+
 PublicRun = Annotated[Runner, Depends(get_public_runner)]
+BearerToken = Annotated[str, Depends(get_bearer_token)]
 Run = Annotated[Runner, Depends(get_runner)]
 Client = Annotated[ClientInfo, Depends(get_client)]
 App = Annotated[Tenantry, Depends(get_tenantry)]

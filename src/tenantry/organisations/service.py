@@ -8,7 +8,6 @@ from typing import Any
 
 from tenantry.access.checks import require_permission
 from tenantry.access.epoch import bump_epoch
-from tenantry.accounts.service import get_user_by_email_or_raise
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Invalid, NotFound, RateLimited
@@ -19,7 +18,6 @@ from tenantry.domain.model import (
     Organisation,
     OrgStatus,
     Page,
-    User,
 )
 from tenantry.domain.names import clean_name
 from tenantry.domain.org_settings import apply_patch
@@ -267,7 +265,6 @@ def organisation_event(
 
 
 ORG_ID_PREFIX = "org_"
-USER_ID_PREFIX = "usr_"
 
 
 def resolve_organisation(uow: UnitOfWork, ref: str) -> Organisation:
@@ -284,13 +281,3 @@ def resolve_organisation(uow: UnitOfWork, ref: str) -> Organisation:
         if org is not None:
             return org
     raise NotFound("organisation not found", code="organisation_not_found")
-
-
-def resolve_user(uow: UnitOfWork, ref: str) -> User:
-    """The user `ref` names, by its id (`usr_…`) or its email; else 404 `user_not_found`."""
-    if not ref.startswith(USER_ID_PREFIX):
-        return get_user_by_email_or_raise(uow, ref)
-    user = uow.users.get(ref)
-    if user is None:
-        raise NotFound("user not found", code="user_not_found")
-    return user

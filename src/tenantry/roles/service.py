@@ -37,6 +37,7 @@ from tenantry.domain.roles import (
     RoleAssignment,
     RoleScope,
     TeamRole,
+    is_custom_role_id,
     role_permissions,
 )
 from tenantry.unit_of_work import UnitOfWork
@@ -56,6 +57,23 @@ def get_role(
 ) -> Role:
     require_permission(uow, principal, org_id, "role:read", resource_type=ROLE, resource_id=role_id)
     return role_or_raise(uow, org_id, role_id)
+
+
+@refusals_audited("role:read", ROLE, EventType.ROLE_CHANGE)
+def find_role(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str, ref: str
+) -> Role:
+    """The role `ref` names: its id (`rol_…`), or its name ignoring case (names are unique so,
+    as the store's index on `lower(name)` keeps them); else 404 `role_not_found`."""
+    if is_custom_role_id(ref):
+        return get_role(uow, deps, principal, org_id, ref)
+    # A name is looked for among the organisation's roles, which is what is read.
+    require_permission(uow, principal, org_id, "role:read", resource_type=ROLE, resource_id=org_id)
+    wanted = ref.lower()
+    for role in uow.roles.list(org_id):
+        if role.name.lower() == wanted:
+            return role
+    raise NotFound("no role of the organisation has this name", code="role_not_found")
 
 
 @refusals_audited("role.create", ROLE, EventType.ROLE_CHANGE)

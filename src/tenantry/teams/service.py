@@ -26,9 +26,9 @@ from tenantry.domain.access import AccessSnapshot
 from tenantry.domain.audit import EventType
 from tenantry.domain.errors import Conflict, Invalid, NotFound
 from tenantry.domain.ids import new_id
-from tenantry.domain.model import Page
+from tenantry.domain.model import Organisation, Page
 from tenantry.domain.names import clean_description, clean_name
-from tenantry.domain.paging import DEFAULT_PAGE_SIZE, check_page_size
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_page_size
 from tenantry.domain.principal import Principal
 from tenantry.domain.roles import TEAM_ROLE_PERMISSIONS, RoleScope, TeamRole, is_custom_role_id
 from tenantry.domain.teams import MAX_TEAM_DESCRIPTION, MAX_TEAMS_PER_ORG, Team, TeamMembership
@@ -73,16 +73,30 @@ def my_teams(uow: UnitOfWork, deps: ServiceDeps, principal: Principal) -> list[T
 def get_team(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str, team_id: str
 ) -> Team:
-    require_permission(
-        uow,
-        principal,
-        org_id,
-        "team:read",
-        resource_type=TEAM,
-        resource_id=team_id,
-        team_id=team_id,
-    )
+    _within_team(uow, principal, org_id, team_id, "team:read")
     return team_or_raise(uow, org_id, team_id)
+
+
+@refusals_audited("team:read", TEAM, EventType.CONFIGURATION)
+def find_team(
+    uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str, ref: str
+) -> Team:
+    """The team `ref` names: its id (`team_…`), or its name ignoring case (names are unique so,
+    as the store's index on `lower(name)` keeps them); else 404 `team_not_found`. A name is
+    looked for in every page of the organisation's teams (at most `MAX_TEAMS_PER_ORG`)."""
+    if ref.startswith(f"{TEAM}_"):
+        return get_team(uow, deps, principal, org_id, ref)
+    # A name is looked for among the organisation's teams, which is what is read.
+    require_permission(uow, principal, org_id, "team:read", resource_type=TEAM, resource_id=org_id)
+    wanted = ref.lower()
+    cursor: str | None = None
+    while True:
+        page = uow.teams.list(org_id, limit=MAX_PAGE_SIZE, cursor=cursor)
+        for team in page.items:
+            if team.name.lower() == wanted:
+                return team
+        if (cursor := page.next_cursor) is None:
+            raise NotFound("no team of the organisation has this name", code="team_not_found")
 
 
 @refusals_audited("team.create", TEAM, EventType.CONFIGURATION)
@@ -141,15 +155,7 @@ def update_team(
     name: str | None = None,
     description: str | None = None,
 ) -> Changed[Team]:
-    _, access = require_permission(
-        uow,
-        principal,
-        org_id,
-        "team:update",
-        resource_type=TEAM,
-        resource_id=team_id,
-        team_id=team_id,
-    )
+    _, access = _within_team(uow, principal, org_id, team_id, "team:update")
     team = team_or_raise(uow, org_id, team_id)
     changed = replace(
         team,
@@ -224,15 +230,7 @@ def list_team_members(
     cursor: str | None = None,
 ) -> Page[TeamMembership]:
     check_page_size(limit)
-    require_permission(
-        uow,
-        principal,
-        org_id,
-        "team:read",
-        resource_type=TEAM,
-        resource_id=team_id,
-        team_id=team_id,
-    )
+    _within_team(uow, principal, org_id, team_id, "team:read")
     team_or_raise(uow, org_id, team_id)
     return uow.team_memberships.list_for_team(org_id, team_id, limit=limit, cursor=cursor)
 
@@ -248,15 +246,7 @@ def add_team_member(
     user_id: str,
     team_role: str,
 ) -> Changed[TeamMembership]:
-    _, access = require_permission(
-        uow,
-        principal,
-        org_id,
-        "team:member:add",
-        resource_type=TEAM,
-        resource_id=team_id,
-        team_id=team_id,
-    )
+    _, access = _within_team(uow, principal, org_id, team_id, "team:member:add")
     team_or_raise(uow, org_id, team_id)
     member = member_or_raise(uow, org_id, user_id)
     _require_granting(uow, principal, access, team_id, team_role, action="team.member_add")
@@ -298,15 +288,7 @@ def change_team_role(
     *,
     team_role: str,
 ) -> Changed[TeamMembership]:
-    _, access = require_permission(
-        uow,
-        principal,
-        org_id,
-        "team:member:add",
-        resource_type=TEAM,
-        resource_id=team_id,
-        team_id=team_id,
-    )
+    _, access = _within_team(uow, principal, org_id, team_id, "team:member:add")
     refuse_self(principal, user_id, org_id=org_id, action="team.member_role", resource_type=TEAM)
     current = team_member_or_raise(uow, org_id, team_id, user_id)
     _require_granting(uow, principal, access, team_id, team_role, action="team.member_role")
@@ -372,6 +354,21 @@ def remove_team_member(
         at=deps.clock.now(),
     )
     return Changed(current, epoch)
+
+
+def _within_team(
+    uow: UnitOfWork, principal: Principal, org_id: str, team_id: str, permission: str
+) -> tuple[Organisation, AccessSnapshot]:
+    """The caller holds `permission` in the organisation, or within this team."""
+    return require_permission(
+        uow,
+        principal,
+        org_id,
+        permission,
+        resource_type=TEAM,
+        resource_id=team_id,
+        team_id=team_id,
+    )
 
 
 def team_or_raise(uow: UnitOfWork, org_id: str, team_id: str) -> Team:

@@ -1,0 +1,22 @@
+"""The `tenantry` command line. Each command parses, calls one service function, prints."""
+
+from __future__ import annotations
+
+from tenantry.cli import access, accounts, serve
+from tenantry.cli.command import commands
+
+app = commands("tenantry: multi-tenant access management.")
+app.command()(serve.serve)
+app.command()(serve.migrate)
+app.add_typer(serve.keys_app, name="keys")
+app.add_typer(accounts.user_app, name="user")
+app.add_typer(accounts.org_app, name="org")
+app.add_typer(access.role_app, name="role")
+app.add_typer(access.team_app, name="team")
+app.add_typer(access.member_app, name="member")
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app(prog_name="tenantry")
