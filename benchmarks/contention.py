@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx2
+from report import cpu_model
 
 REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "docs" / "benchmarks.md"
@@ -408,13 +409,6 @@ def others_share(before: tuple[float, float], own_before: float) -> float:
     """The share of the machine other processes used since `before`, 0 to 1."""
     busy, elapsed = (now - then for now, then in zip(cpu_seconds(), before, strict=True))
     return max(busy - (own_cpu_seconds() - own_before), 0) / elapsed
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def section(old: Result, new: Result, command: str, others: float) -> list[str]:

@@ -5,8 +5,8 @@ Run: .venv/bin/python -m pip install casbin && .venv/bin/python benchmarks/decis
 
 Dataset (issue 8): 1,000 organisations x 20 users x 3 custom roles of 15 permissions each,
 wildcards included. Every user is a MEMBER and holds 3 of their organisation's 5 roles. The
-queries are the same random (organisation, user, permission) triples for every contender,
-about half of them allowed. Written to docs/benchmarks.md between this script's markers.
+queries are the same random (organisation, user, permission) triples for every contender (the
+share allowed is reported). Written to docs/benchmarks.md between this script's markers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from report import cpu_model, replace_section
 
 from tenantry.authorizer.memory import SnapshotCache
 from tenantry.domain.access import build_snapshot
@@ -169,16 +171,6 @@ def casbin_per_second(compiled: dict[tuple[str, str], CompiledAccess], asked: li
     return per_second(lambda o, u, p: bool(enforce(u, o, p)), asked[:CASBIN_QUERIES])
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def write_report(results: dict[str, float], allowed: float, build_seconds: float) -> None:
     floor = results["bare set lookup (floor)"]
     ours = results["tenantry, warm (cache hit + compiled decide)"]
@@ -199,20 +191,8 @@ def write_report(results: dict[str, float], allowed: float, build_seconds: float
         f"tenantry / pycasbin: **{ours / casbin:,.0f}x** (goal: at least 100x); tenantry / "
         f"floor: **{ours / floor:.0%}** (goal: at least 40 %).",
     ]
-    replace_section(Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md", lines)
+    replace_section("decisions.py", "Authorization decisions in process", lines)
     print("\n".join(lines))
-
-
-def replace_section(report: Path, lines: list[str]) -> None:
-    begin, end = "<!-- decisions.py: begin -->", "<!-- decisions.py: end -->"
-    text = report.read_text()
-    section = "\n".join([begin, *lines, end])
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Authorization decisions in process\n\n" + section + "\n"
-    report.write_text(text)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from report import cpu_model, replace_section
+
 from tenantry.accounts import service as accounts
 from tenantry.bootstrap import bootstrap, prepare_to_serve
 from tenantry.domain.errors import TenantryError
@@ -109,16 +111,6 @@ def main() -> None:
     write_report(results)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def write_report(results: dict[str, float]) -> None:
     unknown, wrong = results["login, unknown email"], results["login, wrong password"]
     lines = [
@@ -136,21 +128,8 @@ def write_report(results: dict[str, float]) -> None:
         f"Unknown email / wrong password time ratio: **{unknown / wrong:.2f}** (1.00 means an",
         "attacker cannot tell the two apart by timing; the dummy-hash verification makes it so).",
     ]
-    replace_section(Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md", lines)
+    replace_section("sign_in.py", "Sign-in and the bearer check", lines)
     print("\n".join(lines))
-
-
-def replace_section(report: Path, lines: list[str]) -> None:
-    """Rewrite this script's part of the report, between its markers, and keep the rest."""
-    begin, end = "<!-- sign_in.py: begin -->", "<!-- sign_in.py: end -->"
-    text = report.read_text() if report.exists() else "# Benchmarks\n"
-    section = "\n".join([begin, *lines, end])
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Sign-in and the bearer check\n\n" + section + "\n"
-    report.write_text(text)
 
 
 if __name__ == "__main__":

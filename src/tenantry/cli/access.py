@@ -28,6 +28,7 @@ from tenantry.organisations import service as orgs
 from tenantry.organisations.schemas import MemberOut
 from tenantry.roles import service as roles
 from tenantry.roles.schemas import AssignmentOut, RoleList, RoleOut
+from tenantry.teams import members as team_members
 from tenantry.teams import service as teams
 from tenantry.teams.schemas import TeamMemberOut, TeamOut
 from tenantry.unit_of_work import UnitOfWork
@@ -176,7 +177,7 @@ def team_add_member(
         )
         done = run(
             tenantry,
-            lambda uow: teams.add_team_member(
+            lambda uow: team_members.add_team_member(
                 uow,
                 tenantry.deps,
                 SYSTEM,

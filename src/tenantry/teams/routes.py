@@ -18,6 +18,7 @@ from tenantry.http.wire import (
     changed,
     epoch_response,
 )
+from tenantry.teams import members as team_members
 from tenantry.teams import service as teams
 from tenantry.teams.schemas import (
     TeamIn,
@@ -118,7 +119,7 @@ def list_team_members(
 ) -> Page[TeamMemberOut]:
     """Needs `team:read` (in the organisation, or within the team). By join time, paged."""
     page = run(
-        lambda uow: teams.list_team_members(
+        lambda uow: team_members.list_team_members(
             uow, run.deps, run.caller, org_id, team_id, limit=limit, cursor=cursor
         )
     )
@@ -137,7 +138,7 @@ def add_team_member(org_id: OrgId, team_id: TeamId, body: TeamMemberIn, run: Run
     holding what the team role grants."""
 
     def use_case(uow: UnitOfWork) -> Response:
-        done = teams.add_team_member(
+        done = team_members.add_team_member(
             uow,
             run.deps,
             run.caller,
@@ -164,7 +165,7 @@ def change_team_role(
     own team role."""
 
     def use_case(uow: UnitOfWork) -> Response:
-        done = teams.change_team_role(
+        done = team_members.change_team_role(
             uow, run.deps, run.caller, org_id, team_id, user_id, team_role=body.team_role
         )
         return changed(TeamMemberOut.of(done.value), done.epoch)
@@ -181,7 +182,9 @@ def change_team_role(
 def remove_team_member(org_id: OrgId, team_id: TeamId, user_id: UserId, run: Run) -> Response:
     """Needs `team:member:remove` in the organisation or within the team, except to leave."""
     done = run(
-        lambda uow: teams.remove_team_member(uow, run.deps, run.caller, org_id, team_id, user_id)
+        lambda uow: team_members.remove_team_member(
+            uow, run.deps, run.caller, org_id, team_id, user_id
+        )
     )
     return changed(None, done.epoch)
 
