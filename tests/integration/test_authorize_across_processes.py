@@ -15,15 +15,11 @@ and with users of its own: a role unassigned, a role deleted, a member removed, 
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,22 +27,25 @@ from typing import Any
 import httpx2
 import pytest
 
-from tenantry.accounts import service as accounts
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.audit import EventType, Outcome
-from tenantry.domain.model import Membership, MembershipStatus
-from tenantry.domain.principal import SYSTEM
-from tenantry.domain.roles import OrgRole
-from tenantry.runner import Runner
-from tenantry.settings import Settings
 from tests.harness import (
-    PASSWORD,
     StoreTarget,
     audit_events,
     bearer,
     test_settings,
     unique_email,
     unique_slug,
+)
+from tests.servers import (
+    HTTP_TIMEOUT,
+    add_membership,
+    environment,
+    http_client,
+    logged_in,
+    operator_made_user,
+    ready,
+    serving,
 )
 
 PERMISSION = "site:publish"
@@ -56,8 +55,6 @@ PLAIN_THREADS, FRESH_THREADS = 3, 3  # threads asking without and with `min_epoc
 ENOUGH = 30  # checks each hammer finishes before the change, and starts after its answer
 MAX_CHECKS = 2_000  # per thread, so that a failed wait cannot leave a thread running long
 WAIT_SECONDS = 20.0
-STARTUP_SECONDS = 60.0
-HTTP_TIMEOUT = 30.0  # above SQLite's 15 s busy timeout, so the server answers first
 NOT_YET = "409 epoch_not_reached"
 
 
@@ -83,82 +80,11 @@ def cluster(store_target: StoreTarget, tmp_path: Path) -> Iterator[Cluster]:
     tenantry = bootstrap(settings)
     # The signing keys exist before either server starts, so the two never race to make them.
     prepare_to_serve(tenantry)
-    environment = _environment(settings)
+    variables = environment(settings)
     with ExitStack() as stack:
         stack.callback(tenantry.close)
-        a, b = (stack.enter_context(_serving(environment, tmp_path / name)) for name in "ab")
-        yield Cluster(_ready(*a), _ready(*b), store_target, tenantry)
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    """This process's environment without TENANTRY_* from outside, plus what `settings` set
-    (the suite's `test_settings`) as the variables a server reads, and the console mailer."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
-    values = {name: getattr(settings, name) for name in settings.model_fields_set}
-    values["mailer"] = "console"
-    given = {name: value for name, value in values.items() if value is not None}
-    return inherited | {f"TENANTRY_{name.upper()}": _text(value) for name, value in given.items()}
-
-
-def _text(value: Any) -> str:
-    reveal = getattr(value, "get_secret_value", None)  # a SecretStr
-    return str(reveal() if reveal is not None else value)
-
-
-Started = tuple[str, subprocess.Popen[bytes], Path]  # base URL, process, its log
-
-
-@contextmanager
-def _serving(environment: dict[str, str], folder: Path) -> Iterator[Started]:
-    """`tenantry serve` in a child process of this interpreter, on a free loopback port."""
-    folder.mkdir()
-    port = _free_port()
-    command = [sys.executable, "-m", "tenantry.cli", "serve", "--host", "127.0.0.1"]
-    log = folder / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [*command, "--port", str(port)],
-            env=environment,
-            cwd=folder,  # no stray `.env`
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield f"http://127.0.0.1:{port}", process, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> str:
-    # A real process starts in its own time: poll /readyz (the store answers) until it does.
-    deadline = time.monotonic() + STARTUP_SECONDS
-    with _client(base) as client:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if client.get("/readyz").status_code == 200:
-                    return base
-            except httpx2.TransportError:
-                pass
-            time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:]
-    pytest.fail(f"{base} did not get ready (exit code {process.poll()}):\n{tail}")
-
-
-def _client(base: str) -> httpx2.Client:
-    # trust_env=False: no proxy from the environment, the traffic stays on loopback.
-    return httpx2.Client(base_url=base, timeout=HTTP_TIMEOUT, trust_env=False)
+        a, b = (stack.enter_context(serving(variables, tmp_path / name)) for name in "ab")
+        yield Cluster(ready(*a), ready(*b), store_target, tenantry)
 
 
 # --- the scene: an owner and a member who may publish sites, set up on process A -------------
@@ -183,17 +109,17 @@ def a_member_who_may_publish(cluster: Cluster) -> Scene:
     member, over HTTP on process A; both users made by the operator, as `tenantry user
     create --verified` makes them."""
     owner_email, member_email = unique_email("owner"), unique_email("member")
-    owner_id = _operator_made_user(cluster.tenantry, owner_email)
-    member_id = _operator_made_user(cluster.tenantry, member_email)
-    with _client(cluster.a) as a:
+    owner_id = operator_made_user(cluster.tenantry, owner_email)
+    member_id = operator_made_user(cluster.tenantry, member_email)
+    with http_client(cluster.a) as a:
         made = a.post(
             "/v1/organisations",
             json={"name": "Acme", "slug": unique_slug()},
-            headers=bearer(_logged_in(a, owner_email)),
+            headers=bearer(logged_in(a, owner_email)),
         )
         assert made.status_code == 201, made.text
         org_id = made.json()["id"]
-        owner = _logged_in(a, owner_email, org_id)
+        owner = logged_in(a, owner_email, org_id)
         role = a.post(
             f"/v1/organisations/{org_id}/roles",
             json={"name": "Publisher", "permissions": ["site:*"]},
@@ -201,42 +127,13 @@ def a_member_who_may_publish(cluster: Cluster) -> Scene:
         )
         assert role.status_code == 201, role.text
         role_id = role.json()["id"]
-        _add_membership(cluster.tenantry, org_id, member_id, member_email)
+        add_membership(cluster.tenantry, org_id, member_id, member_email)
         path = f"/v1/organisations/{org_id}/members/{member_id}/roles/{role_id}"
         assigned = a.put(path, headers=bearer(owner))
         assert assigned.status_code == 200, assigned.text
-        member = _logged_in(a, member_email, org_id)
+        member = logged_in(a, member_email, org_id)
     epoch = int(assigned.headers[EPOCH])
     return Scene(org_id, owner_id, owner, member_id, member, role_id, epoch)
-
-
-def _operator_made_user(tenantry: Tenantry, email: str) -> str:
-    # The use case `tenantry user create --verified` runs, without a process of its own.
-    user = Runner(tenantry, principal=SYSTEM)(
-        lambda uow: accounts.create_user(
-            uow, tenantry.deps, SYSTEM, email=email, password=PASSWORD, name="Ops", verified=True
-        )
-    )
-    return user.id
-
-
-def _add_membership(tenantry: Tenantry, org_id: str, user_id: str, email: str) -> None:
-    # As `tests.harness.Api.add_membership` does: invitations are not the subject here.
-    with tenantry.store.unit_of_work(org_id=org_id, user_id=user_id) as uow:
-        now = tenantry.clock.now()
-        status = MembershipStatus.ACTIVE
-        uow.memberships.add(
-            Membership(org_id, user_id, OrgRole.MEMBER, status, now, email=email, name="Member")
-        )
-        uow.commit()
-
-
-def _logged_in(client: httpx2.Client, email: str, org_id: str | None = None) -> str:
-    body = {"email": email, "password": PASSWORD, "organisation_id": org_id}
-    response = client.post("/v1/auth/login", json=body)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 # --- the hammer -----------------------------------------------------------------------------
@@ -296,7 +193,7 @@ class Hammer:
 
     def _ask(self) -> None:
         try:
-            with _client(self._base) as client:
+            with http_client(self._base) as client:
                 for _ in range(MAX_CHECKS):
                     if self._stop.is_set():
                         return
@@ -347,7 +244,7 @@ def race(cluster: Cluster, scene: Scene, change: Change, *, min_epoch: int | Non
     asks_epoch = min_epoch is not None
     fresh = Hammer(cluster.b, scene.member, with_epoch, FRESH_THREADS if asks_epoch else 0)
     hammers = [plain, fresh] if asks_epoch else [plain]
-    with _client(cluster.a) as a, plain, fresh:
+    with http_client(cluster.a) as a, plain, fresh:
         for hammer in hammers:
             hammer.wait_for(ENOUGH)
         sent = time.monotonic()
