@@ -1,0 +1,1 @@
+"""Examples of products that use tenantry."""

@@ -1,0 +1,1 @@
+"""A small product API whose routes tenantry guards (see README.md)."""
