@@ -60,6 +60,16 @@ def store_target_for(request: pytest.FixtureRequest, folder: Path) -> StoreTarge
     return postgres_target(request.getfixturevalue("migrated_postgres"))
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """One real `tenantry serve` per store for a whole test module (import it into one)."""
+    folder = tmp_path_factory.mktemp("tenantry")
+    with served(store_target_for(request, folder), folder) as started:
+        yield started
+
+
 @contextmanager
 def served(target: StoreTarget, folder: Path) -> Iterator[Served]:
     """A ready server on `target` (SQLite: the file this process opens too)."""

@@ -28,27 +28,15 @@ from tenantry.client import (
     Unauthorized,
     Unavailable,
 )
-from tests.conftest import STORES
 from tests.harness import PASSWORD
 from tests.servers import (
     Organisation,
     Served,
     an_organisation_with_a_member,
     free_port,
-    served,
-    store_target_for,
 )
 
 FAST = Retries(count=2, backoff=0.01)
-
-
-@pytest.fixture(scope="module", params=STORES)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("tenantry")
-    with served(store_target_for(request, folder), folder) as started:
-        yield started
 
 
 @pytest.fixture

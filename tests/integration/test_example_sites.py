@@ -15,26 +15,14 @@ from fastapi.testclient import TestClient
 from examples.sites.app import create_app
 from tenantry.client import EPOCH_HEADER, TenantryClient
 from tenantry.domain.audit import EventType, Outcome
-from tests.conftest import STORES
 from tests.harness import audit_events, bearer
 from tests.servers import (
     Organisation,
     Served,
     an_organisation_with_a_member,
-    served,
-    store_target_for,
 )
 
 EDITING = ["site:create", "site:update", "site:read"]
-
-
-@pytest.fixture(scope="module", params=STORES)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("tenantry")
-    with served(store_target_for(request, folder), folder) as started:
-        yield started
 
 
 @pytest.fixture

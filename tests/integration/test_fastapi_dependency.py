@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 
 from tenantry.client import EPOCH_HEADER, AsyncTenantryClient, TenantryClient
 from tenantry.fastapi import Principal, add_problem_handler, require
-from tests.conftest import STORES
 from tests.harness import bearer
-from tests.servers import Served, an_organisation_with_a_member, served, store_target_for
+from tests.servers import Served, an_organisation_with_a_member
 
 
 def tenantry_of(request: Request) -> AsyncTenantryClient:
@@ -73,15 +72,6 @@ def _shown(who: Principal) -> dict[str, Any]:
         "team_id": who.team_id,
         "epoch": who.epoch,
     }
-
-
-@pytest.fixture(scope="module", params=STORES)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("tenantry")
-    with served(store_target_for(request, folder), folder) as started:
-        yield started
 
 
 @pytest.fixture

@@ -29,6 +29,9 @@ class Changed(Generic[T]):
 
 
 def bump_epoch(uow: UnitOfWork, access: AccessSnapshot) -> int:
+    """Make this the change's first write: a change that lost a race to another then always
+    fails here, as `access_changed`, and is decided again on fresh reads (where its read
+    checks refuse it with their own, audited, answer), never on a later write's constraint."""
     uow.organisations.bump_authz_epoch(access.org_id, expected=access.epoch)
     return access.epoch + 1
 

@@ -66,8 +66,8 @@ def change_org_role(
     if member.org_role is OrgRole.OWNER:
         _refuse_last_owner(uow, principal, access, user_id, action="member.role_change")
     changed = replace(member, org_role=org_role)
-    uow.memberships.update(changed)
     epoch = bump_epoch(uow, access)
+    uow.memberships.update(changed)
     uow.audit.append(
         access_event(
             principal,
@@ -105,9 +105,9 @@ def remove_member(
         _refuse_last_owner(uow, principal, access, user_id, action=action)
     now = deps.clock.now()
     ended = replace(member, status=MembershipStatus.ENDED, ended_at=now)
+    epoch = bump_epoch(uow, access)
     uow.memberships.update(ended)
     role_ids = end_member_access(uow, org_id, user_id)
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,
@@ -159,9 +159,9 @@ def transfer_ownership(
         raise _owner_required(principal, org_id, user_id, "organisation.transfer")
     new_owner = replace(target, org_role=OrgRole.OWNER)
     former_owner = replace(caller, org_role=OrgRole.ADMIN)
+    epoch = bump_epoch(uow, access)
     uow.memberships.update(new_owner)
     uow.memberships.update(former_owner)
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,

@@ -116,8 +116,8 @@ def create_role(
             extra={"limit": MAX_ROLES_PER_ORG},
         )
     _refuse_taken_name(existing, role)
-    uow.roles.add(role)
     epoch = bump_epoch(uow, access)
+    uow.roles.add(role)
     uow.audit.append(
         access_event(
             principal,
@@ -173,8 +173,8 @@ def update_role(
         return RolePreview(edited, _preview(uow, org, role, edited), access.epoch)
     if edited == replace(role, updated_at=edited.updated_at):
         return Changed(role, access.epoch)  # nothing to change, nothing to record
-    uow.roles.update(edited)
     epoch = bump_epoch(uow, access)
+    uow.roles.update(edited)
     lost = [p for p in role.permissions if p not in edited.permissions]
     kind = EventType.PERMISSION_CHANGE if gained or lost else EventType.ROLE_CHANGE
     uow.audit.append(
@@ -207,13 +207,13 @@ def delete_role(
     )
     role = role_or_raise(uow, org_id, role_id)
     assignments = uow.role_assignments.list_for_role(org_id, role_id)
+    epoch = bump_epoch(uow, access)
     for assignment in assignments:
         uow.role_assignments.remove(org_id, assignment.user_id, role_id)
     in_teams = uow.team_memberships.list_with_role(org_id, role_id)
     for member in in_teams:
         uow.team_memberships.set_role(org_id, member.team_id, member.user_id, TeamRole.MEMBER)
     uow.roles.delete(org_id, role_id)
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,
@@ -267,9 +267,9 @@ def assign_role(
         return Changed(already, access.epoch)
     now = deps.clock.now()
     assignment = RoleAssignment(org_id, user_id, role_id, now, principal.user_id)
+    epoch = bump_epoch(uow, access)
     uow.role_assignments.add(assignment)
     uow.memberships.require_active(org_id, user_id)
-    epoch = bump_epoch(uow, access)
     before = [a.role_id for a in held]
     uow.audit.append(
         access_event(
@@ -306,8 +306,8 @@ def unassign_role(
     held = uow.role_assignments.list_for_member(org_id, user_id)
     if all(a.role_id != role_id for a in held):
         raise NotFound("the member does not hold this role", code="role_not_assigned")
-    uow.role_assignments.remove(org_id, user_id, role_id)
     epoch = bump_epoch(uow, access)
+    uow.role_assignments.remove(org_id, user_id, role_id)
     before = [a.role_id for a in held]
     uow.audit.append(
         access_event(

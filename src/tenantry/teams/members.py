@@ -71,10 +71,10 @@ def add_team_member(
     joined = TeamMembership(
         org_id, team_id, user_id, team_role, now, email=member.email, name=member.name
     )
+    epoch = bump_epoch(uow, access)
     uow.team_memberships.add(joined)
     uow.teams.add_to_member_count(org_id, team_id, 1)
     uow.memberships.require_active(org_id, user_id)
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,
@@ -109,8 +109,8 @@ def change_team_role(
     _require_granting(uow, principal, access, team_id, team_role, action="team.member_role")
     if current.team_role == team_role:
         return Changed(current, access.epoch)
-    uow.team_memberships.set_role(org_id, team_id, user_id, team_role)
     epoch = bump_epoch(uow, access)
+    uow.team_memberships.set_role(org_id, team_id, user_id, team_role)
     uow.audit.append(
         access_event(
             principal,
@@ -151,9 +151,9 @@ def remove_team_member(
     if not leaving and access.grant_for("team:member:remove", team_id) is None:
         raise permission_denied(principal, org_id, "team:member:remove", TEAM, team_id)
     current = team_member_or_raise(uow, org_id, team_id, user_id)
+    epoch = bump_epoch(uow, access)
     uow.team_memberships.remove(org_id, team_id, user_id)
     uow.teams.add_to_member_count(org_id, team_id, -1)
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,

@@ -118,9 +118,9 @@ def create_team(
             code="team_limit_reached",
             extra={"limit": MAX_TEAMS_PER_ORG},
         )
+    epoch = bump_epoch(uow, access)
     uow.teams.add(team)
     # Not an access change by itself; the bump serialises creations against the cap.
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,
@@ -161,8 +161,8 @@ def update_team(
     )
     if changed == team:
         return Changed(team, access.epoch)
-    uow.teams.update(changed)
     epoch = bump_epoch(uow, access)
+    uow.teams.update(changed)
     uow.audit.append(
         access_event(
             principal,
@@ -190,10 +190,10 @@ def delete_team(
     )
     team = team_or_raise(uow, org_id, team_id)
     members = uow.team_memberships.all_for_team(org_id, team_id)
+    epoch = bump_epoch(uow, access)
     for member in members:
         uow.team_memberships.remove(org_id, team_id, member.user_id)
     uow.teams.delete(org_id, team_id)
-    epoch = bump_epoch(uow, access)
     uow.audit.append(
         access_event(
             principal,
