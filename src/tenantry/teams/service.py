@@ -118,9 +118,9 @@ def create_team(
             code="team_limit_reached",
             extra={"limit": MAX_TEAMS_PER_ORG},
         )
+    # Not an access change by itself; the bump serialises creations against the cap.
     epoch = bump_epoch(uow, access)
     uow.teams.add(team)
-    # Not an access change by itself; the bump serialises creations against the cap.
     uow.audit.append(
         access_event(
             principal,
