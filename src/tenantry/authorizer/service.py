@@ -19,12 +19,12 @@ from tenantry.authorizer.memory import AuthorizerMemory
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.decision import CompiledAccess, Decision, Reason, refused
-from tenantry.domain.errors import Conflict, Invalid, Unauthenticated
+from tenantry.domain.errors import Conflict, Invalid
 from tenantry.domain.model import MembershipStatus, Organisation, OrgStatus
 from tenantry.domain.permissions import parse_permission
 from tenantry.domain.roles import OrgRole
-from tenantry.sessions.events import auth_event
 from tenantry.sessions.ports import AccessClaims
+from tenantry.sessions.service import live_session, verified_claims
 from tenantry.unit_of_work import UnitOfWork
 
 MAX_PERMISSIONS_PER_CHECK = 100
@@ -57,7 +57,7 @@ def authorize(
     min_epoch: int | None = None,
 ) -> Authorization:
     wanted = _checked_permissions(permissions)
-    claims = _verified(deps, token)
+    claims = verified_claims(deps, token)
     # The token's organisation: its denials are recorded there (row-level security admits no
     # other), and nothing of the one asked about is read unless the two are the same.
     uow.bind(org_id=claims.org_id or org_id, user_id=claims.user_id)
@@ -81,28 +81,24 @@ def _decide(
         epoch = org.authz_epoch if org is not None else None
         return Authorization(decisions, claims.user_id, org_id, epoch=epoch)
 
-    session = uow.sessions.get(claims.session_id)
-    user = uow.users.get(claims.user_id)
-    if session is None or user is None or session.user_id != user.id:
-        return no(Reason.TOKEN_REVOKED)
-    if not session.is_live(deps.clock.now(), user.session_epoch):
+    session, _ = live_session(uow, deps, claims)
+    if session is None:
         return no(Reason.TOKEN_REVOKED)
     if claims.org_id != org_id:
         return no(Reason.ORG_MISMATCH)
-    if session.org_id != claims.org_id:  # the session moved to another organisation since
-        return no(Reason.TOKEN_REVOKED)
+    user_id = session.user_id
     org = uow.organisations.get(org_id)
     if org is None or org.status is not OrgStatus.ACTIVE:
         return no(Reason.ORG_INACTIVE, org)
     _require_epoch(org, min_epoch)
-    compiled = memory.snapshots.get(org_id, user.id, org.authz_epoch)
+    compiled = memory.snapshots.get(org_id, user_id, org.authz_epoch)
     if compiled is None:
-        membership = uow.memberships.get(org_id, user.id)
+        membership = uow.memberships.get(org_id, user_id)
         if membership is None:
             return no(Reason.NOT_A_MEMBER, org)
         if membership.status is not MembershipStatus.ACTIVE:
             return no(Reason.MEMBERSHIP_INACTIVE, org)
-        parts = read_member_access(uow, org, user.id, membership=membership)
+        parts = read_member_access(uow, org, user_id, membership=membership)
         if parts is None:
             return no(Reason.MEMBERSHIP_INACTIVE, org)
         compiled = CompiledAccess.of(parts.snapshot())
@@ -111,7 +107,7 @@ def _decide(
     snapshot = compiled.snapshot
     return Authorization(
         [compiled.decide(p, team_id, team_exists=team_exists) for p in permissions],
-        user.id,
+        user_id,
         org_id,
         snapshot.org_role,
         snapshot.team_ids,
@@ -126,14 +122,6 @@ def _checked_permissions(permissions: list[str]) -> list[str]:
             code="invalid_permission_count",
         )
     return [parse_permission(p) for p in permissions]
-
-
-def _verified(deps: ServiceDeps, token: str) -> AccessClaims:
-    try:
-        return deps.signer.verify_access_token(token)
-    except Unauthenticated as error:
-        error.audit = auth_event("auth.token", Outcome.FAILURE, None, error.code)
-        raise
 
 
 def _require_epoch(org: Organisation, min_epoch: int | None) -> None:

@@ -158,27 +158,13 @@ def revoke_session(
 
 def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
     """Verify a bearer token and check that its session and membership are still live."""
-    try:
-        claims = deps.signer.verify_access_token(token)
-    except Unauthenticated as error:
-        error.audit = auth_event("auth.token", Outcome.FAILURE, None, error.code)
-        raise
+    claims = verified_claims(deps, token)
     uow.bind(org_id=claims.org_id, user_id=claims.user_id)
-    session = uow.sessions.get(claims.session_id)
-    user = uow.users.get(claims.user_id)
-    if (
-        session is None
-        or user is None
-        or session.user_id != user.id
-        or not session.is_live(deps.clock.now(), user.session_epoch)
-    ):
-        raise _token_revoked(claims, "session_ended")
+    session, problem = live_session(uow, deps, claims)
+    if session is None:
+        raise _token_revoked(claims, problem or "session_ended")
     if claims.org_id is None:
         return Principal(user_id=claims.user_id, session_id=session.id)
-    if session.org_id != claims.org_id:
-        # The session has moved to another organisation (or left this one) since the token was
-        # issued: a token is good only for the organisation its session is in now.
-        raise _token_revoked(claims, "session_switched")
     standing, problem = membership_check(uow, claims.user_id, claims.org_id)
     if standing is None:
         raise _token_revoked(claims, problem or "membership_ended")
@@ -189,6 +175,36 @@ def authenticate(uow: UnitOfWork, deps: ServiceDeps, token: str) -> Principal:
         org_role=standing.membership.org_role,
         standing=standing,
     )
+
+
+def verified_claims(deps: ServiceDeps, token: str) -> AccessClaims:
+    """The claims of a token tenantry signed; else `Unauthenticated`, audited."""
+    try:
+        return deps.signer.verify_access_token(token)
+    except Unauthenticated as error:
+        error.audit = auth_event("auth.token", Outcome.FAILURE, None, error.code)
+        raise
+
+
+def live_session(
+    uow: UnitOfWork, deps: ServiceDeps, claims: AccessClaims
+) -> tuple[Session | None, str | None]:
+    """The token's session if it still holds, else None and why: `session_ended` (revoked,
+    expired, or of an older session epoch of its user) or `session_switched` (moved to
+    another organisation since the token was issued: a token is good only for the
+    organisation its session is in now)."""
+    session = uow.sessions.get(claims.session_id)
+    user = uow.users.get(claims.user_id)
+    if (
+        session is None
+        or user is None
+        or session.user_id != user.id
+        or not session.is_live(deps.clock.now(), user.session_epoch)
+    ):
+        return None, "session_ended"
+    if session.org_id != claims.org_id and claims.org_id is not None:
+        return None, "session_switched"
+    return session, None
 
 
 def _token_revoked(claims: AccessClaims, reason: str) -> Unauthenticated:
