@@ -183,11 +183,13 @@ def denied(
     details: dict[str, object] | None = None,
     *,
     event_type: EventType = EventType.AUTHORIZATION,
+    outcome: Outcome = Outcome.DENIED,
 ) -> AuditDraft:
+    """The event of a refusal, on record in `org_id`."""
     return AuditDraft(
         event_type=event_type,
         action=action,
-        outcome=Outcome.DENIED,
+        outcome=outcome,
         org_id=org_id,
         actor_id=principal.user_id,
         actor_type=principal.actor_type,

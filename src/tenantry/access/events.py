@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from tenantry.access.checks import denied
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.errors import Forbidden, NotFound, TenantryError
@@ -97,15 +98,14 @@ def _refusal(
     resource_id: str,
     event_type: EventType,
 ) -> AuditDraft:
-    denied = isinstance(error, Forbidden | NotFound)
-    return AuditDraft(
-        event_type=EventType.AUTHORIZATION if denied else event_type,
-        action=action,
-        outcome=Outcome.DENIED if denied else Outcome.FAILURE,
-        org_id=org_id,
-        actor_id=principal.user_id,
-        actor_type=principal.actor_type,
-        resource_type=resource_type,
-        resource_id=resource_id[:40],
-        reason=error.code,
+    refused = isinstance(error, Forbidden | NotFound)
+    return denied(
+        principal,
+        org_id,
+        action,
+        resource_type,
+        resource_id[:40],
+        error.code,
+        event_type=EventType.AUTHORIZATION if refused else event_type,
+        outcome=Outcome.DENIED if refused else Outcome.FAILURE,
     )
