@@ -4,7 +4,9 @@ scope them)."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from importlib import resources
+from typing import Any, TypedDict, cast
 
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.audit import EventType, Outcome
@@ -220,3 +222,105 @@ def successes(store_target: StoreTarget, org_id: str, action: str) -> list[str |
     """The resources `action` succeeded on in the organisation, as recorded."""
     found = audit_events(store_target, org_id=org_id, action=action, outcome=Outcome.SUCCESS)
     return [e.resource_id for e in found]
+
+
+# --- the authorizer's answers, and the conformance vectors (test_authorize, the client) -----
+
+NO_MATCH = "no_matching_permission"
+MEMBER_BUILT_INS = {permission for permission, _, _ in MEMBER_GRANTS}
+
+
+def granted(permission: str, pattern: str, path: str, team_id: str | None = None) -> dict[str, Any]:
+    """A decision that allows, as `explain` shows it."""
+    grant = {"pattern": pattern, "path": path, "team_id": team_id}
+    return {"permission": permission, "allowed": True, "reason": "granted", "grant": grant}
+
+
+def denied(permission: str, reason: str = NO_MATCH) -> dict[str, Any]:
+    return {"permission": permission, "allowed": False, "reason": reason, "grant": None}
+
+
+def answer(
+    user_id: str,
+    org_id: str,
+    *decisions: dict[str, Any],
+    allowed: bool,
+    org_role: str | None = None,
+    team_ids: list[str] | None = None,
+    epoch: int | None = None,
+) -> dict[str, Any]:
+    """The whole body of an answer (no standing in the organisation by default)."""
+    return {
+        "allowed": allowed,
+        "decisions": list(decisions),
+        "user_id": user_id,
+        "organisation_id": org_id,
+        "org_role": org_role,
+        "team_ids": team_ids or [],
+        "epoch": epoch,
+    }
+
+
+Denial = tuple[str, str | None, str | None, dict[str, Any]]
+
+
+def denials(store_target: StoreTarget, org_id: str | None, user_id: str) -> list[Denial]:
+    """`user_id`'s refusals on record in `org_id` (None: outside any organisation), oldest
+    first: (permission, reason, resource id, details). All must be AUTHORIZATION events."""
+    found = audit_events(store_target, org_id=org_id, actor_id=user_id, outcome=Outcome.DENIED)
+    assert {e.event_type for e in found} <= {EventType.AUTHORIZATION}, found
+    found.sort(key=lambda e: (e.occurred_at, e.action))
+    return [(e.action, e.reason, e.resource_id, e.details) for e in found]
+
+
+def details(org_id: str, suppressed: int = 0, team_id: str | None = None) -> dict[str, Any]:
+    """The details of a denial: the organisation asked about, the team, how many left out."""
+    recorded: dict[str, Any] = {"organisation_id": org_id, "suppressed": suppressed}
+    if team_id is not None:
+        recorded["team_id"] = team_id
+    return recorded
+
+
+def assert_one_denial(
+    target: StoreTarget, org_id: str, user_id: str, permission: str, reason: str
+) -> None:
+    """The user's one denial on record in the organisation: `permission` refused for `reason`,
+    asked about the organisation itself, none left out."""
+    [event] = audit_events(target, org_id=org_id, actor_id=user_id, outcome=Outcome.DENIED)
+    assert (event.event_type, event.action, event.reason, event.resource_type) == (
+        EventType.AUTHORIZATION,
+        permission,
+        reason,
+        "permission",
+    )
+    assert (event.resource_id, event.details) == (org_id, details(org_id))
+
+
+def role_path(role_id: str, name: str) -> str:
+    return f"role:{role_id}({name})"
+
+
+class MatchCase(TypedDict):
+    name: str
+    granted: list[str]
+    required: str
+    allowed: bool
+    matched: str | None
+
+
+def match_vectors() -> list[MatchCase]:
+    """The published `match` vectors, read from the installed package."""
+    source = resources.files("tenantry.domain").joinpath("permission_vectors.json")
+    return cast(list[MatchCase], json.loads(source.read_text(encoding="utf-8"))["match"])
+
+
+def by_granted_set(cases: list[MatchCase]) -> dict[tuple[str, ...], list[MatchCase]]:
+    groups: dict[tuple[str, ...], list[MatchCase]] = {}
+    for case in cases:
+        groups.setdefault(tuple(case["granted"]), []).append(case)
+    return groups
+
+
+# A MEMBER also holds the built-in MEMBER grants (exact permissions): a vector requiring one
+# of them would be answered from that grant, not from the vector's set, so it is left out.
+VECTORS = [case for case in match_vectors() if case["required"] not in MEMBER_BUILT_INS]

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx2
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 from tenantry.accounts import service as accounts
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
@@ -209,3 +212,23 @@ def an_organisation_with_a_member(server: Served) -> Organisation:
         owner = logged_in(client, owner_email, org_id)
         member = logged_in(client, member_email, org_id)
     return Organisation(org_id, owner_id, owner, member_id, member, member_email)
+
+
+@contextmanager
+def serving_in_thread(app: ASGIApp) -> Iterator[str]:
+    """`app` on a free loopback port, served by uvicorn in a thread of this process; its
+    base URL. For stubs and for apps a test must see inside (counters, mounts)."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -8,6 +8,8 @@ Deploy steps are separate: `tenantry migrate` brings the schema up, `prepare_to_
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +21,7 @@ from tenantry.context import AccountPolicy, ServiceDeps
 from tenantry.edge import run_use_case
 from tenantry.flows.jobs import JobRunner
 from tenantry.flows.provisioning import InlineProvisioning
+from tenantry.identities.issuers import TrustedIssuers
 from tenantry.keys.service import ensure_signing_keys
 from tenantry.mail.composer import TemplateComposer
 from tenantry.mail.factory import build_mailer
@@ -28,9 +31,10 @@ from tenantry.passwords import Argon2Passwords
 from tenantry.settings import Settings
 from tenantry.store.open import Store, open_store
 from tenantry.throttle import LimitsLoginThrottle, ThrottleFigures
+from tenantry.tokens.access_token import CLOCK_SKEW
 from tenantry.tokens.cipher import KeyCipher, resolve_secret_key
 from tenantry.tokens.keys import CipherKeyFactory
-from tenantry.tokens.signer import CLOCK_SKEW, RING_MAX_AGE, JwtSigner
+from tenantry.tokens.signer import RING_MAX_AGE, JwtSigner
 
 log = structlog.get_logger()
 
@@ -46,6 +50,8 @@ class Tenantry:
     key_factory: CipherKeyFactory
     jobs: JobRunner
     authorizer: AuthorizerMemory
+    # The trusted external issuers and their key sets, fetched on first use and kept.
+    issuers: TrustedIssuers
 
     @property
     def clock(self) -> Clock:
@@ -58,6 +64,7 @@ class Tenantry:
         return signer
 
     def close(self) -> None:
+        self.authorizer.close()
         self.store.dispose()
 
 
@@ -67,7 +74,9 @@ def bootstrap(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     provisioning_steps: list[ProvisioningStep] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Tenantry:
+    """`monotonic` times the issuers' key sets (their TTL and refetch interval)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     store = open_store(settings.database_url)
@@ -98,7 +107,8 @@ def bootstrap(
         mailer=mailer or build_mailer(settings),
         key_factory=key_factory,
         jobs=JobRunner(store.unit_of_work, clock, provisioning),
-        authorizer=AuthorizerMemory(),
+        authorizer=AuthorizerMemory(listen=store.listen_for_changes),
+        issuers=TrustedIssuers(settings.trusted_issuers, monotonic=monotonic),
     )
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tenantry.tokens.jwks import (
+    DEFAULT_FETCH_TIMEOUT_SECONDS,
+    DEFAULT_REFETCH_INTERVAL_SECONDS,
+    DEFAULT_TTL_SECONDS,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -24,6 +33,93 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+# Signatures only the issuer can make. HMAC would need a secret shared with the issuer (and a
+# key published in a JWKS would be that secret); "none" is no signature at all.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class TrustedIssuer(BaseModel):
+    """An issuer whose tokens `POST /v1/authorize` accepts (docs/external-issuers.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(min_length=1, max_length=255, description="The tokens' exact `iss`.")
+    jwks_url: str = Field(min_length=1, max_length=2000)
+    audience: str | None = Field(None, min_length=1, description="Checked against `aud`.")
+    client_id: str | None = Field(
+        None, min_length=1, description="Checked against `client_id` (Cognito access tokens)."
+    )
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"], min_length=1)
+    organisation_claim: str = Field("custom:organisation_id", min_length=1)
+    email_claim: str = Field("email", min_length=1)
+    email_verified_claim: str = Field("email_verified", min_length=1)
+    link_verified_email: bool = True
+    token_use: str | None = Field(None, min_length=1)
+    ttl_seconds: float = Field(DEFAULT_TTL_SECONDS, gt=0)
+    refetch_interval_seconds: float = Field(DEFAULT_REFETCH_INTERVAL_SECONDS, gt=0)
+    fetch_timeout_seconds: float = Field(DEFAULT_FETCH_TIMEOUT_SECONDS, gt=0, le=60)
+
+    @field_validator("issuer", "jwks_url")
+    @classmethod
+    def _https_unless_loopback(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if not parts.hostname or parts.username is not None or parts.password is not None:
+            raise ValueError(f"{url!r} is not an absolute URL with a host (and no credentials)")
+        if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+            return url
+        raise ValueError(f"{url!r} must be https (plain http only on a loopback address)")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: list[str]) -> list[str]:
+        refused = [name for name in algorithms if name not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)} refused: only asymmetric signature algorithms are "
+                f"accepted ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}); HS* would need a "
+                "secret shared with the issuer, and none is no signature"
+            )
+        return list(dict.fromkeys(algorithms))
+
+    @model_validator(mode="after")
+    def _one_audience_check(self) -> TrustedIssuer:
+        if (self.audience is None) == (self.client_id is None):
+            raise ValueError(
+                f"issuer {self.issuer}: give `audience` (checked against `aud`) or `client_id` "
+                "(checked against `client_id`), exactly one"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _trusted_issuers_document(value: Any) -> Any:
+    """TENANTRY_TRUSTED_ISSUERS as given: a JSON list, or the path of a file holding one."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if not text.startswith("["):
+        try:
+            text = Path(text).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"neither a JSON list nor a readable JSON file: {error}") from error
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"not a JSON list of issuers: {error}") from error
 
 
 class Settings(BaseSettings):
@@ -97,6 +193,31 @@ class Settings(BaseSettings):
     metrics_enabled: bool | None = None
     metrics_token: SecretStr | None = None
     log_json: bool | None = None
+    # Issuers whose tokens POST /v1/authorize accepts besides tenantry's own: a JSON list, or
+    # the path of a JSON file holding it (docs/external-issuers.md).
+    trusted_issuers: Annotated[list[TrustedIssuer], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_issuers", mode="before")
+    @classmethod
+    def _read_trusted_issuers(cls, value: Any) -> Any:
+        return _trusted_issuers_document(value)
+
+    @field_validator("trusted_issuers")
+    @classmethod
+    def _each_issuer_once(cls, trusted: list[TrustedIssuer]) -> list[TrustedIssuer]:
+        names = [issuer.issuer for issuer in trusted]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"names {', '.join(twice)} twice: one entry an issuer")
+        return trusted
+
+    @model_validator(mode="after")
+    def _not_our_own_issuer(self) -> Settings:
+        if self.token_issuer in {trusted.issuer for trusted in self.trusted_issuers}:
+            raise ValueError(
+                f"TENANTRY_TRUSTED_ISSUERS names tenantry's own issuer ({self.token_issuer})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _soft_limit_within_the_hard_one(self) -> Settings:

@@ -14,6 +14,7 @@ from typing import Protocol, Self
 
 from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
 from tenantry.audit.ports import AuditRepository
+from tenantry.identities.ports import IdentityLinksRepository
 from tenantry.jobs.ports import JobsRepository
 from tenantry.keys.ports import SigningKeysRepository
 from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
@@ -55,6 +56,8 @@ class Repositories(Protocol):
     def teams(self) -> TeamsRepository: ...
     @property
     def team_memberships(self) -> TeamMembershipsRepository: ...
+    @property
+    def identity_links(self) -> IdentityLinksRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

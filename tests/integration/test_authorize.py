@@ -6,35 +6,43 @@ from __future__ import annotations
 
 import base64
 import json
-from importlib import resources
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tenantry.domain.audit import EventType, Outcome
+from tenantry.domain.audit import Outcome
 from tenantry.domain.roles import OrgRole
 from tests.access_builders import (
+    MEMBER_BUILT_INS,
     MEMBER_GRANTS,
+    NO_MATCH,
+    VECTORS,
     add_to_team,
+    answer,
+    assert_one_denial,
     assign,
+    by_granted_set,
     delete_role,
+    denials,
+    denied,
+    details,
     epoch_of,
+    granted,
     grants_of,
     joined,
     made_role,
     made_team,
+    match_vectors,
     patch_role,
     remove_member,
+    role_path,
     stored_epoch,
     unassign,
 )
 from tests.harness import Account, Api, StoreTarget, TestClock, audit_events, bearer
 from tests.integration.account_checks import audit_events_of
-
-NO_MATCH = "no_matching_permission"
-MEMBER_BUILT_INS = {permission for permission, _, _ in MEMBER_GRANTS}
 
 # --- asking, and what the answers and the audit trail should say ----------------------------
 
@@ -55,61 +63,6 @@ def check(api: Api, who: Account | str, org_id: str, permission: str, **options:
 def check_all(api: Api, who: Account, org_id: str, permissions: list[str], **options: Any) -> Any:
     body = {"organisation_id": org_id, "permissions": permissions, **options}
     return post_authorize(api, who.access_token, body)
-
-
-def granted(permission: str, pattern: str, path: str, team_id: str | None = None) -> dict[str, Any]:
-    """A decision that allows, as `explain` shows it."""
-    grant = {"pattern": pattern, "path": path, "team_id": team_id}
-    return {"permission": permission, "allowed": True, "reason": "granted", "grant": grant}
-
-
-def denied(permission: str, reason: str = NO_MATCH) -> dict[str, Any]:
-    return {"permission": permission, "allowed": False, "reason": reason, "grant": None}
-
-
-def answer(
-    user_id: str,
-    org_id: str,
-    *decisions: dict[str, Any],
-    allowed: bool,
-    org_role: str | None = None,
-    team_ids: list[str] | None = None,
-    epoch: int | None = None,
-) -> dict[str, Any]:
-    """The whole body of an answer (no standing in the organisation by default)."""
-    return {
-        "allowed": allowed,
-        "decisions": list(decisions),
-        "user_id": user_id,
-        "organisation_id": org_id,
-        "org_role": org_role,
-        "team_ids": team_ids or [],
-        "epoch": epoch,
-    }
-
-
-Denial = tuple[str, str | None, str | None, dict[str, Any]]
-
-
-def denials(store_target: StoreTarget, org_id: str | None, user_id: str) -> list[Denial]:
-    """`user_id`'s refusals on record in `org_id` (None: outside any organisation), oldest
-    first: (permission, reason, resource id, details). All must be AUTHORIZATION events."""
-    found = audit_events(store_target, org_id=org_id, actor_id=user_id, outcome=Outcome.DENIED)
-    assert {e.event_type for e in found} <= {EventType.AUTHORIZATION}, found
-    found.sort(key=lambda e: (e.occurred_at, e.action))
-    return [(e.action, e.reason, e.resource_id, e.details) for e in found]
-
-
-def details(org_id: str, suppressed: int = 0, team_id: str | None = None) -> dict[str, Any]:
-    """The details of a denial: the organisation asked about, the team, how many left out."""
-    recorded: dict[str, Any] = {"organisation_id": org_id, "suppressed": suppressed}
-    if team_id is not None:
-        recorded["team_id"] = team_id
-    return recorded
-
-
-def role_path(role_id: str, name: str) -> str:
-    return f"role:{role_id}({name})"
 
 
 def member_with_role(
@@ -338,16 +291,7 @@ def test_missing_required_permission_denied(api: Api, store_target: StoreTarget)
         org_role="MEMBER",
         epoch=stored_epoch(api.tenantry, org["id"]),
     )
-    [event] = audit_events(
-        store_target, org_id=org["id"], actor_id=member.user_id, outcome=Outcome.DENIED
-    )
-    assert (event.event_type, event.action, event.reason, event.resource_type) == (
-        EventType.AUTHORIZATION,
-        "site:delete",
-        NO_MATCH,
-        "permission",
-    )
-    assert (event.resource_id, event.details) == (org["id"], details(org["id"]))
+    assert_one_denial(store_target, org["id"], member.user_id, "site:delete", NO_MATCH)
 
 
 # --- every reason, reached through HTTP -----------------------------------------------------
@@ -586,32 +530,6 @@ def test_no_bearer_is_401_missing_token(api: Api, store_target: StoreTarget) -> 
 
 
 # --- the conformance vectors, through HTTP --------------------------------------------------
-
-
-class MatchCase(TypedDict):
-    name: str
-    granted: list[str]
-    required: str
-    allowed: bool
-    matched: str | None
-
-
-def match_vectors() -> list[MatchCase]:
-    """The published `match` vectors, read from the installed package."""
-    source = resources.files("tenantry.domain").joinpath("permission_vectors.json")
-    return cast(list[MatchCase], json.loads(source.read_text(encoding="utf-8"))["match"])
-
-
-def by_granted_set(cases: list[MatchCase]) -> dict[tuple[str, ...], list[MatchCase]]:
-    groups: dict[tuple[str, ...], list[MatchCase]] = {}
-    for case in cases:
-        groups.setdefault(tuple(case["granted"]), []).append(case)
-    return groups
-
-
-# A MEMBER also holds the built-in MEMBER grants (exact permissions): a vector requiring one
-# of them would be answered from that grant, not from the vector's set, so it is left out.
-VECTORS = [case for case in match_vectors() if case["required"] not in MEMBER_BUILT_INS]
 
 
 def test_the_vectors_left_out_are_only_those_a_member_holds_anyway() -> None:

@@ -1,15 +1,18 @@
 """Freshness across processes, measured: two real `tenantry serve` processes on one database.
 
 Worker threads ask process B "may this member `site:publish`?" back to back, timing every
-check, while access is taken away on process A. The bound documented in docs/authorizer.md
-("Freshness") is one store read: every check reads the session and the organisation's
-`authz_epoch`, and every access change bumps the epoch in its own transaction. A change's
-answer leaves A after its commit, and a check reads the store after it starts, so the bound
-added to the moment the answer arrived is 0 s. No check that started later may be allowed,
-and no check asking for the change's epoch (`min_epoch`) ever is, before or after it.
+check, while access is taken away on process A. The bounds are those of docs/authorizer.md
+("Freshness"). An access change bumps the organisation's `authz_epoch` in its own
+transaction and every check reads that epoch: a change's answer leaves A after its commit,
+and a check reads the store after it starts, so the bound added to the moment the answer
+arrived is 0 s. A session's end (a logout, a password change) reaches B through the change
+feed on PostgreSQL, within `BOUND_SECONDS`; on SQLite B reads the session on every check
+(bound 0 s). No check that started later may be allowed, and no check asking for an access
+change's epoch (`min_epoch`) ever is, before or after it.
 
-One pair of servers per store (SQLite: one file) runs four races, each in an organisation
-and with users of its own: a role unassigned, a role deleted, a member removed, a logout.
+One pair of servers per store (SQLite: one file) runs seven races, each in an organisation
+and with users of its own: a role unassigned, edited and deleted, a member removed, the
+organisation deleted, a logout, and a password changed on another device.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from typing import Any
 import httpx2
 import pytest
 
+from tenantry.authorizer.feed import BOUND_SECONDS
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.audit import EventType, Outcome
 from tests.harness import (
+    PASSWORD,
     StoreTarget,
     audit_events,
     bearer,
@@ -50,7 +55,7 @@ from tests.servers import (
 
 PERMISSION = "site:publish"
 EPOCH = "Tenantry-Authz-Epoch"
-BOUND = 0.0  # seconds after the change's answer arrived: the documented bound (see above)
+ACCESS_BOUND = 0.0  # seconds after an access change's answer arrived (see above)
 PLAIN_THREADS, FRESH_THREADS = 3, 3  # threads asking without and with `min_epoch`
 ENOUGH = 30  # checks each hammer finishes before the change, and starts after its answer
 MAX_CHECKS = 2_000  # per thread, so that a failed wait cannot leave a thread running long
@@ -221,6 +226,7 @@ class Race:
     sent: float  # when the change was sent to A
     arrived: float  # when its answer arrived
     change: httpx2.Response
+    bound: float  # seconds after `arrived` from which every check must see the change
 
     def before(self, checks: list[Check]) -> list[str]:
         """The outcomes of checks answered before the change was sent."""
@@ -228,21 +234,30 @@ class Race:
 
     def after(self, checks: list[Check]) -> list[str]:
         """The outcomes of checks started after the change's answer (and the bound)."""
-        return [c.outcome for c in checks if c.started > self.arrived + BOUND]
+        return [c.outcome for c in checks if c.started > self.arrived + self.bound]
 
 
 Change = Callable[[httpx2.Client], httpx2.Response]
 
 
-def race(cluster: Cluster, scene: Scene, change: Change, *, min_epoch: int | None) -> Race:
+def race(
+    cluster: Cluster,
+    scene: Scene,
+    change: Change,
+    *,
+    min_epoch: int | None,
+    bound: float = ACCESS_BOUND,
+    token: str | None = None,
+) -> Race:
     """Hammer B with the member's check (and, given `min_epoch`, with it as `min_epoch` too)
     until enough have been answered, make the change on A, and go on until enough checks
-    started after its answer arrived."""
+    started after its answer arrived and the bound; `token` is the member's by default."""
     question = {"organisation_id": scene.org_id, "permission": PERMISSION}
-    plain = Hammer(cluster.b, scene.member, question, PLAIN_THREADS)
+    asking = token or scene.member
+    plain = Hammer(cluster.b, asking, question, PLAIN_THREADS)
     with_epoch = {**question, "min_epoch": min_epoch}
     asks_epoch = min_epoch is not None
-    fresh = Hammer(cluster.b, scene.member, with_epoch, FRESH_THREADS if asks_epoch else 0)
+    fresh = Hammer(cluster.b, asking, with_epoch, FRESH_THREADS if asks_epoch else 0)
     hammers = [plain, fresh] if asks_epoch else [plain]
     with http_client(cluster.a) as a, plain, fresh:
         for hammer in hammers:
@@ -251,8 +266,8 @@ def race(cluster: Cluster, scene: Scene, change: Change, *, min_epoch: int | Non
         response = change(a)
         arrived = time.monotonic()
         for hammer in hammers:
-            hammer.wait_for(ENOUGH, started_after=arrived + BOUND)
-    return Race(plain.checks, fresh.checks, sent, arrived, response)
+            hammer.wait_for(ENOUGH, started_after=arrived + bound)
+    return Race(plain.checks, fresh.checks, sent, arrived, response, bound)
 
 
 def assert_fresh(race: Race, reason: str) -> None:
@@ -282,7 +297,7 @@ def assert_never_allowed_at(race: Race, epoch: int, reason: str) -> None:
 
 
 def epochs_after(race: Race) -> set[int | None]:
-    return {c.body["epoch"] for c in race.plain if c.started > race.arrived + BOUND}
+    return {c.body["epoch"] for c in race.plain if c.started > race.arrived + race.bound}
 
 
 def denials(target: StoreTarget, org_id: str, user_id: str) -> list[tuple[str, str | None]]:
@@ -298,9 +313,18 @@ def test_access_taken_away_on_process_a_is_refused_on_process_b_from_the_next_ch
 ) -> None:
     # One test for all four, so that each store's pair of servers starts once.
     a_role_unassigned_on_a_is_refused_on_b(cluster)
+    a_role_edited_on_a_is_refused_on_b(cluster)
     a_role_deleted_on_a_is_refused_on_b(cluster)
     a_member_removed_on_a_is_refused_on_b(cluster)
+    an_organisation_deleted_on_a_is_refused_on_b(cluster)
     a_session_logged_out_on_a_is_refused_on_b(cluster)
+    a_password_changed_on_a_ends_other_sessions_on_b(cluster)
+
+
+def session_bound(cluster: Cluster) -> float:
+    """How long after a session ended B may still take it: the change feed's bound on
+    PostgreSQL; on SQLite, B reads the session on every check."""
+    return BOUND_SECONDS if cluster.target.name == "postgres" else 0.0
 
 
 def a_role_unassigned_on_a_is_refused_on_b(cluster: Cluster) -> None:
@@ -318,6 +342,24 @@ def a_role_unassigned_on_a_is_refused_on_b(cluster: Cluster) -> None:
     events = audit_events(cluster.target, org_id=scene.org_id, action="role.unassign")
     assert [(e.actor_id, e.outcome, e.resource_id, e.details["role_id"]) for e in events] == [
         (scene.owner_id, Outcome.SUCCESS, scene.member_id, scene.role_id)
+    ]
+
+
+def a_role_edited_on_a_is_refused_on_b(cluster: Cluster) -> None:
+    scene = a_member_who_may_publish(cluster)
+    path = scene.path("roles", scene.role_id)
+
+    raced = race(
+        cluster,
+        scene,
+        lambda a: a.patch(path, json={"permissions": ["site:read"]}, headers=bearer(scene.owner)),
+        min_epoch=scene.epoch + 1,
+    )
+
+    assert_epoch_change_seen_at_once(cluster, scene, raced, "no_matching_permission", ok=200)
+    events = audit_events(cluster.target, org_id=scene.org_id, action="role.update")
+    assert [(e.actor_id, e.outcome, e.resource_id) for e in events] == [
+        (scene.owner_id, Outcome.SUCCESS, scene.role_id)
     ]
 
 
@@ -357,15 +399,37 @@ def a_member_removed_on_a_is_refused_on_b(cluster: Cluster) -> None:
     ]
 
 
+def an_organisation_deleted_on_a_is_refused_on_b(cluster: Cluster) -> None:
+    scene = a_member_who_may_publish(cluster)
+
+    raced = race(
+        cluster,
+        scene,
+        lambda a: a.delete(scene.path(), headers=bearer(scene.owner)),
+        min_epoch=scene.epoch + 1,
+    )
+
+    assert raced.change.status_code in (200, 204), raced.change.text
+    epoch = int(raced.change.headers[EPOCH])
+    assert epoch == scene.epoch + 1
+    assert_fresh(raced, "org_inactive")
+    assert epochs_after(raced) == {epoch}
+    assert_never_allowed_at(raced, epoch, "org_inactive")
+    events = audit_events(cluster.target, org_id=scene.org_id, action="organisation.delete")
+    assert [(e.actor_id, e.outcome) for e in events] == [(scene.owner_id, Outcome.SUCCESS)]
+    assert denials(cluster.target, scene.org_id, scene.member_id) == [(PERMISSION, "org_inactive")]
+
+
 def a_session_logged_out_on_a_is_refused_on_b(cluster: Cluster) -> None:
     scene = a_member_who_may_publish(cluster)
 
-    # A logout changes no epoch: the session itself is read on every check.
+    # A logout changes no epoch: it ends the session, which B reads or hears of.
     raced = race(
         cluster,
         scene,
         lambda a: a.post("/v1/auth/logout", headers=bearer(scene.member)),
         min_epoch=None,
+        bound=session_bound(cluster),
     )
 
     assert raced.change.status_code == 204, raced.change.text
@@ -379,12 +443,42 @@ def a_session_logged_out_on_a_is_refused_on_b(cluster: Cluster) -> None:
     ]
 
 
+def a_password_changed_on_a_ends_other_sessions_on_b(cluster: Cluster) -> None:
+    scene = a_member_who_may_publish(cluster)
+    member_email = operator_email(cluster, scene.member_id)
+    with http_client(cluster.a) as a:
+        other_device = logged_in(a, member_email, scene.org_id)
+    change = {"current_password": PASSWORD, "new_password": "a-new-long-passphrase-2026"}
+
+    # The member's session epoch moves on: every session but the one changing it ends.
+    raced = race(
+        cluster,
+        scene,
+        lambda a: a.post("/v1/me/password", json=change, headers=bearer(scene.member)),
+        min_epoch=None,
+        bound=session_bound(cluster),
+        token=other_device,
+    )
+
+    assert raced.change.status_code == 204, raced.change.text
+    assert_fresh(raced, "token_revoked")
+    events = audit_events(cluster.target, org_id=None, action="user.password_change")
+    assert [(e.actor_id, e.outcome) for e in events] == [(scene.member_id, Outcome.SUCCESS)]
+
+
+def operator_email(cluster: Cluster, user_id: str) -> str:
+    with cluster.tenantry.store.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+    assert user is not None
+    return user.email
+
+
 def assert_epoch_change_seen_at_once(
-    cluster: Cluster, scene: Scene, raced: Race, reason: str
+    cluster: Cluster, scene: Scene, raced: Race, reason: str, *, ok: int = 204
 ) -> None:
     """The change answered with the next epoch; B refused from the next check on, read at
     that epoch; asking for that epoch was never allowed; B put the first denial on record."""
-    assert raced.change.status_code == 204, raced.change.text
+    assert raced.change.status_code == ok, raced.change.text
     epoch = int(raced.change.headers[EPOCH])
     assert epoch == scene.epoch + 1
     assert_fresh(raced, reason)

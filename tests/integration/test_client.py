@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from tenantry.client import (
     AsyncTenantryClient,
@@ -34,6 +32,7 @@ from tests.servers import (
     Served,
     an_organisation_with_a_member,
     free_port,
+    serving_in_thread,
 )
 
 FAST = Retries(count=2, backoff=0.01)
@@ -234,7 +233,7 @@ class Stub:
     answers: list[Answer]
     seen: list[tuple[str, str]] = field(default_factory=list)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         self.seen.append((scope["method"], scope["path"]))
@@ -250,27 +249,12 @@ def _json(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
 
 
-@contextmanager
-def stub_serving(stub: Stub) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(stub, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    stub_server = uvicorn.Server(config)
-    thread = threading.Thread(target=stub_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not stub_server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert stub_server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stub_server.should_exit = True
-        thread.join(10)
-
-
 def test_a_check_is_retried_after_a_503_and_answers() -> None:
     stub = Stub([UNAVAILABLE, (200, AUTHORIZED, {})])
-    with stub_serving(stub) as base, TenantryClient(base, trust_env=False, retries=FAST) as client:
+    with (
+        serving_in_thread(stub) as base,
+        TenantryClient(base, trust_env=False, retries=FAST) as client,
+    ):
         answer = client.authorize("token", "org_1", "site:publish")
 
     assert (answer.allowed, answer.epoch) == (True, 3)
@@ -279,7 +263,10 @@ def test_a_check_is_retried_after_a_503_and_answers() -> None:
 
 def test_503s_past_the_retries_raise_unavailable() -> None:
     stub = Stub([UNAVAILABLE])
-    with stub_serving(stub) as base, TenantryClient(base, trust_env=False, retries=FAST) as client:
+    with (
+        serving_in_thread(stub) as base,
+        TenantryClient(base, trust_env=False, retries=FAST) as client,
+    ):
         with pytest.raises(Unavailable) as check:
             client.authorize("token", "org_1", "site:publish")
         with pytest.raises(Unavailable):
@@ -299,7 +286,7 @@ def test_a_4xx_is_never_retried() -> None:
     )
     stub = Stub([limited, (200, AUTHORIZED, {})])
     with (
-        stub_serving(stub) as base,
+        serving_in_thread(stub) as base,
         TenantryClient(base, trust_env=False, retries=FAST) as client,
         pytest.raises(RateLimited) as refused,
     ):
@@ -316,7 +303,7 @@ def test_the_async_client_retries_a_503_too() -> None:
         async with AsyncTenantryClient(base, trust_env=False, retries=FAST) as client:
             return await client.authorize("token", "org_1", "site:publish")
 
-    with stub_serving(stub) as base:
+    with serving_in_thread(stub) as base:
         answer = asyncio.run(ask(base))
 
     assert answer.allowed

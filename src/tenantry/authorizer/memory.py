@@ -1,5 +1,6 @@
-"""What one process remembers between checks: compiled snapshots, and the denials it has put
-on record lately. Both are per process and bounded; neither is ever the truth about access.
+"""What one process remembers between checks: compiled snapshots, live sessions (`feed.py`),
+and the denials it has put on record lately. All are per process and bounded; none is ever
+the truth about access.
 
 Why written here: a decision cache must be invalidated by the organisation's `authz_epoch`
 (read fresh with the bearer check on every request), which no general-purpose cache knows
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tenantry.authorizer.feed import LiveSessions
 from tenantry.domain.decision import CompiledAccess
+from tenantry.store.open import Listening
 
 MAX_SNAPSHOTS = 10_000
 DENIAL_WINDOW = timedelta(minutes=1)
@@ -82,9 +86,39 @@ class DenialLog:
             return window.suppressed if window is not None else 0
 
 
-class AuthorizerMemory:
-    """The per-process state of the authorizer, built once by `bootstrap`."""
+Listen = Callable[[LiveSessions], Listening | None]
 
-    def __init__(self) -> None:
+
+class AuthorizerMemory:
+    """The per-process state of the authorizer, built once by `bootstrap`. `listen` starts
+    the store's change feed; it runs on the first check, so a process that never checks
+    (the CLI, most tests) opens no feed."""
+
+    def __init__(self, listen: Listen | None = None) -> None:
         self.snapshots = SnapshotCache()
         self.denials = DenialLog()
+        self.sessions = LiveSessions()
+        self._listen = listen
+        self._listening: Listening | None = None
+        self._lock = threading.Lock()
+
+    def ensure_listening(self) -> None:
+        listen = self._listen
+        if listen is None:
+            return
+        with self._lock:
+            if self._listen is not None:
+                self._listening = self._listen(self.sessions)
+                self._listen = None
+
+    @property
+    def listening(self) -> Listening | None:
+        """The change feed, once the first check started it (None if the store has none)."""
+        return self._listening
+
+    def close(self) -> None:
+        with self._lock:
+            self._listen = None
+            listening, self._listening = self._listening, None
+        if listening is not None:
+            listening.stop()

@@ -5,9 +5,14 @@ whose session ended, that is for another organisation, or whose member left, is 
 "no" with why (`token_revoked`, `org_mismatch`, `membership_inactive`, ...). Only a token
 that is not tenantry's at all (forged, expired, malformed) is a 401.
 
+A token of a trusted external issuer (`identities`) is decided the same way for the user its
+subject is linked to and the organisation its claim names; it has no tenantry session, so
+`token_revoked` is never its answer.
+
 Decisions come from the member's snapshot, compiled once and kept per process for as long as
-the organisation's `authz_epoch` is the one the check reads: the session and the organisation
-are read on every check, the rest only after a change.
+the organisation's `authz_epoch` is the one the check reads: the organisation is read on every
+check, the session too unless the change feed vouches for it (`feed.py`), the rest only after
+a change.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tenantry.access.checks import read_member_access
+from tenantry.authorizer.feed import KnownSession
 from tenantry.authorizer.memory import AuthorizerMemory
 from tenantry.context import ServiceDeps
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
@@ -23,8 +29,10 @@ from tenantry.domain.errors import Conflict, Invalid
 from tenantry.domain.model import MembershipStatus, Organisation, OrgStatus
 from tenantry.domain.permissions import parse_permission
 from tenantry.domain.roles import OrgRole
+from tenantry.identities.issuers import TrustedIssuers
+from tenantry.identities.service import external_bearer
 from tenantry.sessions.ports import AccessClaims
-from tenantry.sessions.service import live_session, verified_claims
+from tenantry.sessions.service import session_ended_because, verified_claims
 from tenantry.unit_of_work import UnitOfWork
 
 MAX_PERMISSIONS_PER_CHECK = 100
@@ -45,6 +53,16 @@ class Authorization:
         return bool(self.decisions) and all(d.allowed for d in self.decisions)
 
 
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """Whom the token speaks for. `claims` are a tenantry token's, whose session must still
+    hold; a trusted issuer's token has none."""
+
+    user_id: str
+    org_id: str | None
+    claims: AccessClaims | None = None
+
+
 def authorize(
     uow: UnitOfWork,
     deps: ServiceDeps,
@@ -55,22 +73,33 @@ def authorize(
     permissions: list[str],
     team_id: str | None = None,
     min_epoch: int | None = None,
+    issuers: TrustedIssuers | None = None,
 ) -> Authorization:
     wanted = _checked_permissions(permissions)
-    claims = verified_claims(deps, token)
+    bearer = _bearer(uow, deps, issuers, token)
     # The token's organisation: its denials are recorded there (row-level security admits no
     # other), and nothing of the one asked about is read unless the two are the same.
-    uow.bind(org_id=claims.org_id or org_id, user_id=claims.user_id)
-    answer = _decide(uow, deps, memory, claims, org_id, wanted, team_id, min_epoch)
-    _record_denials(uow, deps, memory, claims, answer, team_id)
+    uow.bind(org_id=bearer.org_id or org_id, user_id=bearer.user_id)
+    answer = _decide(uow, deps, memory, bearer, org_id, wanted, team_id, min_epoch)
+    _record_denials(uow, deps, memory, bearer, answer, team_id)
     return answer
+
+
+def _bearer(
+    uow: UnitOfWork, deps: ServiceDeps, issuers: TrustedIssuers | None, token: str
+) -> Bearer:
+    external = external_bearer(uow, deps, issuers, token) if issuers is not None else None
+    if external is not None:
+        return Bearer(external.user_id, external.org_id)
+    claims = verified_claims(deps, token)
+    return Bearer(claims.user_id, claims.org_id, claims)
 
 
 def _decide(
     uow: UnitOfWork,
     deps: ServiceDeps,
     memory: AuthorizerMemory,
-    claims: AccessClaims,
+    bearer: Bearer,
     org_id: str,
     permissions: list[str],
     team_id: str | None,
@@ -79,14 +108,13 @@ def _decide(
     def no(reason: Reason, org: Organisation | None = None) -> Authorization:
         decisions = [refused(p, reason) for p in permissions]
         epoch = org.authz_epoch if org is not None else None
-        return Authorization(decisions, claims.user_id, org_id, epoch=epoch)
+        return Authorization(decisions, bearer.user_id, org_id, epoch=epoch)
 
-    session, _ = live_session(uow, deps, claims)
-    if session is None:
+    if bearer.claims is not None and not _session_holds(uow, deps, memory, bearer.claims):
         return no(Reason.TOKEN_REVOKED)
-    if claims.org_id != org_id:
+    if bearer.org_id != org_id:
         return no(Reason.ORG_MISMATCH)
-    user_id = session.user_id
+    user_id = bearer.user_id
     org = uow.organisations.get(org_id)
     if org is None or org.status is not OrgStatus.ACTIVE:
         return no(Reason.ORG_INACTIVE, org)
@@ -113,6 +141,33 @@ def _decide(
         snapshot.team_ids,
         snapshot.epoch,
     )
+
+
+def _session_holds(
+    uow: UnitOfWork, deps: ServiceDeps, memory: AuthorizerMemory, claims: AccessClaims
+) -> bool:
+    """Whether the token's session still holds: from memory while the change feed vouches
+    for it (`feed.py`), else read from the store, and remembered when found live."""
+    memory.ensure_listening()
+    generation = memory.sessions.vouched()
+    known = memory.sessions.get(claims.session_id, generation)
+    read = known is None
+    if known is None:
+        known = _read_session(uow, claims)
+    now = deps.clock.now()
+    if known is None or session_ended_because(known.session, known.user_session_epoch, claims, now):
+        return False
+    if read:
+        memory.sessions.remember(known, generation)
+    return True
+
+
+def _read_session(uow: UnitOfWork, claims: AccessClaims) -> KnownSession | None:
+    session = uow.sessions.get(claims.session_id)
+    user = uow.users.get(claims.user_id)
+    if session is None or user is None:
+        return None
+    return KnownSession(session, user.session_epoch)
 
 
 def _checked_permissions(permissions: list[str]) -> list[str]:
@@ -147,7 +202,7 @@ def _record_denials(
     uow: UnitOfWork,
     deps: ServiceDeps,
     memory: AuthorizerMemory,
-    claims: AccessClaims,
+    bearer: Bearer,
     answer: Authorization,
     team_id: str | None,
 ) -> None:
@@ -157,7 +212,7 @@ def _record_denials(
     for decision in answer.decisions:
         if decision.allowed:
             continue
-        left_out = memory.denials.admit(answer.org_id, claims.user_id, decision.permission, now)
+        left_out = memory.denials.admit(answer.org_id, bearer.user_id, decision.permission, now)
         if left_out is None:
             continue
         details: dict[str, object] = {"organisation_id": answer.org_id, "suppressed": left_out}
@@ -167,8 +222,8 @@ def _record_denials(
             event_type=EventType.AUTHORIZATION,
             action=decision.permission,
             outcome=Outcome.DENIED,
-            org_id=claims.org_id,
-            actor_id=claims.user_id,
+            org_id=bearer.org_id,
+            actor_id=bearer.user_id,
             actor_type=ActorType.USER,
             resource_type="permission",
             resource_id=team_id or answer.org_id,

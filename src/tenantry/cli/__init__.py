@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.cli import access, accounts, serve
+from tenantry.cli import access, accounts, identity, serve
 from tenantry.cli.command import commands
 
 app = commands("tenantry: multi-tenant access management.")
@@ -14,6 +14,7 @@ app.add_typer(accounts.org_app, name="org")
 app.add_typer(access.role_app, name="role")
 app.add_typer(access.team_app, name="team")
 app.add_typer(access.member_app, name="member")
+app.add_typer(identity.identity_app, name="identity")
 
 __all__ = ["app", "main"]
 

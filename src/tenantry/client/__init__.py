@@ -1,4 +1,4 @@
-"""A typed client for tenantry's v1 API (`pip install tenantry[client]`).
+"""A typed client for tenantry's v1 API (`pip install tenantry[client]`); docs/client.md.
 
 with TenantryClient("https://tenantry.example") as tenantry:
     pair = tenantry.login("ada@example.com", "…", organisation_id="org_…")
@@ -10,6 +10,7 @@ from tenantry.client.calls import DEFAULT_TIMEOUT, EPOCH_HEADER, Retries
 from tenantry.client.errors import (
     Conflict,
     Forbidden,
+    Gone,
     Invalid,
     NotFound,
     RateLimited,
@@ -17,27 +18,71 @@ from tenantry.client.errors import (
     Unauthorized,
     Unavailable,
 )
-from tenantry.client.models import Authorization, Decision, Grant, Me, TokenPair, Written
+from tenantry.client.models import (
+    Authorization,
+    Decision,
+    Grant,
+    Jwk,
+    Jwks,
+    Me,
+    OpenIdConfiguration,
+    Page,
+    Session,
+    TokenPair,
+    User,
+    Written,
+)
+from tenantry.client.models_org import (
+    AccessChange,
+    Assignment,
+    HeldPermission,
+    Member,
+    MemberPermissions,
+    MyOrganisation,
+    Organisation,
+    Role,
+    RolePreview,
+    Team,
+    TeamMember,
+)
 from tenantry.client.sync import TenantryClient
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "EPOCH_HEADER",
+    "AccessChange",
+    "Assignment",
     "AsyncTenantryClient",
     "Authorization",
     "Conflict",
     "Decision",
     "Forbidden",
+    "Gone",
     "Grant",
+    "HeldPermission",
     "Invalid",
+    "Jwk",
+    "Jwks",
     "Me",
+    "Member",
+    "MemberPermissions",
+    "MyOrganisation",
     "NotFound",
+    "OpenIdConfiguration",
+    "Organisation",
+    "Page",
     "RateLimited",
     "Retries",
+    "Role",
+    "RolePreview",
+    "Session",
+    "Team",
+    "TeamMember",
     "TenantryClient",
     "TenantryProblem",
     "TokenPair",
     "Unauthorized",
     "Unavailable",
+    "User",
     "Written",
 ]

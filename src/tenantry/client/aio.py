@@ -1,24 +1,36 @@
 """`AsyncTenantryClient`: tenantry's v1 API over httpx, for asyncio and trio (anyio).
 
 Method for method the same as `sync.TenantryClient`: what is sent and how the answer is read
-live in `calls`; only the waiting differs here.
+live in `calls_*`, whose builders are the methods' signatures (`awaiting`); only the waiting
+differs here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine
 from itertools import count
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
 
-from tenantry.client import calls
-from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries
-from tenantry.client.models import Authorization, Me, TokenPair, Written
+from tenantry.client import calls, calls_access, calls_account, calls_org
+from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries, named_for
 
+P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def awaiting(
+    build: Callable[P, Call[T]],
+) -> Callable[Concatenate[AsyncTenantryClient, P], Coroutine[Any, Any, T]]:
+    """The coroutine method that sends what `build` makes and answers with what it reads."""
+
+    async def method(client: AsyncTenantryClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await client._run(build(*args, **kwargs))
+
+    return named_for(method, build, "AsyncTenantryClient")
 
 
 class AsyncTenantryClient:
@@ -51,80 +63,67 @@ class AsyncTenantryClient:
     ) -> None:
         await self.aclose()
 
+    @property
+    def base_url(self) -> str:
+        """The tenantry this client talks to, as given."""
+        return str(self._http.base_url)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def login(
-        self, email: str, password: str, organisation_id: str | None = None
-    ) -> TokenPair:
-        return await self._run(calls.login(email, password, organisation_id))
-
-    async def refresh(self, refresh_token: str, organisation_id: str | None = None) -> TokenPair:
-        return await self._run(calls.refresh(refresh_token, organisation_id))
-
-    async def logout(self, token: str, refresh_token: str | None = None) -> None:
-        await self._run(calls.logout(token, refresh_token))
-
-    async def authorize(
-        self,
-        token: str,
-        organisation_id: str,
-        permission: str | Sequence[str],
-        *,
-        team_id: str | None = None,
-        min_epoch: int | None = None,
-        explain: bool = False,
-    ) -> Authorization:
-        """May `token` do `permission` (one, or up to 100 together) in the organisation (and
-        team)? A denial is an answer (`allowed` false, with reasons), not an exception."""
-        return await self._run(
-            calls.authorize(
-                token,
-                organisation_id,
-                permission,
-                team_id=team_id,
-                min_epoch=min_epoch,
-                explain=explain,
-            )
-        )
-
-    async def me(self, token: str) -> Me:
-        return await self._run(calls.me(token))
-
-    async def create_role(
-        self,
-        token: str,
-        org_id: str,
-        name: str,
-        permissions: Sequence[str],
-        *,
-        description: str | None = None,
-        scope: str | None = None,
-    ) -> Written:
-        call = calls.create_role(
-            token, org_id, name, permissions, description=description, scope=scope
-        )
-        return await self._run(call)
-
-    async def assign_role(self, token: str, org_id: str, user_id: str, role_id: str) -> Written:
-        return await self._run(calls.assign_role(token, org_id, user_id, role_id))
-
-    async def create_team(
-        self, token: str, org_id: str, name: str, *, description: str | None = None
-    ) -> Written:
-        return await self._run(calls.create_team(token, org_id, name, description=description))
-
-    async def add_team_member(
-        self, token: str, org_id: str, team_id: str, user_id: str, team_role: str = "MEMBER"
-    ) -> Written:
-        return await self._run(calls.add_team_member(token, org_id, team_id, user_id, team_role))
-
-    async def request(
-        self, method: str, path: str, *, token: str | None = None, json: Any = None
-    ) -> dict[str, Any]:
-        """Any other v1 call: the answer's JSON body (`{}` for a 204). GET, PUT and DELETE
-        are retried like the typed reads; other methods are not."""
-        return await self._run(calls.request(method, path, token=token, json=json))
+    # sign-up, the emailed links, sign-in
+    signup = awaiting(calls_account.signup)
+    verify_email = awaiting(calls_account.verify_email)
+    resend_verification = awaiting(calls_account.resend_verification)
+    request_password_reset = awaiting(calls_account.request_password_reset)
+    confirm_password_reset = awaiting(calls_account.confirm_password_reset)
+    login = awaiting(calls_account.login)
+    refresh = awaiting(calls_account.refresh)
+    logout = awaiting(calls_account.logout)
+    # the caller
+    me = awaiting(calls_account.me)
+    change_password = awaiting(calls_account.change_password)
+    list_sessions = awaiting(calls_account.list_sessions)
+    revoke_session = awaiting(calls_account.revoke_session)
+    revoke_all_sessions = awaiting(calls_account.revoke_all_sessions)
+    my_teams = awaiting(calls_account.my_teams)
+    # the authorizer and discovery
+    authorize = awaiting(calls_account.authorize)
+    jwks = awaiting(calls_account.jwks)
+    openid_configuration = awaiting(calls_account.openid_configuration)
+    # organisations and members
+    create_organisation = awaiting(calls_org.create_organisation)
+    list_organisations = awaiting(calls_org.list_organisations)
+    get_organisation = awaiting(calls_org.get_organisation)
+    update_organisation = awaiting(calls_org.update_organisation)
+    delete_organisation = awaiting(calls_org.delete_organisation)
+    retry_provisioning = awaiting(calls_org.retry_provisioning)
+    list_members = awaiting(calls_org.list_members)
+    change_org_role = awaiting(calls_org.change_org_role)
+    remove_member = awaiting(calls_org.remove_member)
+    member_permissions = awaiting(calls_org.member_permissions)
+    transfer_ownership = awaiting(calls_org.transfer_ownership)
+    # roles
+    list_roles = awaiting(calls_access.list_roles)
+    create_role = awaiting(calls_access.create_role)
+    get_role = awaiting(calls_access.get_role)
+    update_role = awaiting(calls_access.update_role)
+    preview_role_update = awaiting(calls_access.preview_role_update)
+    delete_role = awaiting(calls_access.delete_role)
+    assign_role = awaiting(calls_access.assign_role)
+    unassign_role = awaiting(calls_access.unassign_role)
+    # teams
+    list_teams = awaiting(calls_access.list_teams)
+    create_team = awaiting(calls_access.create_team)
+    get_team = awaiting(calls_access.get_team)
+    update_team = awaiting(calls_access.update_team)
+    delete_team = awaiting(calls_access.delete_team)
+    list_team_members = awaiting(calls_access.list_team_members)
+    add_team_member = awaiting(calls_access.add_team_member)
+    change_team_role = awaiting(calls_access.change_team_role)
+    remove_team_member = awaiting(calls_access.remove_team_member)
+    # anything else
+    request = awaiting(calls.request)
 
     async def _run(self, call: Call[T]) -> T:
         for retry in count():

@@ -1,19 +1,26 @@
-"""What each client method sends and how it reads the answer, shared by the sync and the
-async client so that the two differ only in how they wait."""
+"""What a client method sends and how it reads the answer, shared by the sync and the async
+client so that the two differ only in how they wait.
+
+Each endpoint has one builder, a function returning a `Call` (`calls_account`, `calls_org`,
+`calls_access`); this module holds what they share. A builder's signature is the method's:
+`sync.blocking` and `aio.awaiting` turn it into a method of each client.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args, get_type_hints
 from urllib.parse import quote
 
 import httpx
 
 from tenantry.client.errors import Unavailable, problem_of
-from tenantry.client.models import Authorization, Me, TokenPair, Written
+from tenantry.client.models import Body, Page, Written
 
 T = TypeVar("T")
+Method = TypeVar("Method", bound=Callable[..., Any])
 
 EPOCH_HEADER = "Tenantry-Authz-Epoch"
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -30,11 +37,19 @@ class Call(Generic[T]):
     read: Callable[[httpx.Response], T]
     json: Any = None
     token: str | None = None
-    retryable: bool = False  # idempotent, or read-only like `authorize`
+    params: dict[str, str] | None = None
+    read_only: bool = False  # a POST or PATCH that changes nothing (`authorize`, a dry run)
+
+    @property
+    def retryable(self) -> bool:
+        """Sending it twice does no more than sending it once."""
+        return self.read_only or self.method in IDEMPOTENT_METHODS
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token is not None else {}
-        return http.build_request(self.method, self.path, json=self.json, headers=headers)
+        return http.build_request(
+            self.method, self.path, json=self.json, params=self.params, headers=headers
+        )
 
     def answer(self, response: httpx.Response) -> T:
         if response.is_error:
@@ -76,111 +91,96 @@ def unreachable(error: httpx.TransportError) -> Unavailable:
     return Unavailable(503, "unreachable", detail)
 
 
+def named_for(method: Method, build: Callable[..., Any], client: str) -> Method:
+    """`method`, made of `build` for the class named `client`, named and documented as the
+    builder is, so that `help()` shows the endpoint's own parameters and docstring."""
+    method.__name__ = build.__name__
+    method.__qualname__ = f"{client}.{build.__name__}"
+    method.__doc__ = build.__doc__
+    vars(method)["__signature__"] = _method_signature(build)
+    return method
+
+
+def _method_signature(build: Callable[..., Any]) -> inspect.Signature:
+    # The builder's parameters after `self`, answering what its `Call[T]` reads: T.
+    signature = inspect.signature(build)
+    me = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    [answer] = get_args(get_type_hints(build)["return"])
+    return signature.replace(
+        parameters=[me, *signature.parameters.values()], return_annotation=answer
+    )
+
+
 # --- reading answers ------------------------------------------------------------------------
 
+Reader = Callable[[httpx.Response], T]
 
-def body_of(response: httpx.Response) -> dict[str, Any]:
+
+def body_of(response: httpx.Response) -> Body:
     if response.status_code == 204 or not response.content:
         return {}
     body = response.json()
     return body if isinstance(body, dict) else {"items": body}
 
 
-def written(response: httpx.Response) -> Written:
-    return Written(body_of(response), int(response.headers[EPOCH_HEADER]))
+def epoch_of(response: httpx.Response) -> int:
+    return int(response.headers[EPOCH_HEADER])
 
 
 def nothing(response: httpx.Response) -> None:
     return None
 
 
-def _segment(value: str) -> str:
+def read_as(parse: Callable[[Body], T]) -> Reader[T]:
+    return lambda response: parse(body_of(response))
+
+
+def page_of(parse: Callable[[Body], T]) -> Reader[Page[T]]:
+    return lambda response: Page.of(body_of(response), parse)
+
+
+def items_of(parse: Callable[[Body], T]) -> Reader[tuple[T, ...]]:
+    """A list that is not paged: `{"items": [...]}`, whole."""
+    return lambda response: tuple(parse(item) for item in body_of(response)["items"])
+
+
+def written_as(parse: Callable[[Body], T]) -> Reader[Written[T]]:
+    """An access change that answers with what it wrote, and the epoch header."""
+    return lambda response: Written.of(body_of(response), epoch_of(response), parse)
+
+
+def written_nothing(response: httpx.Response) -> Written[None]:
+    """An access change that answers 204, and the epoch header."""
+    return Written({}, epoch_of(response), None)
+
+
+# --- writing requests -----------------------------------------------------------------------
+
+
+def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _org(org_id: str, *rest: str) -> str:
-    return "/".join(["/v1/organisations", *map(_segment, (org_id, *rest))])
+def org_path(org_id: str, *rest: str) -> str:
+    """`/v1/organisations/{org_id}/...`, every id quoted as one path segment."""
+    return "/".join(["/v1/organisations", *map(segment, (org_id, *rest))])
 
 
-# --- the calls ------------------------------------------------------------------------------
+def paging(limit: int | None, cursor: str | None) -> dict[str, str]:
+    """A list's query: the server's page size unless `limit` is given; `cursor` is the
+    previous page's `next_cursor`."""
+    query = {} if limit is None else {"limit": str(limit)}
+    return query if cursor is None else {**query, "cursor": cursor}
 
 
-def login(email: str, password: str, organisation_id: str | None) -> Call[TokenPair]:
-    body = {"email": email, "password": password, "organisation_id": organisation_id}
-    return Call("POST", "/v1/auth/login", lambda r: TokenPair.of(body_of(r)), json=body)
+def given(**fields: Any) -> dict[str, Any]:
+    """The fields that are not None: what a PATCH changes (absent means unchanged)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
-def refresh(refresh_token: str, organisation_id: str | None) -> Call[TokenPair]:
-    body = {"refresh_token": refresh_token, "organisation_id": organisation_id}
-    return Call("POST", "/v1/auth/refresh", lambda r: TokenPair.of(body_of(r)), json=body)
-
-
-def logout(token: str, refresh_token: str | None) -> Call[None]:
-    body = {"refresh_token": refresh_token} if refresh_token else None
-    return Call("POST", "/v1/auth/logout", nothing, json=body, token=token)
-
-
-def authorize(
-    token: str,
-    organisation_id: str,
-    permission: str | Sequence[str],
-    *,
-    team_id: str | None,
-    min_epoch: int | None,
-    explain: bool,
-) -> Call[Authorization]:
-    asked: dict[str, Any] = (
-        {"permission": permission}
-        if isinstance(permission, str)
-        else {"permissions": list(permission)}
-    )
-    body = {"organisation_id": organisation_id, **asked, "explain": explain}
-    if team_id is not None:
-        body["team_id"] = team_id
-    if min_epoch is not None:
-        body["min_epoch"] = min_epoch
-    read = lambda r: Authorization.of(body_of(r))  # noqa: E731
-    return Call("POST", "/v1/authorize", read, json=body, token=token, retryable=True)
-
-
-def me(token: str) -> Call[Me]:
-    return Call("GET", "/v1/me", lambda r: Me.of(body_of(r)), token=token, retryable=True)
-
-
-def create_role(
-    token: str,
-    org_id: str,
-    name: str,
-    permissions: Sequence[str],
-    *,
-    description: str | None,
-    scope: str | None,
-) -> Call[Written]:
-    body: dict[str, Any] = {"name": name, "permissions": list(permissions)}
-    if description is not None:
-        body["description"] = description
-    if scope is not None:
-        body["scope"] = scope
-    return Call("POST", _org(org_id, "roles"), written, json=body, token=token)
-
-
-def assign_role(token: str, org_id: str, user_id: str, role_id: str) -> Call[Written]:
-    path = _org(org_id, "members", user_id, "roles", role_id)
-    return Call("PUT", path, written, token=token, retryable=True)
-
-
-def create_team(token: str, org_id: str, name: str, *, description: str | None) -> Call[Written]:
-    body = {"name": name} if description is None else {"name": name, "description": description}
-    return Call("POST", _org(org_id, "teams"), written, json=body, token=token)
-
-
-def add_team_member(
-    token: str, org_id: str, team_id: str, user_id: str, team_role: str
-) -> Call[Written]:
-    body = {"user_id": user_id, "team_role": team_role}
-    return Call("POST", _org(org_id, "teams", team_id, "members"), written, json=body, token=token)
-
-
-def request(method: str, path: str, *, token: str | None, json: Any) -> Call[dict[str, Any]]:
-    verb = method.upper()
-    return Call(verb, path, body_of, json=json, token=token, retryable=verb in IDEMPOTENT_METHODS)
+def request(
+    method: str, path: str, *, token: str | None = None, json: Any = None
+) -> Call[dict[str, Any]]:
+    """Any v1 call by its method and path: the answer's JSON body (`{}` for a 204). GET,
+    PUT and DELETE are retried like the typed reads; other methods are not."""
+    return Call(method.upper(), path, body_of, json=json, token=token)

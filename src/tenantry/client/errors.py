@@ -48,6 +48,10 @@ class Conflict(TenantryProblem):
     """409, `epoch_not_reached` among others (the body's `epoch` is the current one)."""
 
 
+class Gone(TenantryProblem):
+    """410: an emailed link that was used already, expired, or was replaced by a newer one."""
+
+
 class Invalid(TenantryProblem):
     """422: `validation_failed` (the body's `errors` name the fields), `invalid_permission`…"""
 
@@ -69,6 +73,7 @@ _BY_STATUS: dict[int, type[TenantryProblem]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    410: Gone,
     422: Invalid,
     429: RateLimited,
     503: Unavailable,

@@ -1,20 +1,33 @@
-"""`TenantryClient`: tenantry's v1 API over httpx, blocking."""
+"""`TenantryClient`: tenantry's v1 API over httpx, blocking.
+
+Each method is a builder of `calls_*` run by `_run`: its parameters, defaults and docstring
+are the builder's (`blocking`), so the signature is written once for both clients.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from itertools import count
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from tenantry.client import calls
-from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries
-from tenantry.client.models import Authorization, Me, TokenPair, Written
+from tenantry.client import calls, calls_access, calls_account, calls_org
+from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries, named_for
 
+P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def blocking(build: Callable[P, Call[T]]) -> Callable[Concatenate[TenantryClient, P], T]:
+    """The method that sends what `build` makes and answers with what it reads."""
+
+    def method(client: TenantryClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return client._run(build(*args, **kwargs))
+
+    return named_for(method, build, "TenantryClient")
 
 
 class TenantryClient:
@@ -47,78 +60,67 @@ class TenantryClient:
     ) -> None:
         self.close()
 
+    @property
+    def base_url(self) -> str:
+        """The tenantry this client talks to, as given."""
+        return str(self._http.base_url)
+
     def close(self) -> None:
         self._http.close()
 
-    def login(self, email: str, password: str, organisation_id: str | None = None) -> TokenPair:
-        return self._run(calls.login(email, password, organisation_id))
-
-    def refresh(self, refresh_token: str, organisation_id: str | None = None) -> TokenPair:
-        return self._run(calls.refresh(refresh_token, organisation_id))
-
-    def logout(self, token: str, refresh_token: str | None = None) -> None:
-        self._run(calls.logout(token, refresh_token))
-
-    def authorize(
-        self,
-        token: str,
-        organisation_id: str,
-        permission: str | Sequence[str],
-        *,
-        team_id: str | None = None,
-        min_epoch: int | None = None,
-        explain: bool = False,
-    ) -> Authorization:
-        """May `token` do `permission` (one, or up to 100 together) in the organisation (and
-        team)? A denial is an answer (`allowed` false, with reasons), not an exception."""
-        return self._run(
-            calls.authorize(
-                token,
-                organisation_id,
-                permission,
-                team_id=team_id,
-                min_epoch=min_epoch,
-                explain=explain,
-            )
-        )
-
-    def me(self, token: str) -> Me:
-        return self._run(calls.me(token))
-
-    def create_role(
-        self,
-        token: str,
-        org_id: str,
-        name: str,
-        permissions: Sequence[str],
-        *,
-        description: str | None = None,
-        scope: str | None = None,
-    ) -> Written:
-        call = calls.create_role(
-            token, org_id, name, permissions, description=description, scope=scope
-        )
-        return self._run(call)
-
-    def assign_role(self, token: str, org_id: str, user_id: str, role_id: str) -> Written:
-        return self._run(calls.assign_role(token, org_id, user_id, role_id))
-
-    def create_team(
-        self, token: str, org_id: str, name: str, *, description: str | None = None
-    ) -> Written:
-        return self._run(calls.create_team(token, org_id, name, description=description))
-
-    def add_team_member(
-        self, token: str, org_id: str, team_id: str, user_id: str, team_role: str = "MEMBER"
-    ) -> Written:
-        return self._run(calls.add_team_member(token, org_id, team_id, user_id, team_role))
-
-    def request(
-        self, method: str, path: str, *, token: str | None = None, json: Any = None
-    ) -> dict[str, Any]:
-        """Any other v1 call: the answer's JSON body (`{}` for a 204). GET, PUT and DELETE
-        are retried like the typed reads; other methods are not."""
-        return self._run(calls.request(method, path, token=token, json=json))
+    # sign-up, the emailed links, sign-in
+    signup = blocking(calls_account.signup)
+    verify_email = blocking(calls_account.verify_email)
+    resend_verification = blocking(calls_account.resend_verification)
+    request_password_reset = blocking(calls_account.request_password_reset)
+    confirm_password_reset = blocking(calls_account.confirm_password_reset)
+    login = blocking(calls_account.login)
+    refresh = blocking(calls_account.refresh)
+    logout = blocking(calls_account.logout)
+    # the caller
+    me = blocking(calls_account.me)
+    change_password = blocking(calls_account.change_password)
+    list_sessions = blocking(calls_account.list_sessions)
+    revoke_session = blocking(calls_account.revoke_session)
+    revoke_all_sessions = blocking(calls_account.revoke_all_sessions)
+    my_teams = blocking(calls_account.my_teams)
+    # the authorizer and discovery
+    authorize = blocking(calls_account.authorize)
+    jwks = blocking(calls_account.jwks)
+    openid_configuration = blocking(calls_account.openid_configuration)
+    # organisations and members
+    create_organisation = blocking(calls_org.create_organisation)
+    list_organisations = blocking(calls_org.list_organisations)
+    get_organisation = blocking(calls_org.get_organisation)
+    update_organisation = blocking(calls_org.update_organisation)
+    delete_organisation = blocking(calls_org.delete_organisation)
+    retry_provisioning = blocking(calls_org.retry_provisioning)
+    list_members = blocking(calls_org.list_members)
+    change_org_role = blocking(calls_org.change_org_role)
+    remove_member = blocking(calls_org.remove_member)
+    member_permissions = blocking(calls_org.member_permissions)
+    transfer_ownership = blocking(calls_org.transfer_ownership)
+    # roles
+    list_roles = blocking(calls_access.list_roles)
+    create_role = blocking(calls_access.create_role)
+    get_role = blocking(calls_access.get_role)
+    update_role = blocking(calls_access.update_role)
+    preview_role_update = blocking(calls_access.preview_role_update)
+    delete_role = blocking(calls_access.delete_role)
+    assign_role = blocking(calls_access.assign_role)
+    unassign_role = blocking(calls_access.unassign_role)
+    # teams
+    list_teams = blocking(calls_access.list_teams)
+    create_team = blocking(calls_access.create_team)
+    get_team = blocking(calls_access.get_team)
+    update_team = blocking(calls_access.update_team)
+    delete_team = blocking(calls_access.delete_team)
+    list_team_members = blocking(calls_access.list_team_members)
+    add_team_member = blocking(calls_access.add_team_member)
+    change_team_role = blocking(calls_access.change_team_role)
+    remove_team_member = blocking(calls_access.remove_team_member)
+    # anything else
+    request = blocking(calls.request)
 
     def _run(self, call: Call[T]) -> T:
         for retry in count():

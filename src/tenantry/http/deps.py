@@ -40,7 +40,9 @@ _bearer_scheme = HTTPBearer(auto_error=False, description="An access token from 
 
 def _route_label(request: Request) -> str:
     route = request.scope.get("route")
-    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+    # `request.url` builds a URL object: only when there is no route to name (not per request).
+    path = route.path if route is not None and hasattr(route, "path") else request.url.path
+    return f"{request.method} {path}"
 
 
 async def get_public_runner(

@@ -6,6 +6,7 @@ unexpected becomes a 500 `internal_error` naming the request id, and is logged i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -30,6 +31,12 @@ STATUS_BY_ERROR: dict[type[errors.TenantryError], int] = {
     errors.RateLimited: 429,
     errors.Unavailable: 503,
 }
+
+
+def status_of(error: errors.TenantryError) -> int:
+    """The HTTP status a refusal is answered with."""
+    return next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(error, cls)), 400)
+
 
 TITLES = {
     400: "Bad request",
@@ -109,7 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _tenantry_error(request: Request, error: errors.TenantryError) -> JSONResponse:
-    status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(error, cls)), 400)
+    status = status_of(error)
     headers: dict[str, str] = {}
     if isinstance(error, errors.RateLimited):
         headers["Retry-After"] = str(error.retry_after)
@@ -126,6 +133,12 @@ def _validation_error(request: Request, error: RequestValidationError) -> JSONRe
         return problem_response(
             request, 400, "malformed_json", "the request body is not valid JSON"
         )
+    detail, fields = invalid_fields(problems)
+    return problem_response(request, 422, "validation_failed", detail, errors=fields)
+
+
+def invalid_fields(problems: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
+    """The `validation_failed` detail and `errors` for pydantic's list of problems."""
     fields = [
         {
             "field": ".".join(str(part) for part in p.get("loc", ()) if part != "body"),
@@ -134,9 +147,7 @@ def _validation_error(request: Request, error: RequestValidationError) -> JSONRe
         for p in problems
     ]
     names = ", ".join(f["field"] or "body" for f in fields)
-    return problem_response(
-        request, 422, "validation_failed", f"invalid fields: {names}", errors=fields
-    )
+    return f"invalid fields: {names}", fields
 
 
 def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

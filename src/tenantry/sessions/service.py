@@ -189,22 +189,31 @@ def verified_claims(deps: ServiceDeps, token: str) -> AccessClaims:
 def live_session(
     uow: UnitOfWork, deps: ServiceDeps, claims: AccessClaims
 ) -> tuple[Session | None, str | None]:
-    """The token's session if it still holds, else None and why: `session_ended` (revoked,
-    expired, or of an older session epoch of its user) or `session_switched` (moved to
-    another organisation since the token was issued: a token is good only for the
-    organisation its session is in now)."""
+    """The token's session if it still holds, else None and why (`session_ended_because`)."""
     session = uow.sessions.get(claims.session_id)
     user = uow.users.get(claims.user_id)
+    epoch = user.session_epoch if user is not None else None
+    reason = session_ended_because(session, epoch, claims, deps.clock.now())
+    return (session, None) if reason is None else (None, reason)
+
+
+def session_ended_because(
+    session: Session | None, user_session_epoch: int | None, claims: AccessClaims, now: datetime
+) -> str | None:
+    """None if the token's session holds; else `session_ended` (gone, revoked, expired, or
+    of an older session epoch of its user, given as None when the user is gone) or
+    `session_switched` (moved to another organisation since the token was issued: a token
+    is good only for the organisation its session is in now)."""
     if (
         session is None
-        or user is None
-        or session.user_id != user.id
-        or not session.is_live(deps.clock.now(), user.session_epoch)
+        or user_session_epoch is None
+        or session.user_id != claims.user_id
+        or not session.is_live(now, user_session_epoch)
     ):
-        return None, "session_ended"
+        return "session_ended"
     if session.org_id != claims.org_id and claims.org_id is not None:
-        return None, "session_switched"
-    return session, None
+        return "session_switched"
+    return None
 
 
 def _token_revoked(claims: AccessClaims, reason: str) -> Unauthenticated:

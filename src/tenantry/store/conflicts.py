@@ -29,6 +29,8 @@ _DETAILS = {
     "team_changed": "the team changed or was deleted meanwhile",
     "already_team_member": "already a member of the team",
     "not_team_member": "not a member of the team",
+    "identity_already_linked": "this subject of the issuer is already linked to a user",
+    "identity_link_changed": "the identity link was removed or changed meanwhile",
     "conflict": "the change conflicts with stored data",
 }
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from tenantry.authorizer.feed import LiveSessions
 from tenantry.unit_of_work import UnitOfWork
+
+
+class Listening(Protocol):
+    """A running change feed."""
+
+    application_name: str  # how its connection is named to the database
+
+    def stop(self) -> None: ...
 
 
 class Store(Protocol):
@@ -23,6 +32,10 @@ class Store(Protocol):
 
     def ping(self) -> None:
         """Raise `Unavailable` unless the store answers."""
+
+    def listen_for_changes(self, sink: LiveSessions) -> Listening | None:
+        """Start telling `sink` of changes to sessions as they commit, with heartbeats; None
+        if this store has no change feed (then nothing is vouched for)."""
 
     def dispose(self) -> None: ...
 

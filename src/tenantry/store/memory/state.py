@@ -19,6 +19,7 @@ from tenantry.domain.model import (
 )
 from tenantry.domain.roles import Role, RoleAssignment
 from tenantry.domain.teams import Team, TeamMembership
+from tenantry.identities.ports import IdentityLink
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class MemoryState:
     role_assignments: dict[tuple[str, str, str], RoleAssignment] = field(default_factory=dict)
     teams: dict[tuple[str, str], Team] = field(default_factory=dict)
     team_memberships: dict[tuple[str, str, str], TeamMembership] = field(default_factory=dict)
+    identity_links: dict[tuple[str, str], IdentityLink] = field(default_factory=dict)  # (iss, sub)
 
     def copy(self) -> MemoryState:
         tables: dict[str, dict[Any, Any]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tenantry.authorizer.feed import LiveSessions
 from tenantry.store.memory.transaction import CommittedState
 from tenantry.store.memory.unit_of_work import MemoryUnitOfWork
 
@@ -30,6 +31,10 @@ class MemoryStore:
 
     def check_tenant_isolation(self) -> None:
         """Nothing to check: no database role could see another tenant's rows."""
+
+    def listen_for_changes(self, sink: LiveSessions) -> None:
+        """No feed: the memory store is read on every check, which costs next to nothing."""
+        return None
 
     def dispose(self) -> None:
         """Nothing to release."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tenantry.authorizer.feed import LiveSessions
 from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.engine import create_store_engine
+from tenantry.store.sql.listen import PostgresChangeListener
 from tenantry.store.sql.schema import TENANT_POLICIES, TENANT_TABLES
 from tenantry.store.sql.unit_of_work import SqlUnitOfWork
 
@@ -83,6 +85,15 @@ class SqlStore:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.DBAPIError as error:
             raise Unavailable("the store is not reachable", code="store_unavailable") from error
+
+    def listen_for_changes(self, sink: LiveSessions) -> PostgresChangeListener | None:
+        """PostgreSQL: a `LISTEN` thread (`listen.py`). SQLite: none; the session is read on
+        every check, which on a local file costs little."""
+        if self.dialect != "postgresql":
+            return None
+        listener = PostgresChangeListener(self.url, sink)
+        listener.start()
+        return listener
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,6 +3,7 @@ beside its adapter."""
 
 from tenantry.store.sql.accounts import one_time_tokens, users
 from tenantry.store.sql.audit import audit_events
+from tenantry.store.sql.identities import identity_links
 from tenantry.store.sql.jobs import jobs
 from tenantry.store.sql.keys import signing_keys
 from tenantry.store.sql.organisations import memberships, organisations
@@ -16,6 +17,7 @@ __all__ = [
     "TENANT_POLICIES",
     "TENANT_TABLES",
     "audit_events",
+    "identity_links",
     "jobs",
     "memberships",
     "metadata",

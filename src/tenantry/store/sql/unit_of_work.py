@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlUsers
 from tenantry.store.sql.audit import SqlAudit
+from tenantry.store.sql.identities import SqlIdentityLinks
 from tenantry.store.sql.jobs import SqlJobs
 from tenantry.store.sql.keys import SqlSigningKeys
 from tenantry.store.sql.organisations import SqlMemberships, SqlOrganisations
@@ -80,6 +81,7 @@ class SqlUnitOfWork:
         self.role_assignments = SqlRoleAssignments(connection, writes)
         self.teams = SqlTeams(connection, writes)
         self.team_memberships = SqlTeamMemberships(connection, writes)
+        self.identity_links = SqlIdentityLinks(connection, writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._scope = (org_id or self._scope[0], user_id or self._scope[1])
