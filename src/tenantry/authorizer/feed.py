@@ -82,6 +82,11 @@ class LiveSessions:
             self.hits += 1
         return found
 
+    def remembers(self, session_id: str) -> bool:
+        """Whether the session is in memory, vouched for or not (only a notification or a
+        lost feed takes it out; the bound only stops its use)."""
+        return session_id in self._entries
+
     def remember(self, known: KnownSession, generation: int | None) -> None:
         if generation is None:
             return

@@ -3,20 +3,24 @@ commands. Each prints the HTTP wire shape with `--json`, else a table or one lin
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-import structlog
 import typer
 from pydantic import BaseModel
 from rich.markup import escape
-from rich.table import Column, Table
 
 from tenantry.accounts import service as accounts
 from tenantry.bootstrap import Tenantry
-from tenantry.cli.command import commands, err, load_settings, open_tenantry, out, print_json, run
+from tenantry.cli.command import (
+    commands,
+    err,
+    operator_tenantry,
+    out,
+    print_json,
+    run,
+    show_list,
+)
 from tenantry.domain.model import Membership, Page
 from tenantry.domain.paging import MAX_PAGE_SIZE
 from tenantry.domain.principal import SYSTEM
@@ -51,11 +55,11 @@ AsJson = Annotated[
 @role_app.command("list")
 def role_list(org: OrgRef, as_json: AsJson = False) -> None:
     """The organisation's custom roles, by name."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         found = run(tenantry, lambda uow: roles.list_roles(uow, tenantry.deps, SYSTEM, org_id))
     listing = RoleList(items=[RoleOut.of(role) for role in found])
-    _show_list(
+    show_list(
         listing,
         as_json=as_json,
         columns=("id", "name", "scope", "permissions", "description"),
@@ -80,7 +84,7 @@ def role_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a custom role."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         made = run(
             tenantry,
@@ -108,7 +112,7 @@ def role_assign(
     as_json: AsJson = False,
 ) -> None:
     """Assign a custom role to a member (assigning one they hold changes nothing)."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         role_id = run(
             tenantry, lambda uow: roles.find_role(uow, tenantry.deps, SYSTEM, org_id, role).id
@@ -127,10 +131,10 @@ def role_assign(
 @team_app.command("list")
 def team_list(org: OrgRef, as_json: AsJson = False) -> None:
     """The organisation's teams, by creation time."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         found = _every_page(tenantry, "teams", _teams_of(tenantry, _org_id(tenantry, org)))
     listing = PageOut[TeamOut](items=[TeamOut.of(team) for team in found])
-    _show_list(
+    show_list(
         listing,
         as_json=as_json,
         columns=("id", "name", "members", "description"),
@@ -146,7 +150,7 @@ def team_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a team (with no members)."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         made = run(
             tenantry,
@@ -170,7 +174,7 @@ def team_add_member(
     as_json: AsJson = False,
 ) -> None:
     """Add a member of the organisation to one of its teams."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         team_id = run(
             tenantry, lambda uow: teams.find_team(uow, tenantry.deps, SYSTEM, org_id, team).id
@@ -195,7 +199,7 @@ def team_add_member(
 @member_app.command("list")
 def member_list(org: OrgRef, as_json: AsJson = False) -> None:
     """The organisation's active members, by join time."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
 
         def page_of(uow: UnitOfWork, cursor: str | None) -> Page[Membership]:
@@ -205,7 +209,7 @@ def member_list(org: OrgRef, as_json: AsJson = False) -> None:
 
         found = _every_page(tenantry, "members", page_of)
     listing = PageOut[MemberOut](items=[MemberOut.of(member) for member in found])
-    _show_list(
+    show_list(
         listing,
         as_json=as_json,
         columns=("user id", "email", "name", "role", "joined"),
@@ -224,7 +228,7 @@ def member_set_role(
     as_json: AsJson = False,
 ) -> None:
     """Change a member's organisation role; the last OWNER stays an OWNER."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         done = run(
             tenantry,
@@ -241,7 +245,7 @@ def member_set_role(
 def member_remove(org: OrgRef, user: UserRef, as_json: AsJson = False) -> None:
     """End a membership, with its role assignments and team memberships; never the last
     OWNER's."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         org_id = _org_id(tenantry, org)
         done = run(
             tenantry,
@@ -252,19 +256,6 @@ def member_remove(org: OrgRef, user: UserRef, as_json: AsJson = False) -> None:
     ended = done.value
     said = f"removed {ended.user_id} from {org_id}"
     _show_change(MemberOut.of(ended), done.epoch, as_json=as_json, said=said)
-
-
-@contextmanager
-def _operator(as_json: bool) -> Iterator[Tenantry]:
-    """The tenantry an access command works on, closed when the command is done."""
-    settings = load_settings()
-    if as_json:  # standard output carries the one document: anything logged goes to stderr
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-    tenantry = open_tenantry(settings)
-    try:
-        yield tenantry
-    finally:
-        tenantry.close()
 
 
 def _org_id(tenantry: Tenantry, ref: str) -> str:
@@ -304,19 +295,3 @@ def _show_change(shape: BaseModel, epoch: int, *, as_json: bool, said: str) -> N
         print_json({**shape.model_dump(mode="json"), "authz_epoch": epoch})
     else:
         out.print(f"{escape(said)}; authz epoch [bold]{epoch}[/]", soft_wrap=True)
-
-
-def _show_list(
-    listing: BaseModel,
-    *,
-    as_json: bool,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[str]],
-) -> None:
-    if as_json:
-        print_json(listing.model_dump(mode="json"))
-        return
-    table = Table(*(Column(name, overflow="fold") for name in columns))  # ids never cut short
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    out.print(table)

@@ -4,14 +4,17 @@ the operator (`SYSTEM`), how a refusal or a store failure ends it, and where it 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
+import structlog
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Column, Table
 from sqlalchemy.exc import DBAPIError
 
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
@@ -97,3 +100,33 @@ def reported(action: Callable[[], T]) -> T:
 def print_json(document: object) -> None:
     # Not through Rich, which would wrap long lines and read brackets as markup.
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@contextmanager
+def operator_tenantry(as_json: bool) -> Iterator[Tenantry]:
+    """The tenantry an operator command works on, closed when the command is done."""
+    settings = load_settings()
+    if as_json:  # standard output carries the one document: anything logged goes to stderr
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    tenantry = open_tenantry(settings)
+    try:
+        yield tenantry
+    finally:
+        tenantry.close()
+
+
+def show_list(
+    listing: BaseModel,
+    *,
+    as_json: bool,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+) -> None:
+    """A list as JSON (`--json`) or as a table whose ids are never cut short."""
+    if as_json:
+        print_json(listing.model_dump(mode="json"))
+        return
+    table = Table(*(Column(name, overflow="fold") for name in columns))  # ids never cut short
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)

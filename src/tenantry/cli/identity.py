@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from tenantry.bootstrap import Tenantry
-from tenantry.cli.access import AsJson, UserRef, _operator, _show_list
-from tenantry.cli.command import commands, out, print_json, run
+from tenantry.cli.access import AsJson, UserRef
+from tenantry.cli.command import commands, operator_tenantry, out, print_json, run, show_list
 from tenantry.domain.principal import SYSTEM
 from tenantry.http.wire import Page as PageOut
 from tenantry.identities import service as identities
@@ -32,7 +32,7 @@ def identity_link(
 ) -> None:
     """Link a trusted issuer's subject to a user: its tokens are then that user's at
     POST /v1/authorize."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         link = run(
             tenantry,
             lambda uow: identities.link_identity(
@@ -56,10 +56,10 @@ def identity_list(
     as_json: AsJson = False,
 ) -> None:
     """The identity links, by issuer, then subject."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         found = _every_link(tenantry, user)
     listing = PageOut[IdentityLinkOut](items=[IdentityLinkOut.of(link) for link in found])
-    _show_list(
+    show_list(
         listing,
         as_json=as_json,
         columns=("issuer", "subject", "user id", "method", "linked"),
@@ -74,7 +74,7 @@ def identity_list(
 def identity_unlink(issuer: IssuerOpt, subject: SubjectOpt, as_json: AsJson = False) -> None:
     """Remove a link. A later token of the subject that carries a user's verified email links
     it again, unless the issuer's `link_verified_email` is false."""
-    with _operator(as_json) as tenantry:
+    with operator_tenantry(as_json) as tenantry:
         link = run(
             tenantry,
             lambda uow: identities.unlink_identity(

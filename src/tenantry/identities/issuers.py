@@ -9,7 +9,6 @@ The key sets (`RemoteKeySet`) live as long as the process; building them fetches
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from typing import Any
 
 import jwt
 
-from tenantry.domain.errors import Unauthenticated, Unavailable
+from tenantry.domain.errors import Unavailable
 from tenantry.identities.ports import MAX_SUBJECT_LENGTH
 from tenantry.settings import TrustedIssuer
-from tenantry.tokens.access_token import CLOCK_SKEW
+from tenantry.tokens.access_token import check_times, invalid_token
 from tenantry.tokens.compact import CompactJws, MalformedToken, read_compact
 from tenantry.tokens.jwks import KEY_POINTING_HEADERS, Fetch, KeysUnavailable, RemoteKeySet
 
@@ -57,7 +56,7 @@ class Issuer:
         were never fetched and cannot be now."""
         key = self._key_for(read.header)
         payload = self._decoded(token, key)
-        _check_times(payload, now)
+        check_times(payload, now, nbf_required=False)
         self._check_recipient(payload)
         return self._identity(payload)
 
@@ -158,10 +157,6 @@ class TrustedIssuers:
         return (issuer, read) if issuer is not None else None
 
 
-def invalid_token() -> Unauthenticated:
-    return Unauthenticated("the token is invalid", code="invalid_token")
-
-
 def _key_set(
     settings: TrustedIssuer, monotonic: Callable[[], float], fetch: Fetch | None
 ) -> RemoteKeySet:
@@ -174,29 +169,6 @@ def _key_set(
         fetch=fetch,
         monotonic=monotonic,
     )
-
-
-def _check_times(payload: dict[str, Any], now: datetime) -> None:
-    # As tenantry's own tokens are checked, except that `nbf` is optional (Cognito sends none).
-    moment, skew = now.timestamp(), CLOCK_SKEW.total_seconds()
-    if moment >= _seconds(payload["exp"]) + skew:
-        raise Unauthenticated("the token has expired", code="token_expired")
-    for name in ("iat", "nbf"):
-        if name in payload and _seconds(payload[name]) > moment + skew:
-            raise invalid_token()
-
-
-def _seconds(value: object) -> float:
-    # bool is an int, and a JSON integer may be too large for a double: neither is a time.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_token()
-    try:
-        seconds = float(value)
-    except OverflowError as error:
-        raise invalid_token() from error
-    if not math.isfinite(seconds):
-        raise invalid_token()
-    return seconds
 
 
 def _org_id(value: object) -> str | None:

@@ -50,12 +50,12 @@ def verified_with(
     """The claims of `token` if `key` signed it, for `issuer` (and `audience`, unless None),
     and it is valid at `now`; else `Unauthenticated` (`invalid_token`, `token_expired`)."""
     payload = _decoded(key, token, issuer, audience)
-    _check_times(payload, now)
+    check_times(payload, now)
     return _claims_from(payload)
 
 
 def invalid_token() -> Unauthenticated:
-    return Unauthenticated("the access token is invalid", code="invalid_token")
+    return Unauthenticated("the token is invalid", code="invalid_token")
 
 
 def _decoded(key: jwt.PyJWK, token: str, issuer: str, audience: str | None) -> dict[str, Any]:
@@ -81,14 +81,17 @@ def _decoded(key: jwt.PyJWK, token: str, issuer: str, audience: str | None) -> d
         raise invalid_token() from exc
 
 
-def _check_times(payload: dict[str, Any], now: datetime) -> None:
+def check_times(payload: dict[str, Any], now: datetime, *, nbf_required: bool = True) -> None:
+    """`exp`, `iat` and `nbf` against `now`, with `CLOCK_SKEW` either way; `nbf` may be
+    absent when not `nbf_required` (a Cognito token has none). Also for other issuers'
+    tokens (`tenantry.identities.issuers`), so that every token is timed alike."""
     moment = now.timestamp()
     skew = CLOCK_SKEW.total_seconds()
-    expires, issued, not_before = (_seconds(payload, name) for name in ("exp", "iat", "nbf"))
-    if moment >= expires + skew:
-        raise Unauthenticated("the access token has expired", code="token_expired")
-    if issued > moment + skew or not_before > moment + skew:
-        raise invalid_token()
+    if moment >= _seconds(payload, "exp") + skew:
+        raise Unauthenticated("the token has expired", code="token_expired")
+    for name in ("iat", "nbf"):
+        if (name in payload or nbf_required) and _seconds(payload, name) > moment + skew:
+            raise invalid_token()
 
 
 def _claims_from(payload: dict[str, Any]) -> AccessClaims:
@@ -125,10 +128,17 @@ def _text(payload: dict[str, Any], name: str) -> str:
 
 def _seconds(payload: dict[str, Any], name: str) -> float:
     value = payload[name]
-    # bool is an int, and Python's json reads NaN and Infinity: none of them is a time.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # bool is an int, Python's json reads NaN and Infinity, and a JSON integer may be too
+    # large for a double: none of them is a time.
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise invalid_token()
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError as error:
+        raise invalid_token() from error
+    if not math.isfinite(seconds):
+        raise invalid_token()
+    return seconds
 
 
 def _datetime(payload: dict[str, Any], name: str) -> datetime:
