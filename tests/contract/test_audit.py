@@ -104,3 +104,16 @@ def test_an_organisation_of_none_finds_only_account_events(store: Store) -> None
     _append(store, (replace(account_event, org_id=new_id("org"), action="org.update"), 1))
     found = _find(store, AuditQuery(org_id=None, actor_id=actor))
     assert [(event.org_id, event.action) for event in found] == [(None, "user.login")]
+
+
+def test_find_filters_by_the_request_that_recorded_the_events(store: Store) -> None:
+    actor = new_id("usr")
+    draft = make_draft(org_id=None, actor_id=actor, action="auth.refresh")
+    _append(store, (draft, 0), request_id=f"req-{actor}-a")
+    _append(store, (replace(draft, action="auth.logout"), 1), request_id=f"req-{actor}-b")
+
+    found = _find(store, AuditQuery(org_id=None, actor_id=actor, request_id=f"req-{actor}-b"))
+
+    assert [(event.action, event.request_id) for event in found] == [
+        ("auth.logout", f"req-{actor}-b")
+    ]

@@ -15,6 +15,7 @@ class AuditQuery:
     actor_id: str | None = None
     action: str | None = None
     outcome: Outcome | None = None
+    request_id: str | None = None  # the events one request recorded
     limit: int = 100
 
 

@@ -52,6 +52,7 @@ def _matches(event: AuditEvent, query: AuditQuery) -> bool:
         and query.actor_id in (None, event.actor_id)
         and query.action in (None, event.action)
         and query.outcome in (None, event.outcome)
+        and query.request_id in (None, event.request_id)
     )
 
 

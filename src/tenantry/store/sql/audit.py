@@ -96,6 +96,8 @@ class SqlAudit:
             stmt = stmt.where(column.action == query.action)
         if query.outcome is not None:
             stmt = stmt.where(column.outcome == query.outcome.value)
+        if query.request_id is not None:
+            stmt = stmt.where(column.request_id == query.request_id)
         stmt = stmt.order_by(column.occurred_at, column.event_id).limit(query.limit)
         return [_event(row) for row in self._db.execute(stmt)]
 
