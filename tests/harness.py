@@ -296,9 +296,18 @@ class Api:
 
 
 def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:
-    """Every matching audit event, read through a connection that row-level security spares."""
+    """Every matching audit event of one chain, oldest first, read a thousand at a time
+    through a connection that row-level security spares."""
+    found: list[AuditEvent] = []
     with privileged(target) as connection:
-        return SqlAudit(connection, WriteBuffer(), None).find(AuditQuery(limit=1000, **query))
+        audit = SqlAudit(connection, WriteBuffer(), None)
+        while page := audit.find(AuditQuery(limit=1000, after_seq=_last_seq(found), **query)):
+            found.extend(page)
+    return found
+
+
+def _last_seq(events: list[AuditEvent]) -> int | None:
+    return events[-1].seq if events else None
 
 
 def actions(events: list[AuditEvent]) -> list[tuple[str, str]]:

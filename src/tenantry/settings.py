@@ -197,6 +197,23 @@ class Settings(BaseSettings):
     # the path of a JSON file holding it (docs/external-issuers.md).
     trusted_issuers: Annotated[list[TrustedIssuer], NoDecode] = Field(default_factory=list)
 
+    # The audit archive (docs/audit-archive.md): where `tenantry audit archive` writes, a
+    # file:///abs/dir or s3://bucket/prefix. None: the folder ./tenantry-archive.
+    audit_archive_url: str | None = None
+    # Another S3 than AWS's (MinIO, moto): its URL, reached with path-style bucket names.
+    audit_s3_endpoint_url: str | None = None
+    audit_s3_connect_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    audit_s3_read_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    # Attempts per S3 request, the first included (botocore's standard retry mode).
+    audit_s3_max_attempts: int = Field(5, ge=1, le=20)
+
+    @field_validator("audit_archive_url")
+    @classmethod
+    def _archive_url_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("file:///", "s3://")):
+            raise ValueError(f"{url!r} is neither file:///abs/dir nor s3://bucket/prefix")
+        return url
+
     @field_validator("trusted_issuers", mode="before")
     @classmethod
     def _read_trusted_issuers(cls, value: Any) -> Any:
@@ -259,6 +276,11 @@ class Settings(BaseSettings):
     @property
     def token_issuer(self) -> str:
         return self.issuer or self.resolved_public_url()
+
+    @property
+    def resolved_audit_archive_url(self) -> str:
+        """TENANTRY_AUDIT_ARCHIVE_URL, or else the folder ./tenantry-archive as a file URL."""
+        return self.audit_archive_url or Path("./tenantry-archive").resolve().as_uri()
 
     @property
     def is_sqlite(self) -> bool:

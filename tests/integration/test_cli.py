@@ -376,7 +376,11 @@ def test_migrate_as_the_owner_grants_the_runtime_role_what_the_service_needs(
     admin_url = sa.make_url(fresh_postgres.admin_url).set(database=fresh_postgres.database)
     privileged = admin_url.render_as_string(hide_password=False)
     assert _granted(privileged, fresh_postgres, "users") == {"SELECT", "INSERT", "UPDATE", "DELETE"}
-    assert _granted(privileged, fresh_postgres, "audit_events") == {"SELECT", "INSERT"}
+    assert _granted(privileged, fresh_postgres, "audit_events") == {
+        "SELECT",
+        "INSERT",
+        "DELETE",
+    }  # DELETE: pruning, archived only
 
 
 # --- serve: the URL it announces ------------------------------------------------------------

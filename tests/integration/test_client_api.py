@@ -26,6 +26,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.client import (
     AsyncTenantryClient,
+    AuditEvent,
     Authorization,
     Conflict,
     Forbidden,
@@ -45,6 +46,7 @@ from tenantry.client import (
     Written,
     calls_access,
     calls_account,
+    calls_audit,
     calls_org,
 )
 from tenantry.client.calls import Call
@@ -186,7 +188,7 @@ def builders() -> dict[str, Callable[..., Call[Any]]]:
     """Every endpoint's builder, by name."""
     return {
         name: build
-        for module in (calls_account, calls_org, calls_access)
+        for module in (calls_account, calls_org, calls_access, calls_audit)
         for name, build in inspect.getmembers(module, inspect.isfunction)
         if build.__module__ == module.__name__ and name[0] != "_"
     }
@@ -730,6 +732,35 @@ def test_teams_refuse_taken_names_members_without_the_right_and_strangers(
     assert role.value.code == "invalid_team_role"
     assert [t.name for t in tenantry.list_teams(org.owner.token, org.id).items] == ["Web"]
     assert tenantry.list_team_members(org.owner.token, org.id, web.id).items == ()
+
+
+def test_the_audit_log_is_listed_filtered_exported_read_and_verified(
+    server: Served, tenantry: TenantryClient
+) -> None:
+    org = an_org(server, tenantry)
+    web = tenantry.create_team(org.owner.token, org.id, "Web")
+    with pytest.raises(Forbidden) as member:
+        tenantry.list_audit_events(org.member.token, org.id)
+
+    newest = tenantry.list_audit_events(org.owner.token, org.id, limit=1)
+    about_web = tenantry.list_audit_events(
+        org.owner.token, org.id, resource_type="team", resource_id=web.id
+    )
+    refused = tenantry.list_audit_events(org.owner.token, org.id, outcome="DENIED")
+    exported = AuditEvent.lines(tenantry.export_audit_events(org.owner.token, org.id))
+    one = tenantry.get_audit_event(org.owner.token, org.id, exported[-1].event_id)
+    report = tenantry.verify_audit_chain(org.owner.token, org.id)
+
+    assert member.value.code == "permission_denied"
+    assert newest.next_cursor is not None
+    assert [e.action for e in about_web.items] == ["team.create"]
+    assert [(e.actor_id, e.action) for e in refused.items] == [(org.member.user_id, "audit:read")]
+    assert [e.seq for e in exported] == list(range(1, len(exported) + 1))
+    assert exported[-1] == one == refused.items[0] == newest.items[0]
+    assert (report.ok, report.head_seq, report.first_break) == (True, len(exported), None)
+    with pytest.raises(NotFound) as elsewhere:
+        tenantry.get_audit_event(org.member.token, "org_" + "0" * 26, one.event_id)
+    assert elsewhere.value.code == "organisation_not_found"
 
 
 def test_any_other_call_is_reached_with_request(server: Served, tenantry: TenantryClient) -> None:

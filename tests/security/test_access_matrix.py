@@ -105,6 +105,10 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST",   "/teams/{team_id}/members"):           (201, 201, 403, 201, 201, 403, 404, 401, 404),
     ("PATCH",  "/teams/{team_id}/members/{user_id}"): (200, 200, 403, 200, 200, 403, 404, 401, 404),
     ("DELETE", "/teams/{team_id}/members/{user_id}"): (204, 204, 403, 204, 204, 403, 404, 401, 404),
+    ("GET",    "/audit-events"):                      (200, 200, 403, 403, 403, 403, 404, 401, 404),
+    ("GET",    "/audit-events/export"):               (200, 200, 403, 403, 403, 403, 404, 401, 404),
+    ("GET",    "/audit-events/verify"):               (200, 200, 403, 403, 403, 403, 404, 401, 404),
+    ("GET",    "/audit-events/{event_id}"):           (200, 200, 403, 403, 403, 403, 404, 401, 404),
 }
 # fmt: on
 
@@ -179,6 +183,15 @@ class Scene:
         if self._newcomer is None:
             self._newcomer = self.world.api.member_of(self.world.org_id).user_id
         return self._newcomer
+
+    @property
+    def event_id(self) -> str:
+        """The organisation's newest audit event, as its OWNER reads it."""
+        path = f"/v1/organisations/{self.world.org_id}/audit-events?limit=1"
+        listed = self.world.api.client.get(path, headers=self.world.owner.auth)
+        assert listed.status_code == 200, listed.text
+        event_id: str = listed.json()["items"][0]["event_id"]
+        return event_id
 
     def built(self) -> tuple[str | None, str | None, list[str]]:
         users = [u for u in (self._target, self._newcomer) if u is not None]
@@ -297,6 +310,10 @@ CALLS: dict[tuple[str, str], Call] = {
         "team:member:add", "team_id", body=lambda s: {"team_role": "LEAD"}
     ),
     ("DELETE", "/teams/{team_id}/members/{user_id}"): Call("team:member:remove", "team_id"),
+    ("GET", "/audit-events"): Call("audit:read"),
+    ("GET", "/audit-events/export"): Call("audit:read"),
+    ("GET", "/audit-events/verify"): Call("audit:read"),
+    ("GET", "/audit-events/{event_id}"): Call("audit:read", "event_id"),
 }
 
 
@@ -309,6 +326,7 @@ def path_ids(path: str, call: Call, world: World) -> dict[str, str]:
         "user_id": lambda: call.user(scene),
         "role_id": lambda: scene.role_id,
         "team_id": lambda: scene.team_id,
+        "event_id": lambda: scene.event_id,
     }
     return {name: builders[name]() for name in sorted(wanted)}
 

@@ -41,7 +41,7 @@ class Route:
 
     def call(self, api: Api, account: Account, ids: dict[str, str]) -> Any:
         """The route on the objects `ids` names (`org_id`, `user_id`, `role_id`, `team_id`,
-        and `owner_id` for bodies), in path and body alike."""
+        `event_id`, and `owner_id` for bodies), in path and body alike."""
         body = {
             k: v.format(**ids) if isinstance(v, str) else v for k, v in (self.body or {}).items()
         }
@@ -101,6 +101,10 @@ ORG_ROUTES = [
         resource="team_id",
     ),
     Route("DELETE", TEAM + "/members/{user_id}", "team:member:remove", resource="team_id"),
+    Route("GET", ORG + "/audit-events", "audit:read"),
+    Route("GET", ORG + "/audit-events/export", "audit:read"),
+    Route("GET", ORG + "/audit-events/verify", "audit:read"),
+    Route("GET", ORG + "/audit-events/{event_id}", "audit:read", resource="event_id"),
 ]
 
 
@@ -113,6 +117,7 @@ class Tenant:
     role_name: str
     team_id: str
     team_name: str
+    event_id: str
 
     @property
     def id(self) -> str:
@@ -127,6 +132,7 @@ class Tenant:
             "owner_id": self.owner.user_id,
             "role_id": self.role_id,
             "team_id": self.team_id,
+            "event_id": self.event_id,
         }
 
     def secrets(self) -> list[str]:
@@ -142,6 +148,7 @@ class Tenant:
             self.role_name,
             self.team_id,
             self.team_name,
+            self.event_id,
         ]
 
 
@@ -158,7 +165,10 @@ def make_tenant(api: Api, name: str) -> Tenant:
     assert assign(api, owner, member.user_id, role_id).status_code == 200
     team_id = made_team(api, owner, team_name)
     assert add_to_team(api, owner, team_id, member.user_id).status_code == 201
-    return Tenant(owner, renamed.json(), member, role_id, role_name, team_id, team_name)
+    newest = api.client.get(f"/v1/organisations/{org['id']}/audit-events", headers=owner.auth)
+    assert newest.status_code == 200, newest.text
+    event_id = newest.json()["items"][0]["event_id"]
+    return Tenant(owner, renamed.json(), member, role_id, role_name, team_id, team_name, event_id)
 
 
 def caller_in(api: Api, tenant: Tenant, role: OrgRole) -> Account:

@@ -32,6 +32,7 @@ from tenantry.client.models import (
     User,
     Written,
 )
+from tenantry.client.models_audit import AuditEvent, ChainBreak, ChainReport
 from tenantry.client.models_org import (
     AccessChange,
     Assignment,
@@ -53,7 +54,10 @@ __all__ = [
     "AccessChange",
     "Assignment",
     "AsyncTenantryClient",
+    "AuditEvent",
     "Authorization",
+    "ChainBreak",
+    "ChainReport",
     "Conflict",
     "Decision",
     "Forbidden",

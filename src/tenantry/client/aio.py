@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import anyio
 import httpx
 
-from tenantry.client import calls, calls_access, calls_account, calls_org
+from tenantry.client import calls, calls_access, calls_account, calls_audit, calls_org
 from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries, named_for
 
 P = ParamSpec("P")
@@ -122,6 +122,11 @@ class AsyncTenantryClient:
     add_team_member = awaiting(calls_access.add_team_member)
     change_team_role = awaiting(calls_access.change_team_role)
     remove_team_member = awaiting(calls_access.remove_team_member)
+    # the audit log
+    list_audit_events = awaiting(calls_audit.list_audit_events)
+    export_audit_events = awaiting(calls_audit.export_audit_events)
+    get_audit_event = awaiting(calls_audit.get_audit_event)
+    verify_audit_chain = awaiting(calls_audit.verify_audit_chain)
     # anything else
     request = awaiting(calls.request)
 

@@ -14,7 +14,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from tenantry.client import calls, calls_access, calls_account, calls_org
+from tenantry.client import calls, calls_access, calls_account, calls_audit, calls_org
 from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries, named_for
 
 P = ParamSpec("P")
@@ -119,6 +119,11 @@ class TenantryClient:
     add_team_member = blocking(calls_access.add_team_member)
     change_team_role = blocking(calls_access.change_team_role)
     remove_team_member = blocking(calls_access.remove_team_member)
+    # the audit log
+    list_audit_events = blocking(calls_audit.list_audit_events)
+    export_audit_events = blocking(calls_audit.export_audit_events)
+    get_audit_event = blocking(calls_audit.get_audit_event)
+    verify_audit_chain = blocking(calls_audit.verify_audit_chain)
     # anything else
     request = blocking(calls.request)
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from tenantry.domain.ids import new_id
+
 
 class EventType(StrEnum):
     AUTHENTICATION = "AUTHENTICATION"
@@ -36,7 +38,7 @@ class ActorType(StrEnum):
 class AuditDraft:
     """An event as a service describes it; the store gives it an id and its time.
 
-    `seq`, `prev_hash` and `hash` (the per-organisation chain) are not filled in yet.
+    The store chains it (`seq`, `prev_hash`, `hash`) when the unit of work commits.
     """
 
     event_type: EventType
@@ -69,3 +71,27 @@ class AuditEvent:
     seq: int | None = None
     prev_hash: str | None = None
     hash: str | None = None
+
+
+def unchained_event(draft: AuditDraft, *, at: datetime, request_id: str | None) -> AuditEvent:
+    """The event a draft becomes, before its chain places it. Overlong values are cut to the
+    SQL columns' widths: an event about malformed input must still be recordable."""
+    return AuditEvent(
+        event_id=new_id("evt"),
+        org_id=draft.org_id,
+        occurred_at=at,
+        event_type=draft.event_type,
+        action=draft.action,
+        outcome=draft.outcome,
+        actor_id=draft.actor_id,
+        actor_type=draft.actor_type,
+        resource_type=_clip(draft.resource_type, 40),
+        resource_id=_clip(draft.resource_id, 100),
+        reason=_clip(draft.reason, 200),
+        details=dict(draft.details),
+        request_id=request_id,
+    )
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    return value[:length] if value is not None else None

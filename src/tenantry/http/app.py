@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 import tenantry
 from tenantry.accounts import routes as accounts
+from tenantry.audit import routes as audit
 from tenantry.authorizer import routes as authorizer
 from tenantry.bootstrap import Tenantry
 from tenantry.flows.background import PollingThread
@@ -75,7 +76,7 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     app.state.tenantry = app_state
     install_error_handlers(app)
     install_openapi(app, Problem.model_json_schema())
-    features = (accounts, sessions, organisations, members, roles, teams, authorizer, keys)
+    features = (accounts, sessions, organisations, members, roles, teams, authorizer, audit, keys)
     for module in (*features, health):
         app.include_router(module.router)
     app.include_router(teams.me_router)

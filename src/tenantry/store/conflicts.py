@@ -31,6 +31,8 @@ _DETAILS = {
     "not_team_member": "not a member of the team",
     "identity_already_linked": "this subject of the issuer is already linked to a user",
     "identity_link_changed": "the identity link was removed or changed meanwhile",
+    "archive_moved": "another archive run moved the audit archive's mark meanwhile",
+    "not_archived": "the archive does not reach that far: only archived events may be pruned",
     "conflict": "the change conflicts with stored data",
 }
 

@@ -1,61 +1,104 @@
-"""The audit log in memory: append and find, as on SQL."""
+"""The audit log in memory: the same chains as on SQL, chained as the commit applies."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from tenantry.audit.ports import AuditQuery
-from tenantry.domain.audit import AuditDraft, AuditEvent
-from tenantry.domain.ids import new_id
+from tenantry.audit.ports import AuditQuery, ChainState
+from tenantry.domain.audit import AuditDraft, AuditEvent, unchained_event
+from tenantry.domain.audit_chain import Anchor, ChainHead, chain_of, chained
+from tenantry.store.memory.intents import Intent
 from tenantry.store.memory.state import MemoryState
-from tenantry.store.memory.table import Table
 from tenantry.store.memory.transaction import Transaction
-
-
-def _audit_events(state: MemoryState) -> dict[str, AuditEvent]:
-    return state.audit_events
 
 
 class MemoryAudit:
     def __init__(self, transaction: Transaction, request_id: str | None) -> None:
-        self._table = Table(transaction, _audit_events)
+        self._transaction = transaction
         self._request_id = request_id
 
     def append(self, draft: AuditDraft, *, at: datetime) -> None:
-        event = AuditEvent(
-            event_id=new_id("evt"),
-            org_id=draft.org_id,
-            occurred_at=at,
-            event_type=draft.event_type,
-            action=draft.action,
-            outcome=draft.outcome,
-            actor_id=draft.actor_id,
-            actor_type=draft.actor_type,
-            resource_type=_clip(draft.resource_type, 40),
-            resource_id=_clip(draft.resource_id, 100),
-            reason=_clip(draft.reason, 200),
-            details=dict(draft.details),
-            request_id=self._request_id,
-        )
-        self._table.insert(event.event_id, event)
+        event = unchained_event(draft, at=at, request_id=self._request_id)
+
+        def apply(state: MemoryState) -> bool:
+            # Commits are applied one at a time, under the committed state's lock.
+            chain_id = chain_of(event.org_id)
+            found = state.audit_chains.get(chain_id) or ChainState(
+                event.org_id, ChainHead(chain_id)
+            )
+            [placed], head = chained(found.head, [event])
+            state.audit_events[placed.event_id] = placed
+            state.audit_chains[chain_id] = replace(found, head=head)
+            return True
+
+        self._transaction.write(Intent(apply))
 
     def find(self, query: AuditQuery) -> list[AuditEvent]:
-        found = self._table.select(lambda event: _matches(event, query))
-        found.sort(key=lambda event: (event.occurred_at, event.event_id))
+        found = self._transaction.read(
+            lambda state: [e for e in state.audit_events.values() if _matches(e, query)]
+        )
+        found.sort(key=lambda event: event.seq or 0, reverse=query.newest_first)
         return found[: query.limit]
+
+    def get(self, org_id: str | None, event_id: str) -> AuditEvent | None:
+        event = self._transaction.read(lambda state: state.audit_events.get(event_id))
+        return event if event is not None and event.org_id == org_id else None
+
+    def chain(self, org_id: str | None) -> ChainState | None:
+        return self._transaction.read(lambda state: state.audit_chains.get(chain_of(org_id)))
+
+    def chains(self) -> list[ChainState]:
+        return self._transaction.read(
+            lambda state: [state.audit_chains[key] for key in sorted(state.audit_chains)]
+        )
+
+    def mark_archived(self, org_id: str | None, *, was: Anchor, now: Anchor) -> None:
+        chain_id = chain_of(org_id)
+
+        def apply(state: MemoryState) -> bool:
+            found = state.audit_chains.get(chain_id)
+            if found is None or found.archived != was:
+                return False
+            state.audit_chains[chain_id] = replace(found, archived=now)
+            return True
+
+        self._transaction.write(Intent(apply, "archive_moved"))
+
+    def prune(self, org_id: str | None, *, through: Anchor) -> None:
+        chain_id = chain_of(org_id)
+
+        def apply(state: MemoryState) -> bool:
+            found = state.audit_chains.get(chain_id)
+            if found is None or found.archived.seq < through.seq:
+                return False
+            if found.start.seq > through.seq:
+                return False
+            state.audit_chains[chain_id] = replace(found, start=through)
+            state.audit_events = {
+                key: event
+                for key, event in state.audit_events.items()
+                if event.org_id != org_id or (event.seq or 0) > through.seq
+            }
+            return True
+
+        self._transaction.write(Intent(apply, "not_archived"))
 
 
 def _matches(event: AuditEvent, query: AuditQuery) -> bool:
-    # `org_id` None is a filter too: account events, which have no organisation.
+    # `org_id` None is a filter too: the system chain, events of no organisation.
+    seq = event.seq or 0
     return (
         event.org_id == query.org_id
         and query.actor_id in (None, event.actor_id)
+        and query.event_type in (None, event.event_type)
+        and query.resource_type in (None, event.resource_type)
+        and query.resource_id in (None, event.resource_id)
         and query.action in (None, event.action)
         and query.outcome in (None, event.outcome)
         and query.request_id in (None, event.request_id)
+        and (query.since is None or event.occurred_at >= query.since)
+        and (query.until is None or event.occurred_at < query.until)
+        and (query.before_seq is None or seq < query.before_seq)
+        and (query.after_seq is None or seq > query.after_seq)
     )
-
-
-def _clip(value: str | None, length: int) -> str | None:
-    # The SQL columns' widths: an event about malformed input must still be recordable.
-    return value[:length] if value is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from tenantry.audit.ports import ChainState
 from tenantry.domain.audit import AuditEvent
 from tenantry.domain.model import (
     Job,
@@ -33,6 +34,7 @@ class MemoryState:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     one_time_tokens: dict[str, OneTimeToken] = field(default_factory=dict)
     audit_events: dict[str, AuditEvent] = field(default_factory=dict)
+    audit_chains: dict[str, ChainState] = field(default_factory=dict)  # by chain id
     outbox: dict[str, OutboxEntry] = field(default_factory=dict)
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)

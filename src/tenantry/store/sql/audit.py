@@ -1,17 +1,35 @@
-"""The audit log on SQL: insert and read, nothing else (the runtime role cannot update)."""
+"""The audit log on SQL: events on hash chains, one head row per chain.
+
+Events are chained at commit, after every other write of the unit of work: the chain's head
+row is locked (an upsert that returns it), the events take the next seqs, and the head moves.
+Another writer to the same chain waits only for that commit; other chains are not touched.
+On SQLite the write transaction already holds the database's one write lock.
+
+The runtime role may insert events but neither update nor delete them, except that pruning
+may delete events the archive holds (PostgreSQL enforces both with row-level security).
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-from tenantry.audit.ports import AuditQuery
-from tenantry.domain.audit import ActorType, AuditDraft, AuditEvent, EventType, Outcome
-from tenantry.domain.ids import new_id
+from tenantry.audit.ports import AuditQuery, ChainState
+from tenantry.domain.audit import (
+    ActorType,
+    AuditDraft,
+    AuditEvent,
+    EventType,
+    Outcome,
+    unchained_event,
+)
+from tenantry.domain.audit_chain import GENESIS, Anchor, ChainHead, chain_of, chained
 from tenantry.store.sql.schema import Id, Json, UtcDateTime, metadata
-from tenantry.store.sql.writes import WriteBuffer
+from tenantry.store.sql.writes import Expect, WriteBuffer
 
 audit_events = sa.Table(
     "audit_events",
@@ -32,9 +50,31 @@ audit_events = sa.Table(
     sa.Column("request_id", sa.String(64)),
     sa.Column("prev_hash", sa.String(64)),
     sa.Column("hash", sa.String(64)),
-    sa.Index("ix_audit_org_time", "org_id", "occurred_at"),
-    sa.Index("ix_audit_actor_time", "actor_id", "occurred_at"),
+    # Every filter's first page reads one index range, newest first (migration 0007).
+    sa.Index("ux_audit_org_seq", "org_id", "seq", unique=True),
+    sa.Index("ix_audit_org_time", "org_id", "occurred_at", "seq"),
+    sa.Index("ix_audit_org_actor", "org_id", "actor_id", "seq"),
+    sa.Index("ix_audit_org_type", "org_id", "event_type", "seq"),
+    sa.Index("ix_audit_org_resource", "org_id", "resource_type", "resource_id", "seq"),
+    sa.Index("ix_audit_org_outcome", "org_id", "outcome", "seq"),
+    sa.Index("ix_audit_org_action", "org_id", "action", "seq"),
 )
+
+audit_chains = sa.Table(
+    "audit_chains",
+    metadata,
+    sa.Column("chain_id", Id, primary_key=True),
+    sa.Column("org_id", Id),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("last_at", UtcDateTime),
+    sa.Column("archived_seq", sa.BigInteger, nullable=False),
+    sa.Column("archived_hash", sa.String(64), nullable=False),
+    sa.Column("start_seq", sa.BigInteger, nullable=False),
+    sa.Column("start_hash", sa.String(64), nullable=False),
+)
+
+_FILTERS = ("actor_id", "resource_type", "resource_id", "action", "request_id")
 
 
 def _event(row: Any) -> AuditEvent:
@@ -58,6 +98,36 @@ def _event(row: Any) -> AuditEvent:
     )
 
 
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "org_id": event.org_id,
+        "seq": event.seq,
+        "occurred_at": event.occurred_at,
+        "event_type": event.event_type.value,
+        "action": event.action,
+        "actor_id": event.actor_id,
+        "actor_type": event.actor_type.value,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "outcome": event.outcome.value,
+        "reason": event.reason,
+        "details": event.details,
+        "request_id": event.request_id,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _state(row: Any) -> ChainState:
+    return ChainState(
+        org_id=row.org_id,
+        head=ChainHead(row.chain_id, row.seq, row.hash, row.last_at),
+        archived=Anchor(row.archived_seq, row.archived_hash),
+        start=Anchor(row.start_seq, row.start_hash),
+    )
+
+
 class SqlAudit:
     def __init__(
         self, connection: sa.Connection, writes: WriteBuffer, request_id: str | None
@@ -67,41 +137,151 @@ class SqlAudit:
         self._request_id = request_id
 
     def append(self, draft: AuditDraft, *, at: datetime) -> None:
-        self._writes.add(
-            audit_events.insert().values(
-                event_id=new_id("evt"),
-                org_id=draft.org_id,
-                occurred_at=at,
-                event_type=draft.event_type.value,
-                action=draft.action,
-                outcome=draft.outcome.value,
-                actor_id=draft.actor_id,
-                actor_type=draft.actor_type.value,
-                resource_type=_clip(draft.resource_type, 40),
-                resource_id=_clip(draft.resource_id, 100),
-                reason=_clip(draft.reason, 200),
-                details=draft.details,
-                request_id=self._request_id,
-            )
-        )
+        self._writes.add_event(unchained_event(draft, at=at, request_id=self._request_id))
 
     def find(self, query: AuditQuery) -> list[AuditEvent]:
+        return [_event(row) for row in self._db.execute(_select(query))]
+
+    def get(self, org_id: str | None, event_id: str) -> AuditEvent | None:
         column = audit_events.c
-        stmt = sa.select(audit_events).where(
-            column.org_id.is_(None) if query.org_id is None else column.org_id == query.org_id
+        stmt = sa.select(audit_events).where(_in_chain(org_id), column.event_id == event_id)
+        row = self._db.execute(stmt).first()
+        return _event(row) if row is not None else None
+
+    def chain(self, org_id: str | None) -> ChainState | None:
+        stmt = sa.select(audit_chains).where(audit_chains.c.chain_id == chain_of(org_id))
+        row = self._db.execute(stmt).first()
+        return _state(row) if row is not None else None
+
+    def chains(self) -> list[ChainState]:
+        stmt = sa.select(audit_chains).order_by(audit_chains.c.chain_id)
+        return [_state(row) for row in self._db.execute(stmt)]
+
+    def mark_archived(self, org_id: str | None, *, was: Anchor, now: Anchor) -> None:
+        column = audit_chains.c
+        self._writes.add(
+            audit_chains.update()
+            .where(
+                column.chain_id == chain_of(org_id),
+                column.archived_seq == was.seq,
+                column.archived_hash == was.hash,
+            )
+            .values(archived_seq=now.seq, archived_hash=now.hash),
+            expect=Expect.ONE_ROW,
+            code="archive_moved",
         )
-        if query.actor_id is not None:
-            stmt = stmt.where(column.actor_id == query.actor_id)
-        if query.action is not None:
-            stmt = stmt.where(column.action == query.action)
-        if query.outcome is not None:
-            stmt = stmt.where(column.outcome == query.outcome.value)
-        if query.request_id is not None:
-            stmt = stmt.where(column.request_id == query.request_id)
-        stmt = stmt.order_by(column.occurred_at, column.event_id).limit(query.limit)
-        return [_event(row) for row in self._db.execute(stmt)]
+
+    def prune(self, org_id: str | None, *, through: Anchor) -> None:
+        column = audit_chains.c
+        # The chain row first: it must hold `through` as archived, or nothing is deleted.
+        self._writes.add(
+            audit_chains.update()
+            .where(
+                column.chain_id == chain_of(org_id),
+                column.archived_seq >= through.seq,
+                column.start_seq <= through.seq,
+            )
+            .values(start_seq=through.seq, start_hash=through.hash),
+            expect=Expect.ONE_ROW,
+            code="not_archived",
+        )
+        self._writes.add(
+            audit_events.delete().where(_in_chain(org_id), audit_events.c.seq <= through.seq)
+        )
 
 
-def _clip(value: str | None, length: int) -> str | None:
-    # An event about malformed input must still be recordable: overlong values are cut.
-    return value[:length] if value is not None else None
+def _select(query: AuditQuery) -> sa.Select[Any]:
+    column = audit_events.c
+    stmt = sa.select(audit_events).where(_in_chain(query.org_id))
+    for name in _FILTERS:
+        value = getattr(query, name)
+        if value is not None:
+            stmt = stmt.where(column[name] == value)
+    if query.event_type is not None:
+        stmt = stmt.where(column.event_type == query.event_type.value)
+    if query.outcome is not None:
+        stmt = stmt.where(column.outcome == query.outcome.value)
+    if query.before_seq is not None:
+        stmt = stmt.where(column.seq < query.before_seq)
+    if query.after_seq is not None:
+        stmt = stmt.where(column.seq > query.after_seq)
+    stmt = _within_time(stmt, query)
+    # Ascending, rows without a seq (which no writer leaves) come first, for the verifier.
+    order = column.seq.desc() if query.newest_first else column.seq.asc().nulls_first()
+    return stmt.order_by(order).limit(query.limit)
+
+
+def _within_time(stmt: sa.Select[Any], query: AuditQuery) -> sa.Select[Any]:
+    # Time never runs backwards along a chain, so a time range is a seq range: each bound is
+    # found once on the (org, time) index and the rest of the query reads its own index in
+    # seq order from there, however old the range is.
+    column = audit_events.c
+    if query.since is not None:
+        first = (
+            sa.select(column.seq)
+            .where(_in_chain(query.org_id), column.occurred_at >= query.since)
+            .order_by(column.occurred_at, column.seq)
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = stmt.where(column.seq >= first, column.occurred_at >= query.since)
+    if query.until is not None:
+        last = (
+            sa.select(column.seq)
+            .where(_in_chain(query.org_id), column.occurred_at < query.until)
+            .order_by(column.occurred_at.desc(), column.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = stmt.where(column.seq <= last, column.occurred_at < query.until)
+    return stmt
+
+
+def _in_chain(org_id: str | None) -> sa.ColumnElement[bool]:
+    column = audit_events.c.org_id
+    return column.is_(None) if org_id is None else column == org_id
+
+
+def append_chained(db: sa.Connection, events: list[AuditEvent]) -> None:
+    """Chain and insert a unit of work's events; called at commit, after its other writes.
+
+    Chains are locked in chain id order, so two transactions that write to the same two
+    chains cannot deadlock on them.
+    """
+    by_chain: dict[str, list[AuditEvent]] = defaultdict(list)
+    for event in events:
+        by_chain[chain_of(event.org_id)].append(event)
+    for chain_id in sorted(by_chain):
+        pending = by_chain[chain_id]
+        head = _locked_head(db, chain_id, pending[0].org_id)
+        linked, moved = chained(head, pending)
+        db.execute(audit_events.insert(), [_row(event) for event in linked])
+        db.execute(
+            audit_chains.update()
+            .where(audit_chains.c.chain_id == chain_id)
+            .values(seq=moved.seq, hash=moved.hash, last_at=moved.last_at)
+        )
+
+
+def _locked_head(db: sa.Connection, chain_id: str, org_id: str | None) -> ChainHead:
+    # An upsert that changes nothing still locks the row until commit, and creates the head
+    # of a chain's first event; both dialects return the row as it now is.
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    column = audit_chains.c
+    stmt = (
+        dialect.insert(audit_chains)
+        .values(
+            chain_id=chain_id,
+            org_id=org_id,
+            seq=0,
+            hash=GENESIS,
+            archived_seq=0,
+            archived_hash=GENESIS,
+            start_seq=0,
+            start_hash=GENESIS,
+        )
+        .on_conflict_do_update(index_elements=[column.chain_id], set_={"seq": column.seq})
+        .returning(column.seq, column.hash, column.last_at)
+    )
+    row = db.execute(stmt).one()
+    return ChainHead(chain_id, row.seq, row.hash, row.last_at)

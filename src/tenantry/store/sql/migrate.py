@@ -13,7 +13,8 @@ from tenantry.store.sql.engine import create_store_engine
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
-# The audit log is append-only for the running service: it may read and insert, nothing else.
+# The audit log is append-only for the running service: it may read and insert, and delete
+# only what the archive holds (pruning; row-level security enforces that), never update.
 _APPEND_ONLY = ("audit_events",)
 # The functions the runtime role calls (each revoked from PUBLIC by its migration).
 _RUNTIME_FUNCTIONS = ("tenantry_org_id_for_slug(text)",)
@@ -57,10 +58,12 @@ def _grant_runtime_privileges(engine: Engine, role: str) -> None:
         tables = [t for t in sa.inspect(connection).get_table_names() if t != "alembic_version"]
         for table in tables:
             privileges = (
-                "SELECT, INSERT" if table in _APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
+                "SELECT, INSERT, DELETE"
+                if table in _APPEND_ONLY
+                else "SELECT, INSERT, UPDATE, DELETE"
             )
             connection.exec_driver_sql(f"GRANT {privileges} ON {table} TO {quoted}")
         for table in _APPEND_ONLY:
-            connection.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}")
+            connection.exec_driver_sql(f"REVOKE UPDATE, TRUNCATE ON {table} FROM {quoted}")
         for function in _RUNTIME_FUNCTIONS:
             connection.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {function} TO {quoted}")

@@ -54,6 +54,7 @@ TENANT_TABLES = (
     "organisations",
     "memberships",
     "audit_events",
+    "audit_chains",
     "roles",
     "role_assignments",
     "teams",
@@ -64,7 +65,8 @@ TENANT_TABLES = (
 TENANT_POLICIES = {
     "organisations": {"tenant_isolation"},
     "memberships": {"tenant_isolation"},
-    "audit_events": {"audit_read", "audit_append"},
+    "audit_events": {"audit_read", "audit_append", "audit_prune"},
+    "audit_chains": {"tenant_isolation"},
     "roles": {"tenant_isolation"},
     "role_assignments": {"tenant_isolation"},
     "teams": {"tenant_isolation"},

@@ -2,7 +2,7 @@
 beside its adapter."""
 
 from tenantry.store.sql.accounts import one_time_tokens, users
-from tenantry.store.sql.audit import audit_events
+from tenantry.store.sql.audit import audit_chains, audit_events
 from tenantry.store.sql.identities import identity_links
 from tenantry.store.sql.jobs import jobs
 from tenantry.store.sql.keys import signing_keys
@@ -16,6 +16,7 @@ from tenantry.store.sql.teams import team_memberships, teams
 __all__ = [
     "TENANT_POLICIES",
     "TENANT_TABLES",
+    "audit_chains",
     "audit_events",
     "identity_links",
     "jobs",

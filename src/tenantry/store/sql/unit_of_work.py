@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlUsers
-from tenantry.store.sql.audit import SqlAudit
+from tenantry.store.sql.audit import SqlAudit, append_chained
 from tenantry.store.sql.identities import SqlIdentityLinks
 from tenantry.store.sql.jobs import SqlJobs
 from tenantry.store.sql.keys import SqlSigningKeys
@@ -94,13 +94,15 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         connection = self._require_connection()
-        intents = self._writes.take()
-        if not intents:
+        intents, events = self._writes.take()
+        if not intents and not events:
             connection.rollback()  # nothing to write: end the read transaction
             return
         try:
             self._begin_writing(connection)
             apply_intents(connection, intents)
+            # Last, so that a chain's head stays locked only while the commit finishes.
+            append_chained(connection, events)
         except DBAPIError as error:
             raise _unavailable() from error
         try:

@@ -17,6 +17,7 @@ from enum import Enum, auto
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from tenantry.domain.audit import AuditEvent
 from tenantry.domain.errors import TenantryError
 from tenantry.store.conflicts import conflict
 
@@ -50,6 +51,7 @@ class WriteBuffer:
 
     def __init__(self) -> None:
         self._intents: list[Intent] = []
+        self._events: list[AuditEvent] = []  # chained after the intents, at commit
         self.closed = False
 
     def add(
@@ -65,9 +67,16 @@ class WriteBuffer:
             raise RuntimeError("unit of work used outside its `with` block")
         self._intents.append(Intent(statement, expect, code, on_conflict, unique_code))
 
-    def take(self) -> list[Intent]:
+    def add_event(self, event: AuditEvent) -> None:
+        if self.closed:
+            raise RuntimeError("unit of work used outside its `with` block")
+        self._events.append(event)
+
+    def take(self) -> tuple[list[Intent], list[AuditEvent]]:
+        """The pending writes and audit events, leaving the buffer empty."""
         intents, self._intents = self._intents, []
-        return intents
+        events, self._events = self._events, []
+        return intents, events
 
 
 def apply_intents(db: sa.Connection, intents: Iterable[Intent]) -> None:
