@@ -21,6 +21,7 @@ from tests.integration.test_audit_archive import (
     DAY_3,
     World,
     _logging_restored,
+    archive_template,
     archived,
     chain_state,
     cli,
@@ -38,6 +39,7 @@ from tests.s3_server import TEST_CREDENTIALS, FaultProxy, new_bucket, s3_client,
 
 __all__ = [  # fixtures shared with test_audit_archive
     "_logging_restored",
+    "archive_template",
     "cli",
     "clock",
     "environment",

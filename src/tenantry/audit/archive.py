@@ -297,15 +297,18 @@ def _archive_chain(
     progress.chain(chain_id, state.head.seq - state.archived.seq)
     walk, anchor = _ChainWalk(), state.archived
     for events in _objects(_events_after(tenantry, state, cutoff), per_object):
-        # An event that does not follow its predecessor is never signed into the archive.
-        walk.broken, _ = first_break(chain_id, events, anchor=anchor, head=None)
+        # An event that does not follow its predecessor is never signed into the archive:
+        # the chain is archived up to the one before it.
+        walk.broken, read = first_break(chain_id, events, anchor=anchor, head=None)
+        linked = events if walk.broken is None else events[: read - 1]
+        if linked:
+            entry, created = _write_object(archive, linked)
+            walk.entries.append(entry)
+            walk.written += created
+            anchor = Anchor(entry.last_seq, entry.last_hash)
+            progress.archived(len(linked))
         if walk.broken is not None:
             break
-        entry, created = _write_object(archive, events)
-        walk.entries.append(entry)
-        walk.written += created
-        anchor = Anchor(entry.last_seq, entry.last_hash)
-        progress.archived(len(events))
     return walk
 
 
