@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TextIO
+from typing import Literal, TextIO, cast
 
 import structlog
 
@@ -34,8 +34,38 @@ def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(standard_stream("stdout")),
         cache_logger_on_first_use=True,
     )
+
+
+def log_to_stderr() -> None:
+    """Log lines go to standard error, so that standard output carries one document."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(standard_stream("stderr")))
+
+
+def standard_stream(name: Literal["stdout", "stderr"]) -> TextIO:
+    # PrintLogger only writes and flushes, which is all StandardStream does.
+    return cast(TextIO, StandardStream(name))
+
+
+class StandardStream:
+    """`sys.stdout` or `sys.stderr` as it is at each write. A cached logger keeps the file it
+    was made with, and `sys.stdout` is not always the same object for the life of the process
+    (a CLI test runner swaps it for each command and closes its own afterwards)."""
+
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return self._stream().write(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def _stream(self) -> TextIO:
+        stream: TextIO = getattr(sys, self.name)
+        return stream
 
 
 def wants_colours(stream: TextIO) -> bool:

@@ -101,7 +101,7 @@ def assert_whole_chain(tenantry: Tenantry, target: StoreTarget, org_id: str) -> 
         state = uow.audit.chain(org_id)
     assert state is not None
     last = events[-1]
-    assert (state.head.seq, state.head.hash, state.head.last_at) == (
+    assert (state.head.seq, state.head.hash, state.head.latest_at) == (
         last.seq,
         last.hash,
         last.occurred_at,

@@ -199,23 +199,39 @@ def test_placing_nothing_leaves_the_head_where_it_was() -> None:
     assert chained(head, []) == ([], head)
 
 
-def test_an_event_stamped_before_its_predecessor_takes_the_predecessors_time() -> None:
+def test_an_event_stamped_before_its_predecessor_keeps_its_time_and_the_head_the_lag() -> None:
     late, early = event(0, at=AT), event(1, at=AT - timedelta(minutes=3))
     later = event(2, at=AT + timedelta(seconds=1))
 
     linked, head = chained(ChainHead(ORG), [late, early, later])
 
-    assert [e.occurred_at for e in linked] == [AT, AT, AT + timedelta(seconds=1)]
-    assert head.last_at == AT + timedelta(seconds=1)
-    assert linked[1].hash == hash_of(linked[1])  # hashed with the time it was given
+    assert [e.occurred_at for e in linked] == [
+        late.occurred_at,
+        early.occurred_at,
+        later.occurred_at,
+    ]
+    assert (head.latest_at, head.backstep) == (AT + timedelta(seconds=1), timedelta(minutes=3))
+    assert linked[1].hash == hash_of(linked[1])
 
 
-def test_the_heads_time_bounds_the_next_append_too() -> None:
-    _, head = chained(ChainHead(ORG), [event(0, at=AT)])
+def test_the_lag_is_measured_from_the_latest_time_and_never_shrinks() -> None:
+    _, head = chained(ChainHead(ORG), [event(0, at=AT + timedelta(hours=1))])
 
-    [placed], _ = chained(head, [event(1, at=AT - timedelta(days=1))])
+    [placed], behind = chained(head, [event(1, at=AT)])
+    _, caught_up = chained(behind, [event(2, at=AT + timedelta(hours=2))])
 
     assert placed.occurred_at == AT
+    assert behind.backstep == timedelta(hours=1)
+    assert (caught_up.latest_at, caught_up.backstep) == (
+        AT + timedelta(hours=2),
+        timedelta(hours=1),
+    )
+
+
+def test_a_chain_whose_clock_never_runs_backwards_has_no_lag() -> None:
+    _, head = a_chain(4)
+
+    assert head.backstep == timedelta(0)
 
 
 # --- walking a stored chain ------------------------------------------------------------------

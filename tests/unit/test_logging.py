@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from tenantry.logging import configure_logging
+from tenantry.logging import configure_logging, log_to_stderr
 
 ANSI = "\x1b["
 
@@ -53,3 +53,35 @@ def test_no_color_and_force_color_override_the_guess(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("FORCE_COLOR", "1")
     assert ANSI in logged_to(io.StringIO(), monkeypatch)
+
+
+def test_a_cached_logger_writes_to_the_stream_that_is_standard_output_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A CLI runner swaps sys.stdout for each command and closes its own afterwards.
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", first)
+    configure_logging(as_json=True)
+    log = structlog.get_logger()
+    log.info("first.command")
+    first.close()
+    monkeypatch.setattr(sys, "stdout", second)
+
+    log.info("second.command")
+
+    assert '"event": "second.command"' in second.getvalue()
+
+
+def test_log_to_stderr_leaves_standard_output_to_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    configure_logging(as_json=True)
+    log_to_stderr()
+
+    structlog.get_logger().info("while.printing.json")
+
+    assert out.getvalue() == ""
+    assert "while.printing.json" in err.getvalue()

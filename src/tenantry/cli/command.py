@@ -4,12 +4,10 @@ the operator (`SYSTEM`), how a refusal or a store failure ends it, and where it 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-import structlog
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
@@ -20,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.principal import SYSTEM
-from tenantry.logging import configure_logging
+from tenantry.logging import configure_logging, log_to_stderr
 from tenantry.runner import Runner
 from tenantry.settings import Settings
 from tenantry.store.sql.migrate import migrate as run_migrations
@@ -107,7 +105,7 @@ def operator_tenantry(as_json: bool) -> Iterator[Tenantry]:
     """The tenantry an operator command works on, closed when the command is done."""
     settings = load_settings()
     if as_json:  # standard output carries the one document: anything logged goes to stderr
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+        log_to_stderr()
     tenantry = open_tenantry(settings)
     try:
         yield tenantry

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rfc8785
@@ -32,12 +32,15 @@ def chain_of(org_id: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ChainHead:
-    """Where a chain ends: its last `seq` and `hash`, and the time of its last event."""
+    """Where a chain ends: its last `seq` and `hash`; the latest time any of its events
+    carries; and `backstep`, the furthest any event's time lies before an earlier event's
+    (zero while the clocks that stamp the chain never run backwards)."""
 
     chain_id: str
     seq: int = 0
     hash: str = GENESIS
-    last_at: datetime | None = None
+    latest_at: datetime | None = None
+    backstep: timedelta = timedelta(0)
 
 
 def timestamp(moment: datetime) -> str:
@@ -77,20 +80,23 @@ def hash_of(event: AuditEvent) -> str:
 def chained(head: ChainHead, events: Iterable[AuditEvent]) -> tuple[list[AuditEvent], ChainHead]:
     """`events` appended to the chain that ends at `head`, and the chain's new head.
 
-    Time never runs backwards along a chain: an event stamped before its predecessor (two
-    nodes whose clocks disagree, a transaction that took its time) takes the predecessor's
-    time. That keeps a time range one contiguous range of `seq`, which the queries use.
+    Each event keeps the time it was stamped with, even one before its predecessor's (two
+    nodes whose clocks disagree, a clock stepped back): the head remembers how far back any
+    event went, and the time-range queries widen their seq bounds by that much.
     """
     linked: list[AuditEvent] = []
-    seq, previous, last_at = head.seq, head.hash, head.last_at
+    seq, previous = head.seq, head.hash
+    latest_at, backstep = head.latest_at, head.backstep
     for event in events:
         seq += 1
-        at = event.occurred_at if last_at is None else max(event.occurred_at, last_at)
-        placed = replace(event, seq=seq, prev_hash=previous, occurred_at=at)
+        placed = replace(event, seq=seq, prev_hash=previous)
         placed = replace(placed, hash=hash_of(placed))
         linked.append(placed)
-        previous, last_at = placed.hash or GENESIS, at
-    return linked, ChainHead(head.chain_id, seq, previous, last_at)
+        previous = placed.hash or GENESIS
+        if latest_at is None or event.occurred_at > latest_at:
+            latest_at = event.occurred_at
+        backstep = max(backstep, latest_at - event.occurred_at)
+    return linked, ChainHead(head.chain_id, seq, previous, latest_at, backstep)
 
 
 @dataclass(frozen=True, slots=True)

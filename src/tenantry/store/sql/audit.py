@@ -12,7 +12,7 @@ may delete events the archive holds (PostgreSQL enforces both with row-level sec
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,13 +67,15 @@ audit_chains = sa.Table(
     sa.Column("org_id", Id),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("last_at", UtcDateTime),
+    sa.Column("latest_at", UtcDateTime),
+    sa.Column("backstep_us", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("archived_seq", sa.BigInteger, nullable=False),
     sa.Column("archived_hash", sa.String(64), nullable=False),
     sa.Column("start_seq", sa.BigInteger, nullable=False),
     sa.Column("start_hash", sa.String(64), nullable=False),
 )
 
+_NO_SEQ_AFTER = 2**63 - 1  # the largest BIGINT
 _FILTERS = ("actor_id", "resource_type", "resource_id", "action", "request_id")
 
 
@@ -119,10 +121,15 @@ def _row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _head(row: Any) -> ChainHead:
+    backstep = timedelta(microseconds=row.backstep_us)
+    return ChainHead(row.chain_id, row.seq, row.hash, row.latest_at, backstep)
+
+
 def _state(row: Any) -> ChainState:
     return ChainState(
         org_id=row.org_id,
-        head=ChainHead(row.chain_id, row.seq, row.hash, row.last_at),
+        head=_head(row),
         archived=Anchor(row.archived_seq, row.archived_hash),
         start=Anchor(row.start_seq, row.start_hash),
     )
@@ -140,7 +147,13 @@ class SqlAudit:
         self._writes.add_event(unchained_event(draft, at=at, request_id=self._request_id))
 
     def find(self, query: AuditQuery) -> list[AuditEvent]:
-        return [_event(row) for row in self._db.execute(_select(query))]
+        stmt = _select(query)
+        if query.since is not None or query.until is not None:
+            state = self.chain(query.org_id)
+            if state is None:
+                return []
+            stmt = _within_time(stmt, query, state.head.backstep)
+        return [_event(row) for row in self._db.execute(stmt)]
 
     def get(self, org_id: str | None, event_id: str) -> AuditEvent | None:
         column = audit_events.c
@@ -205,35 +218,44 @@ def _select(query: AuditQuery) -> sa.Select[Any]:
         stmt = stmt.where(column.seq < query.before_seq)
     if query.after_seq is not None:
         stmt = stmt.where(column.seq > query.after_seq)
-    stmt = _within_time(stmt, query)
     # Ascending, rows without a seq (which no writer leaves) come first, for the verifier.
     order = column.seq.desc() if query.newest_first else column.seq.asc().nulls_first()
     return stmt.order_by(order).limit(query.limit)
 
 
-def _within_time(stmt: sa.Select[Any], query: AuditQuery) -> sa.Select[Any]:
-    # Time never runs backwards along a chain, so a time range is a seq range: each bound is
-    # found once on the (org, time) index and the rest of the query reads its own index in
-    # seq order from there, however old the range is.
+def _within_time(stmt: sa.Select[Any], query: AuditQuery, backstep: timedelta) -> sa.Select[Any]:
+    """The time filters, and the seq range outside which no event can pass them.
+
+    No event's time lies more than `backstep` before an earlier event's. So every event up to
+    one stamped before `since - backstep` is before `since`, and every event from one stamped
+    at `until + backstep` on is at or after `until`. Each bound is one probe of the (org,
+    time) index; the rest of the query reads its own index in seq order between them, so a
+    page costs the same however old its range or long the chain. While clocks never run
+    backwards, `backstep` is zero and the range is exact.
+    """
     column = audit_events.c
     if query.since is not None:
-        first = (
+        before = (
             sa.select(column.seq)
-            .where(_in_chain(query.org_id), column.occurred_at >= query.since)
-            .order_by(column.occurred_at, column.seq)
-            .limit(1)
-            .scalar_subquery()
-        )
-        stmt = stmt.where(column.seq >= first, column.occurred_at >= query.since)
-    if query.until is not None:
-        last = (
-            sa.select(column.seq)
-            .where(_in_chain(query.org_id), column.occurred_at < query.until)
+            .where(_in_chain(query.org_id), column.occurred_at < query.since - backstep)
             .order_by(column.occurred_at.desc(), column.seq.desc())
             .limit(1)
             .scalar_subquery()
         )
-        stmt = stmt.where(column.seq <= last, column.occurred_at < query.until)
+        stmt = stmt.where(
+            column.seq > sa.func.coalesce(before, 0), column.occurred_at >= query.since
+        )
+    if query.until is not None:
+        after = (
+            sa.select(column.seq)
+            .where(_in_chain(query.org_id), column.occurred_at >= query.until + backstep)
+            .order_by(column.occurred_at, column.seq)
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = stmt.where(
+            column.seq < sa.func.coalesce(after, _NO_SEQ_AFTER), column.occurred_at < query.until
+        )
     return stmt
 
 
@@ -259,7 +281,12 @@ def append_chained(db: sa.Connection, events: list[AuditEvent]) -> None:
         db.execute(
             audit_chains.update()
             .where(audit_chains.c.chain_id == chain_id)
-            .values(seq=moved.seq, hash=moved.hash, last_at=moved.last_at)
+            .values(
+                seq=moved.seq,
+                hash=moved.hash,
+                latest_at=moved.latest_at,
+                backstep_us=moved.backstep // timedelta(microseconds=1),
+            )
         )
 
 
@@ -281,7 +308,6 @@ def _locked_head(db: sa.Connection, chain_id: str, org_id: str | None) -> ChainH
             start_hash=GENESIS,
         )
         .on_conflict_do_update(index_elements=[column.chain_id], set_={"seq": column.seq})
-        .returning(column.seq, column.hash, column.last_at)
+        .returning(audit_chains)
     )
-    row = db.execute(stmt).one()
-    return ChainHead(chain_id, row.seq, row.hash, row.last_at)
+    return _head(db.execute(stmt).one())

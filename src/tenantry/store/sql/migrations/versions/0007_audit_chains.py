@@ -50,7 +50,8 @@ def upgrade() -> None:
         sa.Column("org_id", sa.String(length=40)),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.Column("last_at", sa.DateTime(timezone=True)),
+        sa.Column("latest_at", sa.DateTime(timezone=True)),
+        sa.Column("backstep_us", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("archived_seq", sa.BigInteger(), nullable=False),
         sa.Column("archived_hash", sa.String(length=64), nullable=False),
         sa.Column("start_seq", sa.BigInteger(), nullable=False),
@@ -113,7 +114,7 @@ def _chain_stored_events() -> None:
             )
         bind.execute(
             sa.text(
-                "INSERT INTO audit_chains (chain_id, org_id, seq, hash, last_at, archived_seq,"
+                "INSERT INTO audit_chains (chain_id, org_id, seq, hash, latest_at, archived_seq,"
                 " archived_hash, start_seq, start_hash) VALUES (:chain, :org, :seq, :hash,"
                 " :at, 0, :genesis, 0, :genesis)"
             ),
@@ -122,7 +123,7 @@ def _chain_stored_events() -> None:
                 "org": unchained[0].org_id,
                 "seq": head.seq,
                 "hash": head.hash,
-                "at": head.last_at,
+                "at": head.latest_at,
                 "genesis": GENESIS,
             },
         )
