@@ -50,10 +50,15 @@ class Runner:
         return self.tenantry.deps
 
     def __call__(self, use_case: Callable[[UnitOfWork], T]) -> T:
+        # A caller already known (the operator, or the token's from an earlier call) scopes
+        # the unit of work from the start: on PostgreSQL, row-level security reads it.
+        org_id, user_id = self._scope()
         return run_use_case(
             self.tenantry.store.unit_of_work,
             self._authenticated(use_case),
             clock=self.tenantry.clock,
+            org_id=org_id,
+            user_id=user_id,
             request_id=self.request_id,
             label=self.label,
             actor=self._scope,

@@ -191,13 +191,7 @@ def test_a_commit_that_is_refused_or_never_made_takes_no_seq(store: Store) -> No
     ]
 
 
-def test_a_unit_of_work_appends_again_after_a_rollback(
-    store: Store, request: pytest.FixtureRequest
-) -> None:
-    if request.node.callspec.params["store"] == "postgres":
-        # Known bug: `SqlUnitOfWork.rollback` ends the transaction that held `app.org_id`
-        # but still counts the scope as applied, so the next writes run unscoped.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="scope lost on rollback"))
+def test_a_unit_of_work_appends_again_after_a_rollback(store: Store) -> None:
     draft = make_draft(org_id=new_id("org"))
     with store.unit_of_work(org_id=draft.org_id) as uow:
         uow.audit.append(replace(draft, action="dropped"), at=AT)

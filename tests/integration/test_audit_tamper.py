@@ -242,18 +242,9 @@ def test_an_untouched_organisation_verifies_and_another_ones_tampering_is_not_in
     assert break_of(verified_over_http(api, tampered))[0] == "hash_mismatch"
 
 
-def unscoped_operator_on_postgres(request: pytest.FixtureRequest, target: StoreTarget) -> None:
-    """Known bug: the CLI runs the operator's use cases with no `app.user_id`, so on
-    PostgreSQL row-level security shows it the system chain's head and no other, and none of
-    the system chain's events (which it then reports as cut off at seq 0)."""
-    if target.name == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="operator not scoped"))
-
-
 def test_verify_without_an_organisation_reports_every_chain_and_fails_on_a_broken_one(
-    api: Api, store_target: StoreTarget, cli: Cli, request: pytest.FixtureRequest
+    api: Api, store_target: StoreTarget, cli: Cli
 ) -> None:
-    unscoped_operator_on_postgres(request, store_target)
     untouched, tampered = audited_org(api, store_target), audited_org(api, store_target)
     with tampering(store_target) as db:
         delete_a_middle_row(db, tampered.events)
@@ -280,9 +271,8 @@ def test_verify_without_an_organisation_exits_0_when_every_chain_holds(
 
 
 def test_the_system_chain_is_verified_by_its_name(
-    api: Api, store_target: StoreTarget, cli: Cli, request: pytest.FixtureRequest
+    api: Api, store_target: StoreTarget, cli: Cli
 ) -> None:
-    unscoped_operator_on_postgres(request, store_target)
     api.verified_account()  # signing up and in: account events, of no organisation
 
     [report] = verified_by_cli(cli, "--org", "system", exit_code=0)

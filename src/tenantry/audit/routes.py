@@ -100,7 +100,7 @@ def export_audit_events(
     in the chain's order, read a thousand events at a time. JSON Lines keeps every field as
     hashed; in CSV, `details` is JSON and a cell that a spreadsheet would take for a formula
     starts with `'`."""
-    run(lambda uow: audit.authorize_reading(uow, run.caller, org_id))
+    run(lambda uow: audit.authorize_export(uow, run.caller, org_id, filters))
     events = _events(run, org_id, filters)
     if format == "csv":
         return StreamingResponse(_csv_lines(events), media_type="text/csv")

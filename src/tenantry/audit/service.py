@@ -72,10 +72,23 @@ def list_events(
 ) -> Page[AuditEvent]:
     """Needs `audit:read`. Newest first; a cursor is a position in the chain, so pages stay
     the same while new events arrive (they are ahead of the first page)."""
+    require_permission(uow, principal, org_id, READ, resource_type=AUDIT, resource_id=org_id)
+    return chain_page(uow, org_id, filters, limit=limit, cursor=cursor)
+
+
+def chain_page(
+    uow: UnitOfWork,
+    org_id: str | None,
+    filters: AuditFilters,
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> Page[AuditEvent]:
+    """A page of one chain (`org_id` None: the system chain), newest first, for whoever
+    may read it: the routes check `audit:read` first, the operator reads any chain."""
     check_page_size(limit)
     before = decode_cursor(cursor, org_id) if cursor is not None else None
     query = filters.query(org_id, newest_first=True, before_seq=before, limit=limit + 1)
-    require_permission(uow, principal, org_id, READ, resource_type=AUDIT, resource_id=org_id)
     found = uow.audit.find(query)
     items = found[:limit]
     more = len(found) > limit
@@ -93,8 +106,17 @@ def get_event(uow: UnitOfWork, principal: Principal, org_id: str, event_id: str)
 
 
 def authorize_reading(uow: UnitOfWork, principal: Principal, org_id: str) -> None:
-    """Needs `audit:read`: the check before an export streams, or a chain is verified."""
+    """Needs `audit:read`: the check before a chain is verified."""
     require_permission(uow, principal, org_id, READ, resource_type=AUDIT, resource_id=org_id)
+
+
+def authorize_export(
+    uow: UnitOfWork, principal: Principal, org_id: str, filters: AuditFilters
+) -> None:
+    """Needs `audit:read`, and filters that can match: the checks before an export's answer
+    starts, since a refusal cannot follow its 200."""
+    authorize_reading(uow, principal, org_id)
+    filters.query(org_id)
 
 
 def export_page(
@@ -185,22 +207,27 @@ def _empty_report(uow: UnitOfWork, org_id: str | None) -> ChainReport:
     return ChainReport(chain_id, org_id, 0, 0, 0, broken)
 
 
-def encode_cursor(seq: int, org_id: str) -> str:
-    raw = json.dumps(["audit", org_id, seq]).encode()
+def encode_cursor(seq: int, org_id: str | None) -> str:
+    raw = json.dumps(["audit", chain_of(org_id), seq]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, org_id: str) -> int:
-    """The seq a cursor of this organisation's audit list holds, or `Invalid` `invalid_cursor`."""
+def decode_cursor(cursor: str, org_id: str | None) -> int:
+    """The seq a cursor of this chain's audit list holds, or `Invalid` `invalid_cursor`."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         fields = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, TypeError) as error:
         raise _invalid_cursor() from error
     match fields:
-        case ["audit", str(org), int(seq)] if org == org_id and 0 < seq < 2**63:
+        case ["audit", str(chain), int(seq)] if _a_seq(seq) and chain == chain_of(org_id):
             return seq
     raise _invalid_cursor()
+
+
+def _a_seq(value: int) -> bool:
+    # JSON's `true` is an int to Python; no cursor holds one.
+    return not isinstance(value, bool) and 0 < value < 2**63
 
 
 def _invalid_cursor() -> Invalid:

@@ -32,7 +32,9 @@ OrgOpt = Annotated[
 
 @audit_app.command("list")
 def audit_list(
-    org: Annotated[str, typer.Option("--org", help="The organisation's id (org_…).")],
+    org: Annotated[
+        str, typer.Option("--org", help=f"The organisation's id (org_…), or `{SYSTEM_CHAIN}`.")
+    ],
     since: Annotated[
         datetime | None, typer.Option("--from", help="Inclusive, UTC unless a zone is given.")
     ] = None,
@@ -44,9 +46,13 @@ def audit_list(
     outcome: Annotated[Outcome | None, typer.Option("--outcome")] = None,
     action: Annotated[str | None, typer.Option("--action")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="The next page, as the last one named it.")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """An organisation's newest events, with the filters of GET .../audit-events."""
+    """A chain's newest events, with the filters and cursor of GET .../audit-events."""
+    org_id = None if org == SYSTEM_CHAIN else org
     filters = AuditFilters(
         since=_utc(since),
         until=_utc(until),
@@ -57,10 +63,16 @@ def audit_list(
         outcome=outcome,
         action=action,
     )
-    query = filters.query(org, newest_first=True, limit=limit)
     with operator_tenantry(as_json) as tenantry:
-        found = run(tenantry, lambda uow: _bound(uow, org).audit.find(query))
-    listing = PageOut[AuditEventOut](items=[AuditEventOut.of(event) for event in found])
+        page = run(
+            tenantry,
+            lambda uow: audit.chain_page(
+                _bound(uow, org_id), org_id, filters, limit=limit, cursor=cursor
+            ),
+        )
+    listing = PageOut[AuditEventOut](
+        items=[AuditEventOut.of(event) for event in page.items], next_cursor=page.next_cursor
+    )
     show_list(
         listing,
         as_json=as_json,
@@ -78,6 +90,8 @@ def audit_list(
             for e in listing.items
         ],
     )
+    if page.next_cursor is not None and not as_json:
+        err.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
 
 
 @audit_app.command("verify")

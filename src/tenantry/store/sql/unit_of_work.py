@@ -97,6 +97,7 @@ class SqlUnitOfWork:
         intents, events = self._writes.take()
         if not intents and not events:
             connection.rollback()  # nothing to write: end the read transaction
+            self._applied = (None, None)  # a later bind scopes the next one
             return
         try:
             self._begin_writing(connection)
@@ -109,6 +110,7 @@ class SqlUnitOfWork:
             connection.commit()
         except DBAPIError as error:
             raise Unavailable("the change could not be saved", code="commit_failed") from error
+        self._applied = (None, None)  # a later bind scopes the next transaction
 
     def _begin_writing(self, connection: sa.Connection) -> None:
         if connection.dialect.name != "sqlite":
@@ -122,6 +124,13 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self._writes.take()
         self._require_connection().rollback()
+        self._rescope()
+
+    def _rescope(self) -> None:
+        # The `app.*` settings were local to the transaction that ended; the next one (begun
+        # by the next statement) must be scoped the same, or row-level security hides its rows.
+        self._applied = (None, None)
+        self.bind()
 
     def __exit__(
         self,
