@@ -210,7 +210,7 @@ def fill(admin: sa.Engine, n: int) -> float:
                 org_id=ORG,
                 seq=n,
                 hash=last,
-                last_at=END,
+                latest_at=END,
                 archived_seq=0,
                 archived_hash=GENESIS,
                 start_seq=0,

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from tenantry.audit.ports import AuditQuery
 from tenantry.cli import app as cli_app
-from tenantry.domain.audit import ActorType, AuditDraft, AuditEvent, EventType, Outcome
+from tenantry.domain.audit import AuditDraft, AuditEvent
+from tenantry.domain.audit_chain import event_from_fields
 from tenantry.settings import Settings
 from tenantry.store.open import Store
 from tests import access_builders as access
@@ -84,24 +85,7 @@ def exported_lines(api: Api, account: Account, **params: Any) -> list[dict[str, 
 
 def event_of(item: dict[str, Any]) -> AuditEvent:
     """An event as the API shows it, read back into the domain's shape (for `hash_of`)."""
-    return AuditEvent(
-        event_id=item["event_id"],
-        org_id=item["org_id"],
-        occurred_at=datetime.fromisoformat(item["occurred_at"]),
-        event_type=EventType(item["event_type"]),
-        action=item["action"],
-        outcome=Outcome(item["outcome"]),
-        actor_id=item["actor_id"],
-        actor_type=ActorType(item["actor_type"]),
-        resource_type=item["resource_type"],
-        resource_id=item["resource_id"],
-        reason=item["reason"],
-        details=item["details"],
-        request_id=item["request_id"],
-        seq=item["seq"],
-        prev_hash=item["prev_hash"],
-        hash=item["hash"],
-    )
+    return event_from_fields(item)
 
 
 def iso(moment: datetime) -> str:

@@ -743,3 +743,31 @@ def test_prune_keeps_the_days_younger_than_asked(
     assert mine.before_day == DAY_2
     assert mine.through.seq == (left[0].seq or 0) - 1
     assert verify_archive(tenantry, open_archive(url, tenantry.settings)).ok
+
+
+def test_a_clock_that_ran_ahead_holds_the_rest_of_its_chain_back_and_nothing_is_skipped(
+    api: Api, tenantry: Tenantry, store_target: StoreTarget, clock: TestClock, url: str
+) -> None:
+    owner, org = api.owner_with_org()  # DAY_1
+    clock.advance(days=2)  # a node whose clock is two days ahead: DAY_3
+    owner = api.switch_org(owner, org["id"])
+    made_role(api, owner, "Ahead", ["site:publish"])
+    clock.advance(days=-2)  # and the right time again: DAY_1
+    owner = api.switch_org(owner, org["id"])
+    made_role(api, owner, "Behind", ["site:publish"])
+    stored = stored_events(store_target, org["id"])
+    ahead = next(e for e in stored if e.occurred_at.date() == DAY_3)
+    clock.advance(days=3)  # DAY_4
+
+    run = service_run(tenantry, url, DAY_3)
+    pruned = prune_archived(tenantry, open_archive(url, tenantry.settings), after_days=0)
+
+    assert run.broken == ()  # a time out of order is no break in the chain
+    # Archived: the events before the one stamped DAY_3, not the DAY_1 ones after it.
+    assert chain_state(tenantry, org["id"]).archived.seq == (ahead.seq or 0) - 1
+    [mine] = [p for p in pruned if p.chain_id == org["id"]]
+    assert mine.through.seq == (ahead.seq or 0) - 1
+    left = stored_events(store_target, org["id"])
+    assert [e.seq for e in left] == [e.seq for e in stored if (e.seq or 0) >= (ahead.seq or 0)]
+    assert any(e.occurred_at.date() == DAY_1 for e in left)  # the late DAY_1 events stay
+    assert verify_archive(tenantry, open_archive(url, tenantry.settings)).ok

@@ -24,7 +24,7 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -35,8 +35,8 @@ import rfc8785
 from tenantry.archive.files import FolderArchive
 from tenantry.archive.ports import Archive
 from tenantry.audit.schemas import event_json
-from tenantry.domain.audit import ActorType, AuditEvent, EventType, Outcome
-from tenantry.domain.audit_chain import SYSTEM_CHAIN, chain_of
+from tenantry.domain.audit import AuditEvent
+from tenantry.domain.audit_chain import SYSTEM_CHAIN, chain_of, event_from_fields
 from tenantry.domain.errors import Invalid
 from tenantry.domain.model import SigningKey
 from tenantry.settings import Settings
@@ -167,24 +167,7 @@ def _event(fields: Any) -> AuditEvent:
         raise ValueError("not the fields of an event")
     if not isinstance(fields["details"], dict):
         raise TypeError("details is not an object")
-    return AuditEvent(
-        event_id=fields["event_id"],
-        org_id=fields["org_id"],
-        occurred_at=datetime.fromisoformat(fields["occurred_at"]),
-        event_type=EventType(fields["event_type"]),
-        action=fields["action"],
-        outcome=Outcome(fields["outcome"]),
-        actor_id=fields["actor_id"],
-        actor_type=ActorType(fields["actor_type"]),
-        resource_type=fields["resource_type"],
-        resource_id=fields["resource_id"],
-        reason=fields["reason"],
-        details=fields["details"],
-        request_id=fields["request_id"],
-        seq=fields["seq"],
-        prev_hash=fields["prev_hash"],
-        hash=fields["hash"],
-    )
+    return event_from_fields(fields)
 
 
 def digest_payload(digest: Digest) -> bytes:

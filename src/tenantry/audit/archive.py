@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import groupby
+from itertools import groupby, takewhile
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from tenantry.archive import (
@@ -313,11 +313,17 @@ def _archive_chain(
 
 
 def _events_after(tenantry: Tenantry, state: ChainState, cutoff: datetime) -> Iterator[AuditEvent]:
+    """The chain's events after its mark, in seq order, up to the first one stamped at or
+    after `cutoff`: a clock that ran ahead holds the rest back until that day is over, so
+    the archive never skips a seq."""
     org_id, seq = state.org_id, state.archived.seq
     while True:
-        query = AuditQuery(org_id=org_id, after_seq=seq, until=cutoff, limit=WALK_PAGE)
+        query = AuditQuery(org_id=org_id, after_seq=seq, limit=WALK_PAGE)
         page = _as_operator(tenantry, lambda uow: uow.audit.find(query), org_id=org_id)  # noqa: B023
-        yield from page
+        for event in page:
+            if event.occurred_at >= cutoff:
+                return
+            yield event
         if len(page) < WALK_PAGE:
             return
         seq = page[-1].seq or seq
@@ -719,7 +725,9 @@ def _prune(tenantry: Tenantry, archive: Archive, after_days: int) -> list[Pruned
     pruned = []
     ordered = sorted(report.entries, key=lambda entry: (entry.chain_id, entry.first_seq))
     for chain_id, listed in groupby(ordered, key=lambda entry: entry.chain_id):
-        old = [entry for entry in listed if entry.day < before.isoformat()]
+        # Days in seq order, up to the first that is not old enough: an object of a later
+        # day between old ones (a clock that ran ahead) keeps every event after it.
+        old = list(takewhile(lambda entry: entry.day < before.isoformat(), listed))
         state = states[chain_id]
         if old and old[-1].last_seq > state.start.seq:
             through = Anchor(old[-1].last_seq, old[-1].last_hash)

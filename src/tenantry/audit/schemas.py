@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from tenantry.audit.service import ChainReport
 from tenantry.domain.audit import ActorType, AuditEvent, EventType, Outcome
-from tenantry.domain.audit_chain import timestamp
+from tenantry.domain.audit_chain import canonical_fields
 
 
 class AuditEventOut(BaseModel):
@@ -17,7 +17,8 @@ class AuditEventOut(BaseModel):
     org_id: str | None = Field(description="The organisation; null for the system chain.")
     seq: int | None = Field(description="The event's place in its organisation's chain: 1, 2, …")
     occurred_at: datetime = Field(
-        description="UTC, microseconds. Never earlier than the event before it in the chain."
+        description="UTC, microseconds: as stamped, so a clock that ran back may put it before "
+        "the event before it."
     )
     event_type: EventType = Field(description="The kind of event (docs/audit.md).")
     action: str = Field(description="The operation: `team.create`, `auth.login`, or a permission.")
@@ -36,46 +37,14 @@ class AuditEventOut(BaseModel):
 
     @classmethod
     def of(cls, event: AuditEvent) -> AuditEventOut:
-        return cls(
-            event_id=event.event_id,
-            org_id=event.org_id,
-            seq=event.seq,
-            occurred_at=event.occurred_at,
-            event_type=event.event_type,
-            action=event.action,
-            outcome=event.outcome,
-            actor_id=event.actor_id,
-            actor_type=event.actor_type,
-            resource_type=event.resource_type,
-            resource_id=event.resource_id,
-            reason=event.reason,
-            details=event.details,
-            request_id=event.request_id,
-            prev_hash=event.prev_hash,
-            hash=event.hash,
-        )
+        return cls.model_validate(event, from_attributes=True)
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:
-    """An event as one line of an export: the shape of `AuditEventOut`, time as it is hashed."""
-    return {
-        "event_id": event.event_id,
-        "org_id": event.org_id,
-        "seq": event.seq,
-        "occurred_at": timestamp(event.occurred_at),
-        "event_type": event.event_type.value,
-        "action": event.action,
-        "outcome": event.outcome.value,
-        "actor_id": event.actor_id,
-        "actor_type": event.actor_type.value,
-        "resource_type": event.resource_type,
-        "resource_id": event.resource_id,
-        "reason": event.reason,
-        "details": event.details,
-        "request_id": event.request_id,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+    """An event as one line of an export: every field as it is hashed, and the hash, in the
+    order of `AuditEventOut` (the CSV's columns)."""
+    fields = {**canonical_fields(event), "hash": event.hash}
+    return {name: fields[name] for name in AuditEventOut.model_fields}
 
 
 class ChainBreakOut(BaseModel):

@@ -30,8 +30,16 @@ def list_audit_events(
     """Newest first; every filter given must hold (`since` inclusive, `until` exclusive,
     both aware datetimes)."""
     query = {
-        **_filters(since, until, actor_id, event_type, resource_type, resource_id, outcome),
-        **({"action": action} if action is not None else {}),
+        **_filters(
+            since=since,
+            until=until,
+            actor_id=actor_id,
+            event_type=event_type,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            outcome=outcome,
+            action=action,
+        ),
         **paging(limit, cursor),
     }
     path = org_path(org_id, "audit-events")
@@ -46,14 +54,25 @@ def export_audit_events(
     until: datetime | None = None,
     actor_id: str | None = None,
     event_type: str | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    outcome: str | None = None,
     action: str | None = None,
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> Call[str]:
     """Every matching event, oldest first, as the server streams it: JSON Lines or CSV text
-    (`AuditEvent.lines` parses the former)."""
+    (`AuditEvent.lines` parses the former). The filters are the list's."""
     query = {
-        **_filters(since, until, actor_id, event_type, None, None, None),
-        **({"action": action} if action is not None else {}),
+        **_filters(
+            since=since,
+            until=until,
+            actor_id=actor_id,
+            event_type=event_type,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            outcome=outcome,
+            action=action,
+        ),
         "format": format,
     }
     path = org_path(org_id, "audit-events", "export")
@@ -76,21 +95,12 @@ def _text(response: httpx.Response) -> str:
 
 
 def _filters(
-    since: datetime | None,
-    until: datetime | None,
-    actor_id: str | None,
-    event_type: str | None,
-    resource_type: str | None,
-    resource_id: str | None,
-    outcome: str | None,
+    *, since: datetime | None, until: datetime | None, **exact: str | None
 ) -> dict[str, str]:
+    # `from` and `to` are Python keywords, hence `since` and `until`.
     given = {
         "from": since.isoformat() if since is not None else None,
         "to": until.isoformat() if until is not None else None,
-        "actor_id": actor_id,
-        "event_type": event_type,
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "outcome": outcome,
+        **exact,
     }
     return {name: value for name, value in given.items() if value is not None}

@@ -13,14 +13,14 @@ Pure: no I/O. The stores call `chained` while they hold their chain's head; veri
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rfc8785
 
-from tenantry.domain.audit import AuditEvent
+from tenantry.domain.audit import ActorType, AuditEvent, EventType, Outcome
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"  # the chain of events that belong to no organisation
@@ -67,6 +67,29 @@ def canonical_fields(event: AuditEvent) -> dict[str, Any]:
         "resource_type": event.resource_type,
         "seq": event.seq,
     }
+
+
+def event_from_fields(fields: Mapping[str, Any]) -> AuditEvent:
+    """The event that `canonical_fields` (with `hash`) shows, read back: an export's line,
+    an archive's, the API's JSON."""
+    return AuditEvent(
+        event_id=fields["event_id"],
+        org_id=fields["org_id"],
+        occurred_at=datetime.fromisoformat(fields["occurred_at"]),
+        event_type=EventType(fields["event_type"]),
+        action=fields["action"],
+        outcome=Outcome(fields["outcome"]),
+        actor_id=fields["actor_id"],
+        actor_type=ActorType(fields["actor_type"]),
+        resource_type=fields["resource_type"],
+        resource_id=fields["resource_id"],
+        reason=fields["reason"],
+        details=fields["details"],
+        request_id=fields["request_id"],
+        seq=fields["seq"],
+        prev_hash=fields["prev_hash"],
+        hash=fields["hash"],
+    )
 
 
 def canonical_bytes(event: AuditEvent) -> bytes:

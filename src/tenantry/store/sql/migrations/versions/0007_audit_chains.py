@@ -150,6 +150,8 @@ _EVENT_COLUMNS = (
 
 
 def _event(row: Any) -> AuditEvent:
+    # The row as this revision knows it, not the store's mapping, which follows later
+    # revisions. `chained` is the domain's own: a chain's hashes never change form.
     return AuditEvent(
         event_id=row.event_id,
         org_id=row.org_id,
