@@ -212,3 +212,17 @@ def test_the_cli_lists_the_system_chain_by_its_name(
     assert [i["event_id"] for i in listed] == [e.event_id for e in reversed(stored)]
     assert {i["org_id"] for i in listed} == {None}
     assert "auth.login" in {i["action"] for i in listed}
+
+
+def test_the_cli_names_an_organisation_by_its_slug_too(
+    api: Api, history: History, cli: None
+) -> None:
+    slug = api.client.get(f"/v1/organisations/{history.org_id}", headers=history.owner.auth)
+    assert slug.status_code == 200, slug.text
+
+    by_slug = cli_listing(slug.json()["slug"], "--limit", "5")
+    unknown = CliRunner().invoke(cli_app, ["audit", "list", "--org", "no-such-shop"])
+
+    assert by_slug == cli_listing(history.org_id, "--limit", "5")
+    assert unknown.exit_code == 1
+    assert "error organisation_not_found:" in unknown.output

@@ -20,21 +20,18 @@ from tenantry.domain.audit import EventType, Outcome
 from tenantry.domain.audit_chain import SYSTEM_CHAIN
 from tenantry.domain.paging import MAX_PAGE_SIZE
 from tenantry.http.wire import Page as PageOut
+from tenantry.organisations import service as orgs
 from tenantry.unit_of_work import UnitOfWork
 
 audit_app = commands("The audit log: list events, verify the hash chains, archive them.")
 
-OrgOpt = Annotated[
-    str | None,
-    typer.Option("--org", help=f"The organisation's id (org_…), or `{SYSTEM_CHAIN}`."),
-]
+_ORG_HELP = f"The organisation: its slug or id (org_…); `{SYSTEM_CHAIN}` for the system chain."
+OrgOpt = Annotated[str | None, typer.Option("--org", help=_ORG_HELP)]
 
 
 @audit_app.command("list")
 def audit_list(
-    org: Annotated[
-        str, typer.Option("--org", help=f"The organisation's id (org_…), or `{SYSTEM_CHAIN}`.")
-    ],
+    org: Annotated[str, typer.Option("--org", help=_ORG_HELP)],
     since: Annotated[
         datetime | None, typer.Option("--from", help="Inclusive, UTC unless a zone is given.")
     ] = None,
@@ -52,7 +49,6 @@ def audit_list(
     as_json: AsJson = False,
 ) -> None:
     """A chain's newest events, with the filters and cursor of GET .../audit-events."""
-    org_id = None if org == SYSTEM_CHAIN else org
     filters = AuditFilters(
         since=_utc(since),
         until=_utc(until),
@@ -64,6 +60,7 @@ def audit_list(
         action=action,
     )
     with operator_tenantry(as_json) as tenantry:
+        org_id = _chain_org(tenantry, org)
         page = run(
             tenantry,
             lambda uow: audit.chain_page(
@@ -121,7 +118,7 @@ def audit_verify(
 
 def _verify(tenantry: Tenantry, org: str | None) -> list[ChainReport]:
     if org is not None:
-        org_id = None if org == SYSTEM_CHAIN else org
+        org_id = _chain_org(tenantry, org)
         return [run(tenantry, lambda uow: audit.verify_chain(_bound(uow, org_id), org_id))]
     states = run(tenantry, lambda uow: uow.audit.chains())
     reports = []
@@ -149,6 +146,16 @@ def _show_reports(reports: list[ChainReport], *, as_json: bool) -> None:
         )
     if not reports:
         out.print("no audit events yet")
+
+
+def _chain_org(tenantry: Tenantry, ref: str) -> str | None:
+    """The organisation whose chain `--org` names (None: the system chain). An id is taken as
+    it is, so that a deleted organisation's chain can still be read and verified."""
+    if ref == SYSTEM_CHAIN:
+        return None
+    if ref.startswith("org_"):
+        return ref
+    return run(tenantry, lambda uow: orgs.resolve_organisation(uow, ref).id)
 
 
 def _bound(uow: UnitOfWork, org_id: str | None) -> UnitOfWork:
