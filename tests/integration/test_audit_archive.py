@@ -771,3 +771,24 @@ def test_a_clock_that_ran_ahead_holds_the_rest_of_its_chain_back_and_nothing_is_
     assert [e.seq for e in left] == [e.seq for e in stored if (e.seq or 0) >= (ahead.seq or 0)]
     assert any(e.occurred_at.date() == DAY_1 for e in left)  # the late DAY_1 events stay
     assert verify_archive(tenantry, open_archive(url, tenantry.settings)).ok
+
+
+def test_a_digest_verifies_by_hand_with_a_key_from_the_published_jwks(
+    api: Api, tenantry: Tenantry, world: World, folder: Path, url: str
+) -> None:
+    # What an auditor without tenantry does: the JWS header names the key, the JWKS has it.
+    service_run(tenantry, url, DAY_3)
+    token = (folder / digest_key(1)).read_text()
+    published = api.client.get("/.well-known/jwks.json").json()["keys"]
+
+    header = jwt.get_unverified_header(token)
+    [jwk] = [key for key in published if key["kid"] == header["kid"]]
+    claims = jwt.api_jws.decode(token, key=jwt.PyJWK(jwk), algorithms=[header["alg"]])
+
+    digest = json.loads(claims)
+    assert header["typ"] == DIGEST_TYPE
+    assert digest["number"] == 1
+    listed = {entry["key"]: entry["sha256"] for entry in digest["objects"]}
+    assert listed, digest
+    for key, sha256 in listed.items():
+        assert sha256_hex((folder / key).read_bytes()) == sha256
