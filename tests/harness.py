@@ -170,6 +170,16 @@ class Mailbox:
                 return found.group(1)
         raise AssertionError(f"no {path} link was mailed to {address}")
 
+    def last_invitation_token(self, address: str) -> str:
+        """The token of the last invitation link (`/invitations/{token}`) mailed to `address`."""
+        for message in reversed(self.messages_to(address)):
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None
+            found = re.search(r"/invitations/([A-Za-z0-9_.%-]+)", body.get_content())
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no invitation link was mailed to {address}")
+
 
 def smtp_mailer(port: int, **options: Any) -> SmtpMailer:
     """A real SMTP mailer for a port on loopback (a closed one, to see sends fail)."""

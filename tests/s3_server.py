@@ -1,5 +1,6 @@
 """S3 for the tests: moto in server mode on loopback (a real HTTP endpoint, one per session of
-a worker), and a proxy that puts faults between boto3 and it.
+a worker, shared with the other AWS services' tests: tests/moto_server.py), and a proxy that
+puts faults between boto3 and it.
 
 `TENANTRY_TEST_S3_ENDPOINT_URL` points the tests at an S3 you run instead (MinIO, with the
 credentials in the usual AWS variables). With CI=true an S3 that cannot be had fails the run;
@@ -11,22 +12,19 @@ Use from a test module: `from tests.s3_server import s3_endpoint`.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import os
 import re
 import secrets
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.moto_server import HOST, TEST_CREDENTIALS, shared_moto
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,15 +34,6 @@ HOW_TO_ENABLE = (
     f"install the test extras (pip install -e '.[test]', which brings moto[server]) or set "
     f"{ENV_URL} to an S3 endpoint"
 )
-STARTUP_SECONDS = 30.0
-HOST = "127.0.0.1"
-# Credentials moto takes (it checks none) and a region; nothing leaves loopback.
-TEST_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 
 @pytest.fixture(scope="session")
@@ -54,28 +43,8 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
-        _unavailable("moto[server] is not installed")
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    port = _free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=os.environ | TEST_CREDENTIALS,
-        )
-    try:
-        url = f"http://{HOST}:{port}"
-        _wait_until_answering(url, process, log)
+    with shared_moto(tmp_path_factory, unavailable=_unavailable) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def s3_client(endpoint: str) -> S3Client:
@@ -99,37 +68,10 @@ def new_bucket(endpoint: str) -> str:
     return name
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"S3 (moto) is required when CI=true: {reason}", pytrace=False)
     pytest.skip(f"S3 tests skipped: {reason}; {HOW_TO_ENABLE}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    # A real process starts in its own time: poll until it answers any HTTP request.
-    parts = urlsplit(url)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        connection = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=2)
-        try:
-            connection.request("GET", "/")
-            connection.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            connection.close()
-    tail = log.read_text(errors="replace")[-3000:]
-    _unavailable(f"moto did not start on {url} (exit code {process.poll()}):\n{tail}")
 
 
 # --- faults ---------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ class AccountPolicy:
     signup_reveals_existing: bool = False
     # New accounts may have addresses at special-use domains (.test, .local, localhost...).
     allow_special_use_email_domains: bool = True
+    invitation_ttl: timedelta = timedelta(days=7)
+    invitations_per_org_per_day: int = 500
+    invitation_resends: int = 5  # how often one invitation may be sent again
 
 
 @dataclass(frozen=True, slots=True)

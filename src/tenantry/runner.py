@@ -46,6 +46,11 @@ class Runner:
         return self._principal
 
     @property
+    def caller_if_any(self) -> Principal | None:
+        """The caller, when the request carried a bearer token (checked by `run`)."""
+        return self._principal
+
+    @property
     def deps(self) -> ServiceDeps:
         return self.tenantry.deps
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tenantry.tokens.jwks import (
@@ -66,12 +76,7 @@ class TrustedIssuer(BaseModel):
     @field_validator("issuer", "jwks_url")
     @classmethod
     def _https_unless_loopback(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if not parts.hostname or parts.username is not None or parts.password is not None:
-            raise ValueError(f"{url!r} is not an absolute URL with a host (and no credentials)")
-        if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
-            return url
-        raise ValueError(f"{url!r} must be https (plain http only on a loopback address)")
+        return https_unless_loopback(url)
 
     @field_validator("algorithms")
     @classmethod
@@ -93,6 +98,16 @@ class TrustedIssuer(BaseModel):
                 "(checked against `client_id`), exactly one"
             )
         return self
+
+
+def https_unless_loopback(url: str) -> str:
+    """`url` if it is https, or plain http to a loopback address; else ValueError."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r} is not an absolute URL with a host (and no credentials)")
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        return url
+    raise ValueError(f"{url!r} must be https (plain http only on a loopback address)")
 
 
 def _is_loopback(host: str) -> bool:
@@ -120,6 +135,53 @@ def _trusted_issuers_document(value: Any) -> Any:
         return json.loads(text)
     except ValueError as error:
         raise ValueError(f"not a JSON list of issuers: {error}") from error
+
+
+# --- SES (docs/configuration.md, "Email") ---------------------------------------------------
+
+# What SES allows in a configuration set's name, and in a message tag's name and value.
+_SES_CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SES_TAG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_AWS_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def _aws_region(region: str) -> str:
+    if not _AWS_REGION.fullmatch(region) or len(region) > 32:
+        raise ValueError(f"{region!r} is not an AWS region name (such as eu-west-1)")
+    return region
+
+
+def _ses_configuration_set(name: str) -> str:
+    if not _SES_CONFIGURATION_SET.fullmatch(name):
+        raise ValueError(
+            f"{name!r} is not an SES configuration set name: 1 to 64 ASCII letters, digits, _ or -"
+        )
+    return name
+
+
+def _ses_tags_document(value: Any) -> Any:
+    """TENANTRY_SES_TAGS as given: a JSON object of names to values."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value) if value.strip() else {}
+    except ValueError as error:
+        raise ValueError(f'not a JSON object such as {{"app": "tenantry"}}: {error}') from error
+
+
+def _ses_tags(tags: dict[str, str]) -> dict[str, str]:
+    refused = [text for pair in tags.items() for text in pair if not _SES_TAG_TEXT.fullmatch(text)]
+    if refused:
+        raise ValueError(
+            f"{', '.join(map(repr, refused))} refused: an SES tag name or value is 1 to 256 "
+            "ASCII letters, digits, _ or -"
+        )
+    return tags
+
+
+SesTags = Annotated[
+    dict[str, str], NoDecode, BeforeValidator(_ses_tags_document), AfterValidator(_ses_tags)
+]
 
 
 class Settings(BaseSettings):
@@ -170,7 +232,7 @@ class Settings(BaseSettings):
     # Registrations per user in any 24 hours; the next one is 429 `organisation_limit_reached`.
     max_organisations_per_user_per_day: int = Field(10, ge=1)
 
-    mailer: Literal["console", "files", "smtp"] = "console"
+    mailer: Literal["console", "files", "smtp", "ses"] = "console"
     mail_dir: Path = Path("./tenantry-mail")
     mail_from: str = "tenantry <no-reply@localhost>"
     smtp_host: str = "127.0.0.1"
@@ -178,6 +240,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    # SES (the `aws` extra). Credentials come from the usual AWS chain; so does the region when
+    # this names none.
+    ses_region: Annotated[str, AfterValidator(_aws_region)] | None = None
+    ses_configuration_set: Annotated[str, AfterValidator(_ses_configuration_set)] | None = None
+    # Tags on every message (for the configuration set's event destinations); env as JSON.
+    ses_tags: SesTags = Field(default_factory=dict)
+    # Another SES than AWS's (moto, an SES-compatible service). The messages carry live links:
+    # https, or plain http on loopback only.
+    ses_endpoint_url: Annotated[str, AfterValidator(https_unless_loopback)] | None = None
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_poll_seconds: float = Field(2.0, gt=0)
 
@@ -260,7 +331,7 @@ class Settings(BaseSettings):
         if self.mailer == "console":
             raise ValueError(
                 "TENANTRY_MAILER=console prints live sign-in links into the logs; "
-                "use smtp or files in production"
+                "use smtp, ses or files in production"
             )
         if self.mailer == "smtp" and self.smtp_username and self.smtp_tls == "none":
             raise ValueError("SMTP credentials without TLS are refused in production")

@@ -15,6 +15,7 @@ from typing import Protocol, Self
 from tenantry.accounts.ports import OneTimeTokensRepository, UsersRepository
 from tenantry.audit.ports import AuditRepository
 from tenantry.identities.ports import IdentityLinksRepository
+from tenantry.invitations.ports import InvitationsRepository
 from tenantry.jobs.ports import JobsRepository
 from tenantry.keys.ports import SigningKeysRepository
 from tenantry.organisations.ports import MembershipsRepository, OrganisationsRepository
@@ -58,6 +59,8 @@ class Repositories(Protocol):
     def team_memberships(self) -> TeamMembershipsRepository: ...
     @property
     def identity_links(self) -> IdentityLinksRepository: ...
+    @property
+    def invitations(self) -> InvitationsRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

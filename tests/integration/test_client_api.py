@@ -47,6 +47,7 @@ from tenantry.client import (
     calls_access,
     calls_account,
     calls_audit,
+    calls_invitations,
     calls_org,
 )
 from tenantry.client.calls import Call
@@ -188,7 +189,7 @@ def builders() -> dict[str, Callable[..., Call[Any]]]:
     """Every endpoint's builder, by name."""
     return {
         name: build
-        for module in (calls_account, calls_org, calls_access, calls_audit)
+        for module in (calls_account, calls_org, calls_access, calls_audit, calls_invitations)
         for name, build in inspect.getmembers(module, inspect.isfunction)
         if build.__module__ == module.__name__ and name[0] != "_"
     }
@@ -244,6 +245,9 @@ SENT_ONCE = {  # the POSTs and PATCHes that write: a 503 or a broken connection 
     "update_team",
     "add_team_member",
     "change_team_role",
+    "create_invitation",
+    "resend_invitation",
+    "accept_invitation",
 }
 
 
@@ -884,3 +888,42 @@ def test_an_account_signs_up_verifies_its_email_and_resets_its_password(
     assert (verified.id, verified.email_verified) == (made.id, True)
     assert used.value.status == 410
     assert (me.id, me.email_verified, me.created_at) == (made.id, True, made.created_at)
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_an_invitation_is_made_listed_resent_previewed_accepted_and_revoked(
+    mailing_server: MailingServer, kind: str
+) -> None:
+    server, mailbox = mailing_server.served, mailing_server.mailbox
+    email, other = unique_email("ivy"), unique_email("otto")
+    with a_client(kind, server.base) as tenantry:
+        org = an_org(server, tenantry)
+        owner = org.owner.token
+        made = tenantry.create_invitation(owner, org.id, email, org_role="ADMIN")
+        resent = tenantry.resend_invitation(owner, org.id, made.value.id)
+        mailed = links_mailed(mailbox, email, "/invitations/")
+        token = mailbox.last_invitation_token(email)
+        preview = tenantry.preview_invitation(token)
+        accepted = tenantry.accept_invitation(token, name="Ivy", password=PASSWORD)
+        with pytest.raises(Conflict) as again:
+            tenantry.accept_invitation(token, name="Ivy", password=PASSWORD)
+        second = tenantry.create_invitation(owner, org.id, other)
+        revoked = tenantry.revoke_invitation(owner, org.id, second.value.id)
+        listed = tenantry.list_invitations(owner, org.id, status="ACCEPTED")
+        read = tenantry.get_invitation(owner, org.id, made.value.id)
+
+    assert made.value.status == "PENDING"
+    assert made.epoch > 0
+    assert resent.resend_count == 1
+    assert len(mailed) == 2  # the invitation, and the resend with a new link
+    assert (preview.organisation_name, preview.org_role, preview.status) == (
+        "Acme",
+        "ADMIN",
+        "PENDING",
+    )
+    assert accepted.invitation.status == "ACCEPTED"
+    assert accepted.tokens.organisation_id == org.id
+    assert again.value.code == "invitation_accepted"
+    assert revoked.status == "REVOKED"
+    assert [i.id for i in listed.items] == [made.value.id]
+    assert read.accepted_by == accepted.invitation.accepted_by

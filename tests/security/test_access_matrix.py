@@ -51,6 +51,7 @@ from tests.harness import (
     audit_events,
     build_tenantry,
     test_settings,
+    unique_email,
     unique_slug,
 )
 from tests.org_builders import stored_membership, stored_organisation
@@ -109,6 +110,11 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/audit-events/export"):               (200, 200, 403, 403, 403, 403, 404, 401, 404),
     ("GET",    "/audit-events/verify"):               (200, 200, 403, 403, 403, 403, 404, 401, 404),
     ("GET",    "/audit-events/{event_id}"):           (200, 200, 403, 403, 403, 403, 404, 401, 404),
+    ("GET",    "/invitations"):                       (200, 200, 403, 403, 403, 403, 404, 401, 404),
+    ("POST",   "/invitations"):                       (201, 201, 403, 403, 403, 403, 404, 401, 404),
+    ("GET",    "/invitations/{invitation_id}"):       (200, 200, 403, 403, 403, 403, 404, 401, 404),
+    ("POST",   "/invitations/{invitation_id}/resend"): (200, 200, 403, 403, 403, 403, 404, 401, 404),  # noqa: E501
+    ("DELETE", "/invitations/{invitation_id}"):       (200, 200, 403, 403, 403, 403, 404, 401, 404),
 }
 # fmt: on
 
@@ -148,6 +154,7 @@ class Scene:
     _role_id: str | None = None
     _target: str | None = None
     _newcomer: str | None = None
+    _invitation_id: str | None = None
 
     @property
     def team_id(self) -> str:
@@ -192,6 +199,17 @@ class Scene:
         assert listed.status_code == 200, listed.text
         event_id: str = listed.json()["items"][0]["event_id"]
         return event_id
+
+    @property
+    def invitation_id(self) -> str:
+        """A pending invitation the OWNER made (a success may revoke it)."""
+        if self._invitation_id is None:
+            path = f"/v1/organisations/{self.world.org_id}/invitations"
+            body = {"email": unique_email("invited")}
+            made = self.world.api.client.post(path, json=body, headers=self.world.owner.auth)
+            assert made.status_code == 201, made.text
+            self._invitation_id = made.json()["id"]
+        return self._invitation_id
 
     def built(self) -> tuple[str | None, str | None, list[str]]:
         users = [u for u in (self._target, self._newcomer) if u is not None]
@@ -314,6 +332,13 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/audit-events/export"): Call("audit:read"),
     ("GET", "/audit-events/verify"): Call("audit:read"),
     ("GET", "/audit-events/{event_id}"): Call("audit:read", "event_id"),
+    ("GET", "/invitations"): Call("invitation:read"),
+    ("POST", "/invitations"): Call(
+        "invitation:create", body=lambda s: {"email": unique_email("matrix")}
+    ),
+    ("GET", "/invitations/{invitation_id}"): Call("invitation:read", "invitation_id"),
+    ("POST", "/invitations/{invitation_id}/resend"): Call("invitation:create", "invitation_id"),
+    ("DELETE", "/invitations/{invitation_id}"): Call("invitation:revoke", "invitation_id"),
 }
 
 
@@ -327,6 +352,7 @@ def path_ids(path: str, call: Call, world: World) -> dict[str, str]:
         "role_id": lambda: scene.role_id,
         "team_id": lambda: scene.team_id,
         "event_id": lambda: scene.event_id,
+        "invitation_id": lambda: scene.invitation_id,
     }
     return {name: builders[name]() for name in sorted(wanted)}
 

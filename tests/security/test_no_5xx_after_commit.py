@@ -107,6 +107,7 @@ PLAUSIBLE: dict[str, Callable[[Account, str], Any]] = {
     "team_id": lambda caller, org_id: None,
     "min_epoch": lambda caller, org_id: 0,
     "explain": lambda caller, org_id: True,
+    "role_ids": lambda caller, org_id: [],
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,10 @@ from sqlalchemy.engine import make_url
 from tenantry.accounts.service import create_user
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.ids import new_id
+from tenantry.domain.invitations import Invitation, InvitationStatus, new_invitation_token
 from tenantry.domain.model import Organisation, User
 from tenantry.domain.principal import SYSTEM
-from tenantry.domain.roles import Role, RoleAssignment, RoleScope, TeamRole
+from tenantry.domain.roles import OrgRole, Role, RoleAssignment, RoleScope, TeamRole
 from tenantry.domain.teams import Team, TeamMembership
 from tenantry.edge import run_use_case
 from tenantry.organisations.service import register_organisation
@@ -100,9 +102,26 @@ def register_with_owner(tenantry: Tenantry, name: str) -> tuple[Organisation, Us
 
 
 def give_access_rows(tenantry: Tenantry, org: Organisation, owner: User) -> None:
-    """A custom role held by the owner, and a team the owner leads."""
+    """A custom role held by the owner, a team the owner leads, an invitation pending."""
     at = tenantry.clock.now()
-    role = Role(new_id("rol"), org.id, "RLS probe", ("team:read",), RoleScope.ORGANISATION, at)
+    _, token_hash = new_invitation_token(org.id)
+    invitation = Invitation(
+        new_id("inv"),
+        org.id,
+        unique_email("invited"),
+        OrgRole.MEMBER,
+        (role_id := new_id("rol"),),
+        None,
+        None,
+        owner.id,
+        owner.name,
+        token_hash,
+        InvitationStatus.PENDING,
+        at,
+        at + timedelta(days=7),
+        at,
+    )
+    role = Role(role_id, org.id, "RLS probe", ("team:read",), RoleScope.ORGANISATION, at)
     team = Team(new_id("team"), org.id, "RLS probe", at, member_count=1)
     with tenantry.store.unit_of_work(org_id=org.id, user_id=owner.id) as uow:
         uow.roles.add(role)
@@ -111,6 +130,7 @@ def give_access_rows(tenantry: Tenantry, org: Organisation, owner: User) -> None
         uow.team_memberships.add(
             TeamMembership(org.id, team.id, owner.id, TeamRole.LEAD.value, at, owner.email)
         )
+        uow.invitations.add(invitation)
         uow.commit()
 
 
@@ -240,6 +260,10 @@ FORGED_ACCESS_ROWS = {
     " VALUES (:org_id, 'team_forged', 'Forged', now())",
     "team_memberships": "INSERT INTO team_memberships (org_id, team_id, user_id, team_role,"
     " joined_at) VALUES (:org_id, 'team_forged', :user_id, 'LEAD', now())",
+    "invitations": "INSERT INTO invitations (org_id, id, email, org_role, role_ids, invited_by,"
+    " inviter_name, token_hash, status, created_at, expires_at, last_sent_at, resend_count)"
+    " VALUES (:org_id, 'inv_forged', 'forged@example.com', 'OWNER', '[]', :user_id, 'Forged',"
+    " 'forged', 'PENDING', now(), now() + interval '7 days', now(), 0)",
 }
 
 

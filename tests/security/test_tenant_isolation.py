@@ -27,7 +27,15 @@ from tests.access_builders import (
     stored_team,
     stored_team_members,
 )
-from tests.harness import Account, Api, StoreTarget, actions, audit_events, unique_slug
+from tests.harness import (
+    Account,
+    Api,
+    StoreTarget,
+    actions,
+    audit_events,
+    unique_email,
+    unique_slug,
+)
 from tests.org_builders import stored_membership, stored_organisation
 
 
@@ -61,6 +69,7 @@ ORG = "/v1/organisations/{org_id}"
 MEMBER = ORG + "/members/{user_id}"
 ROLE = ORG + "/roles/{role_id}"
 TEAM = ORG + "/teams/{team_id}"
+INVITATION = ORG + "/invitations/{invitation_id}"
 
 # Bodies a caller of B would send, naming B's own objects: A's token must get nowhere with them.
 ORG_ROUTES = [
@@ -105,6 +114,16 @@ ORG_ROUTES = [
     Route("GET", ORG + "/audit-events/export", "audit:read"),
     Route("GET", ORG + "/audit-events/verify", "audit:read"),
     Route("GET", ORG + "/audit-events/{event_id}", "audit:read", resource="event_id"),
+    Route("GET", ORG + "/invitations", "invitation:read"),
+    Route(
+        "POST",
+        ORG + "/invitations",
+        "invitation:create",
+        {"email": "pwned@example.com", "org_role": "OWNER", "role_ids": ["{role_id}"]},
+    ),
+    Route("GET", INVITATION, "invitation:read", resource="invitation_id"),
+    Route("POST", INVITATION + "/resend", "invitation:create", resource="invitation_id"),
+    Route("DELETE", INVITATION, "invitation:revoke", resource="invitation_id"),
 ]
 
 
@@ -118,6 +137,8 @@ class Tenant:
     team_id: str
     team_name: str
     event_id: str
+    invitation_id: str
+    invited_email: str
 
     @property
     def id(self) -> str:
@@ -133,6 +154,7 @@ class Tenant:
             "role_id": self.role_id,
             "team_id": self.team_id,
             "event_id": self.event_id,
+            "invitation_id": self.invitation_id,
         }
 
     def secrets(self) -> list[str]:
@@ -149,6 +171,8 @@ class Tenant:
             self.team_id,
             self.team_name,
             self.event_id,
+            self.invitation_id,
+            self.invited_email,
         ]
 
 
@@ -165,10 +189,28 @@ def make_tenant(api: Api, name: str) -> Tenant:
     assert assign(api, owner, member.user_id, role_id).status_code == 200
     team_id = made_team(api, owner, team_name)
     assert add_to_team(api, owner, team_id, member.user_id).status_code == 201
+    invited_email = unique_email("invited")
+    invited = api.client.post(
+        f"/v1/organisations/{org['id']}/invitations",
+        json={"email": invited_email, "role_ids": [role_id], "team_id": team_id},
+        headers=owner.auth,
+    )
+    assert invited.status_code == 201, invited.text
     newest = api.client.get(f"/v1/organisations/{org['id']}/audit-events", headers=owner.auth)
     assert newest.status_code == 200, newest.text
     event_id = newest.json()["items"][0]["event_id"]
-    return Tenant(owner, renamed.json(), member, role_id, role_name, team_id, team_name, event_id)
+    return Tenant(
+        owner,
+        renamed.json(),
+        member,
+        role_id,
+        role_name,
+        team_id,
+        team_name,
+        event_id,
+        invited.json()["id"],
+        invited_email,
+    )
 
 
 def caller_in(api: Api, tenant: Tenant, role: OrgRole) -> Account:

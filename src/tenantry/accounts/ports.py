@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from tenantry.domain.errors import TenantryError
+from tenantry.domain.invitations import Invitation
 from tenantry.domain.model import EmailMessage, OneTimeToken, User
 
 
@@ -73,6 +74,9 @@ class MessageComposer(Protocol):
     def verification_email(self, user: User, token: str) -> EmailMessage: ...
     def password_reset_email(self, user: User, token: str) -> EmailMessage: ...
     def password_changed_email(self, user: User) -> EmailMessage: ...
+    def invitation_email(
+        self, invitation: Invitation, org_name: str, token: str, *, resent: bool
+    ) -> EmailMessage: ...
     def existing_account_email(self, user: User, token: str) -> EmailMessage:
         """Someone tried to sign up with the address of this account; `token` resets the
         password (a reset link, as `password_reset_email` sends)."""

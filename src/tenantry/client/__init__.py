@@ -33,6 +33,7 @@ from tenantry.client.models import (
     Written,
 )
 from tenantry.client.models_audit import AuditEvent, ChainBreak, ChainReport
+from tenantry.client.models_invitations import Acceptance, Invitation, InvitationPreview
 from tenantry.client.models_org import (
     AccessChange,
     Assignment,
@@ -51,6 +52,7 @@ from tenantry.client.sync import TenantryClient
 __all__ = [
     "DEFAULT_TIMEOUT",
     "EPOCH_HEADER",
+    "Acceptance",
     "AccessChange",
     "Assignment",
     "AsyncTenantryClient",
@@ -65,6 +67,8 @@ __all__ = [
     "Grant",
     "HeldPermission",
     "Invalid",
+    "Invitation",
+    "InvitationPreview",
     "Jwk",
     "Jwks",
     "Me",

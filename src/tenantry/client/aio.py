@@ -15,7 +15,14 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import anyio
 import httpx
 
-from tenantry.client import calls, calls_access, calls_account, calls_audit, calls_org
+from tenantry.client import (
+    calls,
+    calls_access,
+    calls_account,
+    calls_audit,
+    calls_invitations,
+    calls_org,
+)
 from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries, named_for
 
 P = ParamSpec("P")
@@ -127,6 +134,13 @@ class AsyncTenantryClient:
     export_audit_events = awaiting(calls_audit.export_audit_events)
     get_audit_event = awaiting(calls_audit.get_audit_event)
     verify_audit_chain = awaiting(calls_audit.verify_audit_chain)
+    create_invitation = awaiting(calls_invitations.create_invitation)
+    list_invitations = awaiting(calls_invitations.list_invitations)
+    get_invitation = awaiting(calls_invitations.get_invitation)
+    resend_invitation = awaiting(calls_invitations.resend_invitation)
+    revoke_invitation = awaiting(calls_invitations.revoke_invitation)
+    preview_invitation = awaiting(calls_invitations.preview_invitation)
+    accept_invitation = awaiting(calls_invitations.accept_invitation)
     # anything else
     request = awaiting(calls.request)
 

@@ -14,7 +14,14 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from tenantry.client import calls, calls_access, calls_account, calls_audit, calls_org
+from tenantry.client import (
+    calls,
+    calls_access,
+    calls_account,
+    calls_audit,
+    calls_invitations,
+    calls_org,
+)
 from tenantry.client.calls import DEFAULT_TIMEOUT, Call, Retries, named_for
 
 P = ParamSpec("P")
@@ -124,6 +131,13 @@ class TenantryClient:
     export_audit_events = blocking(calls_audit.export_audit_events)
     get_audit_event = blocking(calls_audit.get_audit_event)
     verify_audit_chain = blocking(calls_audit.verify_audit_chain)
+    create_invitation = blocking(calls_invitations.create_invitation)
+    list_invitations = blocking(calls_invitations.list_invitations)
+    get_invitation = blocking(calls_invitations.get_invitation)
+    resend_invitation = blocking(calls_invitations.resend_invitation)
+    revoke_invitation = blocking(calls_invitations.revoke_invitation)
+    preview_invitation = blocking(calls_invitations.preview_invitation)
+    accept_invitation = blocking(calls_invitations.accept_invitation)
     # anything else
     request = blocking(calls.request)
 

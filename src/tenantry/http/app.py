@@ -22,6 +22,7 @@ from tenantry.http.errors import Problem, install_error_handlers
 from tenantry.http.metrics import install_metrics
 from tenantry.http.middleware import BodyGuard, RequestContext, SecurityHeaders, UrlGuard
 from tenantry.http.openapi import install_openapi, problems
+from tenantry.invitations import routes as invitations
 from tenantry.keys import routes as keys
 from tenantry.members import routes as members
 from tenantry.organisations import routes as organisations
@@ -76,10 +77,22 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     app.state.tenantry = app_state
     install_error_handlers(app)
     install_openapi(app, Problem.model_json_schema())
-    features = (accounts, sessions, organisations, members, roles, teams, authorizer, audit, keys)
+    features = (
+        accounts,
+        sessions,
+        organisations,
+        members,
+        roles,
+        teams,
+        invitations,
+        authorizer,
+        audit,
+        keys,
+    )
     for module in (*features, health):
         app.include_router(module.router)
     app.include_router(teams.me_router)
+    app.include_router(invitations.public_router)
     if settings.serves_docs:
         install_docs(app)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)

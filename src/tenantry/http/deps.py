@@ -65,6 +65,17 @@ async def get_runner(
     return Runner(tenantry, request_id=request_id, token=token, label=_route_label(request))
 
 
+async def get_optional_runner(
+    request: Request,
+    tenantry: Annotated[Tenantry, Depends(get_tenantry)],
+    request_id: Annotated[str, Depends(get_request_id)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Runner:
+    """For a route that anyone may call, and that acts for the bearer when there is one."""
+    token = credentials.credentials.strip() if credentials is not None else ""
+    return Runner(tenantry, request_id=request_id, token=token or None, label=_route_label(request))
+
+
 async def get_bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> str:
@@ -77,5 +88,6 @@ async def get_bearer_token(
 PublicRun = Annotated[Runner, Depends(get_public_runner)]
 BearerToken = Annotated[str, Depends(get_bearer_token)]
 Run = Annotated[Runner, Depends(get_runner)]
+MaybeRun = Annotated[Runner, Depends(get_optional_runner)]
 Client = Annotated[ClientInfo, Depends(get_client)]
 App = Annotated[Tenantry, Depends(get_tenantry)]

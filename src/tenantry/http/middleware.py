@@ -102,10 +102,20 @@ class RequestContext:
             log.info(
                 "http.request",
                 method=scope["method"],
-                path=scope["path"],
+                path=_loggable_path(scope),
                 status=status.get("code"),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _loggable_path(scope: Scope) -> str:
+    """The path, or its route's template when the path carries a secret (an invitation
+    link's token): a log line never holds one."""
+    template = getattr(scope.get("route"), "path", None)
+    if isinstance(template, str) and "{invitation_token}" in template:
+        return template
+    path: str = scope["path"]
+    return path
 
 
 class UrlGuard:

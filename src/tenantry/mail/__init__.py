@@ -1,4 +1,4 @@
-"""Email senders (console, files, SMTP), the account email templates and the outbox dispatcher.
+"""Email senders (console, files, SMTP, SES), the account email templates and the outbox dispatcher.
 
 Every sender implements `tenantry.ports.Mailer`; `build_mailer` picks one from settings.
 """

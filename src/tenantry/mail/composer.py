@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tenantry.domain.invitations import Invitation
 from tenantry.domain.model import EmailMessage, User
 from tenantry.mail import templates
 
@@ -30,3 +31,17 @@ class TemplateComposer:
 
     def sign_in_attempts_email(self, user: User) -> EmailMessage:
         return templates.sign_in_attempts_email(user.email, user.name)
+
+    def invitation_email(
+        self, invitation: Invitation, org_name: str, token: str, *, resent: bool
+    ) -> EmailMessage:
+        link = templates.build_link(self.public_url, "/invitations/{token}", token)
+        return templates.invitation_email(
+            invitation.email,
+            org_name=org_name,
+            inviter_name=invitation.inviter_name,
+            role=invitation.org_role.value,
+            link=link,
+            expires=invitation.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+            resent=resent,
+        )

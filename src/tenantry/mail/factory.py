@@ -6,6 +6,7 @@ from typing import assert_never
 
 from tenantry.mail.console import ConsoleMailer
 from tenantry.mail.files import FilesMailer
+from tenantry.mail.ses import ses_mailer
 from tenantry.mail.smtp import SmtpMailer
 from tenantry.outbox.ports import Mailer
 from tenantry.settings import Settings
@@ -19,6 +20,8 @@ def build_mailer(settings: Settings) -> Mailer:
             return FilesMailer(settings.mail_dir, sender=settings.mail_from)
         case "smtp":
             return _smtp_mailer(settings)
+        case "ses":
+            return ses_mailer(settings)
         case _:
             assert_never(settings.mailer)
 

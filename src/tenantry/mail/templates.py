@@ -23,6 +23,7 @@ class EmailKind(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105
     EXISTING_ACCOUNT = "existing_account"  # a sign-up with the address of an account
     SIGN_IN_ATTEMPTS = "sign_in_attempts"  # someone is trying passwords on the account
+    INVITATION = "invitation"  # an address asked to join an organisation (and its resends)
 
 
 def verification_email(to: str, name: str, link: str) -> EmailMessage:
@@ -45,6 +46,23 @@ def existing_account_email(to: str, name: str, link: str) -> EmailMessage:
 def sign_in_attempts_email(to: str, name: str) -> EmailMessage:
     subject = "Someone is trying to sign in to your account"
     return _render(EmailKind.SIGN_IN_ATTEMPTS, to, subject, name=name)
+
+
+def invitation_email(
+    to: str, *, org_name: str, inviter_name: str, role: str, link: str, expires: str, resent: bool
+) -> EmailMessage:
+    subject = f"{inviter_name} invited you to join {org_name}"
+    if resent:
+        subject = f"Reminder: {subject}"
+    values = {
+        "name": "",
+        "org_name": org_name,
+        "inviter_name": inviter_name,
+        "role": role,
+        "link": link,
+        "expires": expires,
+    }
+    return _render(EmailKind.INVITATION, to, subject, **values)
 
 
 def build_link(public_url: str, path: str, token: str) -> str:

@@ -91,7 +91,7 @@ def _sign_in(
         new_hash = deps.passwords.hash(password)
         uow.users.set_password_hash(user.id, new_hash, expected_hash=user.password_hash)
     membership = _active_membership_or_raise(uow, user.id, org_id) if org_id else None
-    pair = _start_session(uow, deps, user, membership, client)
+    pair = start_session(uow, deps, user, membership, client)
     uow.audit.append(
         auth_event(
             "auth.login", Outcome.SUCCESS, user.id, None, org_id=org_id, session_id=pair.session_id
@@ -220,13 +220,15 @@ def _rotate(
     return _pair(deps, session.user_id, session.id, membership, secret, now)
 
 
-def _start_session(
+def start_session(
     uow: UnitOfWork,
     deps: ServiceDeps,
     user: User,
     membership: Membership | None,
     client: ClientInfo,
 ) -> TokenPair:
+    """A new session for `user` (in `membership`'s organisation, if given) and its token
+    pair: a sign-in starts one, and so does an accepted invitation."""
     now = deps.clock.now()
     session = Session(
         id=new_id("ses"),

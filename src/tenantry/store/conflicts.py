@@ -33,6 +33,8 @@ _DETAILS = {
     "identity_link_changed": "the identity link was removed or changed meanwhile",
     "archive_moved": "another archive run moved the audit archive's mark meanwhile",
     "not_archived": "the archive does not reach that far: only archived events may be pruned",
+    "invitation_pending": "a pending invitation for this address already exists; resend it",
+    "invitation_changed": "the invitation was accepted, resent or revoked meanwhile",
     "conflict": "the change conflicts with stored data",
 }
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from tenantry.domain.errors import Invalid
+from tenantry.domain.invitations import Invitation
 from tenantry.domain.model import Membership, Page, Session
 from tenantry.domain.roles import Role
 from tenantry.domain.teams import Team, TeamMembership
@@ -30,6 +31,7 @@ SESSIONS = "sessions"
 MEMBERSHIPS = "memberships"
 TEAMS = "teams"
 TEAM_MEMBERS = "team_members"
+INVITATIONS = "invitations"
 _MAX_KEY_LENGTH = 40  # ids fit the 40-character id columns
 
 
@@ -89,6 +91,11 @@ def session_position(session: Session) -> Position:
 def team_position(team: Team) -> Position:
     """Where a team sorts in its organisation's list: by creation time, then id."""
     return (team.created_at, team.id)
+
+
+def invitation_position(invitation: Invitation) -> Position:
+    """Where an invitation sorts in its organisation's list: by creation time, then id."""
+    return (invitation.created_at, invitation.id)
 
 
 def team_member_position(membership: TeamMembership) -> Position:

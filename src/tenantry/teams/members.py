@@ -64,7 +64,7 @@ def add_team_member(
     _, access = within_team(uow, principal, org_id, team_id, "team:member:add")
     team_or_raise(uow, org_id, team_id)
     member = member_or_raise(uow, org_id, user_id)
-    _require_granting(uow, principal, access, team_id, team_role, action="team.member_add")
+    require_team_role_grant(uow, principal, access, team_id, team_role, action="team.member_add")
     if uow.team_memberships.get(org_id, team_id, user_id) is not None:
         raise Conflict("already a member of the team", code="already_team_member")
     now = deps.clock.now()
@@ -106,7 +106,7 @@ def change_team_role(
     _, access = within_team(uow, principal, org_id, team_id, "team:member:add")
     refuse_self(principal, user_id, org_id=org_id, action="team.member_role", resource_type=TEAM)
     current = team_member_or_raise(uow, org_id, team_id, user_id)
-    _require_granting(uow, principal, access, team_id, team_role, action="team.member_role")
+    require_team_role_grant(uow, principal, access, team_id, team_role, action="team.member_role")
     if current.team_role == team_role:
         return Changed(current, access.epoch)
     epoch = bump_epoch(uow, access)
@@ -181,7 +181,7 @@ def team_member_or_raise(
     return membership
 
 
-def _require_granting(
+def require_team_role_grant(
     uow: UnitOfWork,
     principal: Principal,
     access: AccessSnapshot,

@@ -7,6 +7,7 @@ from typing import Any
 
 from tenantry.audit.ports import ChainState
 from tenantry.domain.audit import AuditEvent
+from tenantry.domain.invitations import Invitation
 from tenantry.domain.model import (
     Job,
     Membership,
@@ -44,6 +45,7 @@ class MemoryState:
     teams: dict[tuple[str, str], Team] = field(default_factory=dict)
     team_memberships: dict[tuple[str, str, str], TeamMembership] = field(default_factory=dict)
     identity_links: dict[tuple[str, str], IdentityLink] = field(default_factory=dict)  # (iss, sub)
+    invitations: dict[tuple[str, str], Invitation] = field(default_factory=dict)  # (org, id)
 
     def copy(self) -> MemoryState:
         tables: dict[str, dict[Any, Any]] = {

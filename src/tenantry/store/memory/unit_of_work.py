@@ -8,6 +8,7 @@ from typing import Self
 from tenantry.store.memory.accounts import MemoryUsers
 from tenantry.store.memory.audit import MemoryAudit
 from tenantry.store.memory.identities import MemoryIdentityLinks
+from tenantry.store.memory.invitations import MemoryInvitations
 from tenantry.store.memory.jobs import MemoryJobs
 from tenantry.store.memory.keys import MemorySigningKeys
 from tenantry.store.memory.organisations import MemoryMemberships, MemoryOrganisations
@@ -45,6 +46,7 @@ class MemoryUnitOfWork:
         self.roles = MemoryRoles(transaction)
         self.role_assignments = MemoryRoleAssignments(transaction)
         self.teams = MemoryTeams(transaction)
+        self.invitations = MemoryInvitations(transaction)
         self.team_memberships = MemoryTeamMemberships(transaction)
         self.identity_links = MemoryIdentityLinks(transaction)
 

@@ -59,6 +59,7 @@ TENANT_TABLES = (
     "role_assignments",
     "teams",
     "team_memberships",
+    "invitations",
 )
 # The row-level security policies each tenant table must have, and no others: an extra
 # permissive policy (say `USING (true)`) would widen what every query may see.
@@ -71,4 +72,5 @@ TENANT_POLICIES = {
     "role_assignments": {"tenant_isolation"},
     "teams": {"tenant_isolation"},
     "team_memberships": {"tenant_isolation"},
+    "invitations": {"tenant_isolation"},
 }

@@ -4,6 +4,7 @@ beside its adapter."""
 from tenantry.store.sql.accounts import one_time_tokens, users
 from tenantry.store.sql.audit import audit_chains, audit_events
 from tenantry.store.sql.identities import identity_links
+from tenantry.store.sql.invitations import invitations
 from tenantry.store.sql.jobs import jobs
 from tenantry.store.sql.keys import signing_keys
 from tenantry.store.sql.organisations import memberships, organisations
@@ -19,6 +20,7 @@ __all__ = [
     "audit_chains",
     "audit_events",
     "identity_links",
+    "invitations",
     "jobs",
     "memberships",
     "metadata",

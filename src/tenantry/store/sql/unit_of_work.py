@@ -19,6 +19,7 @@ from tenantry.domain.errors import Unavailable
 from tenantry.store.sql.accounts import SqlOneTimeTokens, SqlUsers
 from tenantry.store.sql.audit import SqlAudit, append_chained
 from tenantry.store.sql.identities import SqlIdentityLinks
+from tenantry.store.sql.invitations import SqlInvitations
 from tenantry.store.sql.jobs import SqlJobs
 from tenantry.store.sql.keys import SqlSigningKeys
 from tenantry.store.sql.organisations import SqlMemberships, SqlOrganisations
@@ -82,6 +83,7 @@ class SqlUnitOfWork:
         self.teams = SqlTeams(connection, writes)
         self.team_memberships = SqlTeamMemberships(connection, writes)
         self.identity_links = SqlIdentityLinks(connection, writes)
+        self.invitations = SqlInvitations(connection, writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         self._scope = (org_id or self._scope[0], user_id or self._scope[1])

@@ -1,0 +1,155 @@
+"""`/v1/organisations/{org_id}/invitations`, and `/v1/invitations/{token}` for the invitee."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from tenantry.domain.invitations import InvitationStatus
+from tenantry.domain.paging import DEFAULT_PAGE_SIZE
+from tenantry.http.deps import Client, MaybeRun, PublicRun, Run
+from tenantry.http.openapi import problems
+from tenantry.http.wire import Cursor, Limit, OrgId, Page, changed, epoch_response
+from tenantry.invitations import service as invitations
+from tenantry.invitations.schemas import (
+    AcceptedOut,
+    AcceptIn,
+    InvitationIn,
+    InvitationOut,
+    InvitationPublicOut,
+)
+from tenantry.unit_of_work import UnitOfWork
+
+router = APIRouter(prefix="/v1/organisations", tags=["invitations"])
+public_router = APIRouter(prefix="/v1/invitations", tags=["invitations"])
+_READ = problems(401, 403, 404, 422)
+_WRITE = problems(413, 415, 401, 403, 404, 409, 422, 429)
+
+InvitationId = Annotated[str, Path(max_length=40, description="The invitation's id (`inv_…`).")]
+Token = Annotated[
+    str, Path(min_length=1, max_length=200, description="The token of the emailed link.")
+]
+
+
+@router.post(
+    "/{org_id}/invitations",
+    status_code=201,
+    summary="Invite an email address",
+    response_model=InvitationOut,
+    responses={**epoch_response(201, "The invitation (never its token)."), **_WRITE},
+)
+def create_invitation(org_id: OrgId, body: InvitationIn, run: Run) -> Response:
+    """Needs `invitation:create`. The link is emailed (through the outbox, in the same
+    transaction); a pending invitation for the address is 409 `invitation_pending` (resend
+    it instead), a member's address 409 `already_member`."""
+
+    def use_case(uow: UnitOfWork) -> Response:
+        made = invitations.create_invitation(
+            uow, run.deps, run.caller, org_id, email=body.email, binding=body.binding()
+        )
+        return changed(InvitationOut.of(made.value, run.deps.clock.now()), made.epoch, 201)
+
+    return run(use_case)
+
+
+@router.get("/{org_id}/invitations", summary="The organisation's invitations", responses=_READ)
+def list_invitations(
+    org_id: OrgId,
+    run: Run,
+    status: Annotated[InvitationStatus | None, Query(description="Only this status.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[InvitationOut]:
+    """Needs `invitation:read`. By creation time, paged."""
+    page = run(
+        lambda uow: invitations.list_invitations(
+            uow, run.deps, run.caller, org_id, status=status, limit=limit, cursor=cursor
+        )
+    )
+    now = run.deps.clock.now()
+    return Page(items=[InvitationOut.of(i, now) for i in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{org_id}/invitations/{invitation_id}", summary="An invitation", responses=_READ)
+def get_invitation(org_id: OrgId, invitation_id: InvitationId, run: Run) -> InvitationOut:
+    """Needs `invitation:read`."""
+    found = run(
+        lambda uow: invitations.get_invitation(uow, run.deps, run.caller, org_id, invitation_id)
+    )
+    return InvitationOut.of(found, run.deps.clock.now())
+
+
+@router.post(
+    "/{org_id}/invitations/{invitation_id}/resend",
+    summary="Send the invitation again, with a new link",
+    responses=problems(401, 403, 404, 409, 422, 429),
+)
+def resend_invitation(org_id: OrgId, invitation_id: InvitationId, run: Run) -> InvitationOut:
+    """Needs `invitation:create`. The old link stops working at once; the expiry starts
+    again. 409 `invitation_not_pending` once accepted or revoked, `resend_limit_reached`
+    after the configured number of resends."""
+    resent = run(
+        lambda uow: invitations.resend_invitation(uow, run.deps, run.caller, org_id, invitation_id)
+    )
+    return InvitationOut.of(resent, run.deps.clock.now())
+
+
+@router.delete(
+    "/{org_id}/invitations/{invitation_id}",
+    summary="Revoke an invitation",
+    responses=problems(401, 403, 404, 409, 422),
+)
+def revoke_invitation(org_id: OrgId, invitation_id: InvitationId, run: Run) -> InvitationOut:
+    """Needs `invitation:revoke`. Its link stops working (409 `invitation_revoked`)."""
+    revoked = run(
+        lambda uow: invitations.revoke_invitation(uow, run.deps, run.caller, org_id, invitation_id)
+    )
+    return InvitationOut.of(revoked, run.deps.clock.now())
+
+
+@public_router.get(
+    "/{invitation_token}", summary="What an invitation link offers", responses=problems(404, 422)
+)
+def preview_invitation(invitation_token: Token, run: PublicRun) -> InvitationPublicOut:
+    """Public: the organisation's name, the inviter, the role, the team, the expiry and the
+    status, for the page that shows the invitation. An unknown link is 404."""
+    view = run(lambda uow: invitations.preview_invitation(uow, run.deps, invitation_token))
+    return InvitationPublicOut.of(view)
+
+
+@public_router.post(
+    "/{invitation_token}/accept",
+    summary="Accept an invitation",
+    response_model=AcceptedOut,
+    responses={
+        **epoch_response(200, "The invitation and a token pair for the organisation."),
+        **problems(413, 415, 401, 403, 404, 409, 410, 422),
+    },
+)
+def accept_invitation(
+    invitation_token: Token, run: MaybeRun, client: Client, body: AcceptIn | None = None
+) -> Response:
+    """With a bearer token: as that user, whose verified address must be the invited one
+    (403 `invitation_for_another_user`). Without: `name` and `password` make the account,
+    its address verified by the invitation. 409 `invitation_accepted` or
+    `invitation_revoked`, 410 `invitation_expired`, 404 for an unknown link."""
+    new_account = (
+        invitations.NewAccount(body.name, body.password)
+        if body is not None and body.name is not None and body.password is not None
+        else None
+    )
+
+    def use_case(uow: UnitOfWork) -> Response:
+        accepted = invitations.accept_invitation(
+            uow,
+            run.deps,
+            invitation_token,
+            caller=run.caller_if_any,
+            new_account=new_account,
+            client=client,
+        )
+        return changed(AcceptedOut.of(accepted, run.deps.clock.now()), accepted.epoch)
+
+    return run(use_case)

@@ -1,0 +1,297 @@
+"""Invitations through the HTTP API, with the email received by a real SMTP server on loopback.
+
+Flow 1 of seeds/001 (invite → email → accept → membership, roles and team → audit) and its
+cases, on SQLite and PostgreSQL: the link is read out of the delivered email and followed;
+what acceptance made is read back through the API and the store, and the audit trail is
+checked, including that no invitation token is in any event.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tenantry.domain.roles import OrgRole
+from tests import access_builders as access
+from tests.harness import PASSWORD, Account, Api, StoreTarget, TestClock, audit_events, bearer
+from tests.harness import unique_email as new_email
+from tests.integration.account_checks import assert_problem
+
+
+def invite(api: Api, inviter: Account, email: str, **binding: Any) -> Any:
+    return api.client.post(
+        access.org_path(inviter, "invitations"),
+        json={"email": email, **binding},
+        headers=inviter.auth,
+    )
+
+
+def invited(api: Api, inviter: Account, email: str, **binding: Any) -> dict[str, Any]:
+    response = invite(api, inviter, email, **binding)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def link_token(api: Api, email: str) -> str:
+    return api.mailbox.last_invitation_token(email)
+
+
+def accept(api: Api, token: str, *, account: Account | None = None, **body: Any) -> Any:
+    headers = account.auth if account is not None else {}
+    return api.client.post(f"/v1/invitations/{token}/accept", json=body, headers=headers)
+
+
+def as_new_user(api: Api, token: str, name: str = "Ivy Invitee") -> Any:
+    return accept(api, token, name=name, password=PASSWORD)
+
+
+def invitation_events(target: StoreTarget, org_id: str | None) -> list[Any]:
+    return [e for e in audit_events(target, org_id=org_id) if e.action.startswith("invitation")]
+
+
+def test_complete_invitation_flow_success(api: Api, store_target: StoreTarget) -> None:
+    owner, org = api.owner_with_org()
+    role_id = access.made_role(api, owner, "Site editor", ["site:publish"])
+    team_id = access.made_team(api, owner, "Platform")
+    email = new_email("ivy")
+
+    made = invited(api, owner, email, org_role="MEMBER", role_ids=[role_id], team_id=team_id)
+    [mail] = api.mailbox.messages_to(email)
+    token = link_token(api, email)
+    shown = api.client.get(f"/v1/invitations/{token}")
+    accepted = as_new_user(api, token)
+
+    assert made["status"] == "PENDING"
+    assert "token" not in json.dumps(made)
+    assert mail["Subject"] == "Test User invited you to join Acme"
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {
+        "organisation_name": "Acme",
+        "inviter_name": "Test User",
+        "org_role": "MEMBER",
+        "team_name": "Platform",
+        "expires_at": made["expires_at"],
+        "status": "PENDING",
+    }
+    assert accepted.status_code == 200, accepted.text
+    body = accepted.json()
+    assert body["invitation"]["status"] == "ACCEPTED"
+    assert body["tokens"]["organisation_id"] == org["id"]
+    invitee_id = body["invitation"]["accepted_by"]
+    invitee = bearer(body["tokens"]["access_token"])
+    me = api.client.get("/v1/me", headers=invitee).json()
+    assert (me["email"], me["email_verified"]) == (email, True)
+    members = api.client.get(access.org_path(owner, "members"), headers=owner.auth).json()
+    assert {(m["user_id"], m["org_role"]) for m in members["items"]} == {
+        (owner.user_id, "OWNER"),
+        (invitee_id, "MEMBER"),
+    }
+    assert [a.role_id for a in access.stored_assignments(api.tenantry, org["id"], invitee_id)] == [
+        role_id
+    ]
+    team = access.stored_team(api.tenantry, org["id"], team_id)
+    assert team is not None
+    assert team.member_count == 1
+    assert [m.user_id for m in access.stored_team_members(api.tenantry, org["id"], team_id)] == [
+        invitee_id
+    ]
+    assert "site:publish" in access.held(api, owner, invitee_id)
+    events = audit_events(store_target, org_id=org["id"])
+    mine = [
+        (e.action, e.actor_id, e.resource_id) for e in events if e.action != "transaction.commit"
+    ]
+    assert ("invitation.create", owner.user_id, made["id"]) in mine
+    assert ("invitation.accept", invitee_id, made["id"]) in mine
+    assert ("role.assign", invitee_id, invitee_id) in mine
+    assert ("team.member_add", invitee_id, team_id) in mine
+    assert all(token not in json.dumps(e.details) for e in events)
+
+
+def test_a_signed_in_user_with_the_invited_address_accepts_as_themselves(api: Api) -> None:
+    owner, org = api.owner_with_org()
+    invitee = api.verified_account()
+    invited(api, owner, invitee.email, org_role="ADMIN")
+
+    accepted = accept(api, link_token(api, invitee.email), account=invitee)
+
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["invitation"]["accepted_by"] == invitee.user_id
+    scoped = bearer(accepted.json()["tokens"]["access_token"])
+    listed = api.client.get(f"/v1/organisations/{org['id']}/members", headers=scoped)
+    assert listed.status_code == 200, listed.text
+
+
+def test_another_users_bearer_is_refused_and_the_refusal_is_on_record(
+    api: Api, store_target: StoreTarget
+) -> None:
+    owner, org = api.owner_with_org()
+    email = new_email("ivy")
+    made = invited(api, owner, email)
+    someone_else = api.verified_account()
+
+    refused = accept(api, link_token(api, email), account=someone_else)
+
+    assert_problem(refused, 403, "invitation_for_another_user")
+    [event] = [e for e in invitation_events(store_target, org["id"]) if e.reason]
+    assert (event.actor_id, event.resource_id, event.reason) == (
+        someone_else.user_id,
+        made["id"],
+        "invitation_for_another_user",
+    )
+
+
+def test_invitation_cannot_be_accepted_twice(api: Api, store_target: StoreTarget) -> None:
+    owner, org = api.owner_with_org()
+    email = new_email("ivy")
+    made = invited(api, owner, email)
+    token = link_token(api, email)
+    first = as_new_user(api, token)
+
+    again = as_new_user(api, token)
+
+    assert first.status_code == 200, first.text
+    assert_problem(again, 409, "invitation_accepted")
+    refusals = [e for e in invitation_events(store_target, org["id"]) if e.reason]
+    assert [(e.resource_id, e.reason) for e in refusals] == [(made["id"], "invitation_accepted")]
+
+
+def test_invitation_expired_cannot_be_accepted(
+    api: Api, clock: TestClock, store_target: StoreTarget
+) -> None:
+    owner, org = api.owner_with_org()
+    email = new_email("ivy")
+    made = invited(api, owner, email)
+    token = link_token(api, email)
+    clock.advance(days=7, seconds=1)
+    owner = api.switch_org(owner, org["id"])
+
+    refused = as_new_user(api, token)
+    shown = api.client.get(f"/v1/invitations/{token}").json()
+    expired = api.client.get(
+        access.org_path(owner, "invitations"), params={"status": "EXPIRED"}, headers=owner.auth
+    ).json()
+
+    assert_problem(refused, 410, "invitation_expired")
+    assert shown["status"] == "EXPIRED"
+    assert [i["id"] for i in expired["items"]] == [made["id"]]
+    assert [e.reason for e in invitation_events(store_target, org["id"]) if e.reason] == [
+        "invitation_expired"
+    ]
+
+
+def test_a_revoked_invitation_cannot_be_accepted(api: Api) -> None:
+    owner, _ = api.owner_with_org()
+    email = new_email("ivy")
+    made = invited(api, owner, email)
+    token = link_token(api, email)
+
+    revoked = api.client.delete(
+        access.org_path(owner, "invitations", made["id"]), headers=owner.auth
+    )
+    refused = as_new_user(api, token)
+
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "REVOKED"
+    assert_problem(refused, 409, "invitation_revoked")
+
+
+def test_a_resend_mails_a_new_link_and_the_old_one_is_dead_at_once(api: Api) -> None:
+    owner, _ = api.owner_with_org()
+    email = new_email("ivy")
+    made = invited(api, owner, email)
+    old = link_token(api, email)
+
+    resent = api.client.post(
+        access.org_path(owner, "invitations", made["id"], "resend"), headers=owner.auth
+    )
+    new = link_token(api, email)
+
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["resend_count"] == 1
+    assert new != old
+    assert api.mailbox.messages_to(email)[-1]["Subject"].startswith("Reminder: ")
+    assert_problem(as_new_user(api, old), 404, "invitation_not_found")
+    assert as_new_user(api, new).status_code == 200
+
+
+def test_a_second_pending_invitation_and_a_members_address_are_refused(api: Api) -> None:
+    owner, org = api.owner_with_org()
+    email = new_email("ivy")
+    made = invited(api, owner, email)
+    member = api.member_of(org["id"])
+
+    duplicate = invite(api, owner, email.upper())
+    of_a_member = invite(api, owner, member.email)
+
+    body = assert_problem(duplicate, 409, "invitation_pending")
+    assert body["invitation_id"] == made["id"]
+    assert_problem(of_a_member, 409, "already_member")
+    assert len(api.mailbox.messages_to(email)) == 1
+
+
+def test_an_inviter_binds_only_what_they_could_grant(api: Api) -> None:
+    owner, org = api.owner_with_org()
+    admin = api.member_of(org["id"], OrgRole.ADMIN)
+    member = api.member_of(org["id"])
+    secret_role = access.made_role(api, owner, "Billing", ["billing:*"])
+
+    assert_problem(invite(api, admin, new_email(), org_role="OWNER"), 403, "owner_required")
+    assert_problem(
+        invite(api, admin, new_email(), role_ids=[secret_role]), 403, "permission_escalation"
+    )
+    assert_problem(invite(api, member, new_email()), 403, "permission_denied")
+    assert invite(api, admin, new_email(), org_role="ADMIN").status_code == 201
+
+
+def test_an_unknown_or_malformed_link_is_the_same_404(api: Api, store_target: StoreTarget) -> None:
+    owner, org = api.owner_with_org()
+    other_org_token = f"{org['id']}.{'x' * 43}"
+
+    for token in ("nonsense", other_org_token, "org_nope." + "y" * 43):
+        assert_problem(api.client.get(f"/v1/invitations/{token}"), 404, "invitation_not_found")
+        assert_problem(as_new_user(api, token), 404, "invitation_not_found")
+
+    system = audit_events(store_target, org_id=None, action="invitation.accept")
+    assert [e.reason for e in system][-3:] == ["invitation_not_found"] * 3
+    assert owner.org_id == org["id"]
+
+
+def test_data_isolation_between_orgs(api: Api) -> None:
+    owner, org = api.owner_with_org()
+    other, other_org = api.owner_with_org()
+    made = invited(api, owner, new_email())
+
+    listed = api.client.get(f"/v1/organisations/{org['id']}/invitations", headers=other.auth)
+    one = api.client.get(
+        f"/v1/organisations/{org['id']}/invitations/{made['id']}", headers=other.auth
+    )
+    theirs = api.client.get(access.org_path(other, "invitations"), headers=other.auth).json()
+
+    assert_problem(listed, 404, "organisation_not_found")
+    assert_problem(one, 404, "organisation_not_found")
+    assert theirs["items"] == []
+    assert other.org_id == other_org["id"]
+
+
+def test_the_token_is_in_no_response_log_line_or_audit_event(
+    api: Api, store_target: StoreTarget, capsys: Any
+) -> None:
+    owner, org = api.owner_with_org()
+    email = new_email("ivy")
+    answers = [invite(api, owner, email)]
+    token = link_token(api, email)
+    answers.append(api.client.get(f"/v1/invitations/{token}"))
+    answers.append(as_new_user(api, token))
+    answers.append(as_new_user(api, token))  # refused: on record
+    answers.append(api.client.get(access.org_path(owner, "invitations"), headers=owner.auth))
+
+    logged = capsys.readouterr()
+    assert "path=/v1/invitations/{invitation_token}/accept" in logged.out  # the request was logged
+    assert token not in logged.out + logged.err
+    assert all(token not in answer.text for answer in answers)
+    assert all(token not in h for answer in answers for h in answer.headers.values())
+    for chain in (org["id"], None):
+        assert all(
+            token not in json.dumps(e.details) for e in audit_events(store_target, org_id=chain)
+        )
