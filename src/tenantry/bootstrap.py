@@ -167,6 +167,10 @@ def _account_policy(settings: Settings) -> AccountPolicy:
         max_organisations_per_user_per_day=settings.max_organisations_per_user_per_day,
         signup_reveals_existing=settings.signup_reveals_existing,
         allow_special_use_email_domains=settings.allows_special_use_email_domains,
+        invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
+        invitations_per_org_per_day=settings.invitations_per_org_per_day,
+        invitation_resends=settings.invitation_resends,
+        invitation_bulk_max=settings.invitation_bulk_max,
     )
 
 

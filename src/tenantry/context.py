@@ -28,6 +28,7 @@ class AccountPolicy:
     invitation_ttl: timedelta = timedelta(days=7)
     invitations_per_org_per_day: int = 500
     invitation_resends: int = 5  # how often one invitation may be sent again
+    invitation_bulk_max: int = 100  # rows in one bulk request
 
 
 @dataclass(frozen=True, slots=True)

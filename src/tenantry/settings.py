@@ -231,6 +231,12 @@ class Settings(BaseSettings):
     max_sessions_per_user: int = Field(50, ge=1)
     # Registrations per user in any 24 hours; the next one is 429 `organisation_limit_reached`.
     max_organisations_per_user_per_day: int = Field(10, ge=1)
+    # Invitations: how long a link works, how many an organisation makes a day, how often one
+    # is sent again, and how many rows one bulk request may hold.
+    invitation_ttl_seconds: int = Field(7 * 86_400, ge=60)
+    invitations_per_org_per_day: int = Field(500, ge=1)
+    invitation_resends: int = Field(5, ge=0)
+    invitation_bulk_max: int = Field(100, ge=1, le=1000)
 
     mailer: Literal["console", "files", "smtp", "ses"] = "console"
     mail_dir: Path = Path("./tenantry-mail")

@@ -1,8 +1,6 @@
 """OutboxRepository: entries due oldest first, leased by a claim, then sent or failed, and
-the counts monitoring reads. (A claim's refusals are in `refusals.py`.)
-
-Sent and dead entries lose their bodies, but no port reads an entry that is not due, so the
-suite cannot see that; it checks that such entries are never due again.
+the counts monitoring reads. (A claim's refusals are in `refusals.py`; the operator's retry is
+in `test_outbox_retry.py`.)
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from tenantry.outbox.ports import OutboxStats
 from tenantry.store.memory import MemoryStore
 from tenantry.store.open import Store
 from tests.contract.builders import OUTBOX_AT, minutes
-from tests.contract.steps import committed, due, given_entry, read, refused
+from tests.contract.steps import committed, due, given_entry, present, read, refused
 
 LATER = OUTBOX_AT + timedelta(days=1)
 
@@ -76,6 +74,15 @@ def test_a_sent_entry_is_never_due_again(store: Store) -> None:
     assert entry.id not in _ids(due(store, LATER))
 
 
+def test_a_sent_entry_keeps_no_bodies_for_they_carry_one_time_links(store: Store) -> None:
+    entry = given_entry(store)
+    committed(store, lambda uow: uow.outbox.mark_sent(entry.id, at=OUTBOX_AT + minutes(1)))
+    sent = present(read(store, lambda uow: uow.outbox.get(entry.id)))
+    assert (sent.status, sent.sent_at) == (OutboxStatus.SENT, OUTBOX_AT + minutes(1))
+    assert (sent.message.text, sent.message.html) == ("", "")
+    assert sent.message.to == entry.message.to
+
+
 def test_a_failed_entry_is_retried_at_its_next_attempt_with_its_error(store: Store) -> None:
     entry = given_entry(store)
     retry_at = OUTBOX_AT + minutes(10)
@@ -96,7 +103,9 @@ def test_a_failed_entry_is_retried_at_its_next_attempt_with_its_error(store: Sto
     assert retried.message == entry.message
 
 
-def test_a_dead_entry_is_never_due_again(store: Store) -> None:
+def test_a_dead_entry_is_never_due_again_but_keeps_its_message_for_a_retry(
+    store: Store,
+) -> None:
     entry = given_entry(store)
     committed(
         store,
@@ -105,13 +114,28 @@ def test_a_dead_entry_is_never_due_again(store: Store) -> None:
         ),
     )
     assert entry.id not in _ids(due(store, LATER))
+    dead = present(read(store, lambda uow: uow.outbox.get(entry.id)))
+    assert (dead.status, dead.attempts, dead.last_error) == (
+        OutboxStatus.DEAD,
+        5,
+        "550 no such user",
+    )
+    assert dead.message == entry.message
+
+
+def test_get_reads_an_entry_whatever_its_status_and_none_for_an_unknown_id(
+    store: Store,
+) -> None:
+    entry = given_entry(store)
+    assert read(store, lambda uow: uow.outbox.get(entry.id)) == entry
+    assert read(store, lambda uow: uow.outbox.get("msg_unknown")) is None
 
 
 def _stats(store: Store, now: datetime) -> OutboxStats:
     return read(store, lambda uow: uow.outbox.stats(now))
 
 
-def test_stats_count_the_pending_entries_the_due_ones_and_the_oldest(store: Store) -> None:
+def test_stats_count_each_status_the_due_entries_and_the_oldest_pending(store: Store) -> None:
     # The outbox is global and the PostgreSQL database shared: compare with what was there.
     before = _stats(store, OUTBOX_AT)
     oldest = given_entry(store, at=OUTBOX_AT)
@@ -128,6 +152,7 @@ def test_stats_count_the_pending_entries_the_due_ones_and_the_oldest(store: Stor
     after = _stats(store, OUTBOX_AT)
 
     assert (after.pending - before.pending, after.due - before.due) == (2, 1)
+    assert (after.dead - before.dead, after.sent - before.sent) == (1, 1)
     assert after.oldest_pending_at == oldest.created_at == OUTBOX_AT
 
 
@@ -141,4 +166,4 @@ def test_a_claimed_entry_is_pending_but_not_due(store: Store) -> None:
 
 def test_an_outbox_with_nothing_pending_has_no_oldest_entry() -> None:
     stats = _stats(MemoryStore(), OUTBOX_AT)  # only a fresh store is known to be empty
-    assert stats == OutboxStats(pending=0, due=0, oldest_pending_at=None)
+    assert stats == OutboxStats(pending=0, due=0, dead=0, sent=0, oldest_pending_at=None)

@@ -26,18 +26,39 @@ class MemoryOutbox:
         entry = OutboxEntry(id=new_id("msg"), message=message, created_at=at, next_attempt_at=at)
         self._table.insert(entry.id, entry)
 
+    def get(self, entry_id: str) -> OutboxEntry | None:
+        return self._table.get(entry_id)
+
     def due(self, now: datetime, *, limit: int) -> list[OutboxEntry]:
         found = self._table.select(
             lambda entry: entry.status == OutboxStatus.PENDING and entry.next_attempt_at <= now
         )
-        found.sort(key=lambda entry: (entry.next_attempt_at, entry.id))
-        return found[:limit]
+        return _in_attempt_order(found)[:limit]
+
+    def waiting(self, after: datetime, *, limit: int) -> list[OutboxEntry]:
+        found = self._table.select(
+            lambda entry: (
+                entry.status == OutboxStatus.PENDING
+                and entry.next_attempt_at > after
+                and entry.attempts > 0
+            )
+        )
+        return _in_attempt_order(found)[:limit]
+
+    def dead(self, *, limit: int) -> list[OutboxEntry]:
+        found = self._table.select(
+            lambda entry: entry.status == OutboxStatus.DEAD and entry.message.text != ""
+        )
+        return _in_attempt_order(found)[:limit]
 
     def stats(self, now: datetime) -> OutboxStats:
-        pending = self._table.select(lambda entry: entry.status == OutboxStatus.PENDING)
+        entries = self._table.select(lambda _entry: True)
+        pending = [entry for entry in entries if entry.status == OutboxStatus.PENDING]
         return OutboxStats(
             pending=len(pending),
             due=sum(1 for entry in pending if entry.next_attempt_at <= now),
+            dead=sum(1 for entry in entries if entry.status == OutboxStatus.DEAD),
+            sent=sum(1 for entry in entries if entry.status == OutboxStatus.SENT),
             oldest_pending_at=min((entry.created_at for entry in pending), default=None),
         )
 
@@ -56,6 +77,18 @@ class MemoryOutbox:
             code="outbox_claimed",
         )
 
+    def make_due(self, entry: OutboxEntry, *, at: datetime) -> None:
+        self._table.update(
+            entry.id,
+            lambda stored: replace(
+                stored, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=at
+            ),
+            precondition=lambda stored: (
+                stored.status == entry.status and stored.next_attempt_at == entry.next_attempt_at
+            ),
+            code="outbox_claimed",
+        )
+
     def mark_sent(self, entry_id: str, *, at: datetime) -> None:
         self._table.update(
             entry_id,
@@ -65,19 +98,23 @@ class MemoryOutbox:
     def mark_failed(
         self, entry_id: str, *, attempts: int, next_attempt_at: datetime, error: str, dead: bool
     ) -> None:
-        def failed(entry: OutboxEntry) -> OutboxEntry:
-            after = replace(
+        # A dead entry keeps its bodies for `outbox retry --dead`.
+        self._table.update(
+            entry_id,
+            lambda entry: replace(
                 entry,
                 status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
                 attempts=attempts,
                 next_attempt_at=next_attempt_at,
                 last_error=error[:1000],
-            )
-            return _without_bodies(after) if dead else after
+            ),
+        )
 
-        self._table.update(entry_id, failed)
+
+def _in_attempt_order(entries: list[OutboxEntry]) -> list[OutboxEntry]:
+    return sorted(entries, key=lambda entry: (entry.next_attempt_at, entry.id))
 
 
 def _without_bodies(entry: OutboxEntry) -> OutboxEntry:
-    # The bodies carry one-time links: once delivered, or given up on, they are not kept.
+    # The bodies carry one-time links: once delivered they are not kept.
     return replace(entry, message=replace(entry.message, text="", html=""))
