@@ -346,23 +346,18 @@ def test_each_send_names_the_configuration_set_and_tags_and_carries_the_mime_byt
 # --- refused: a permanent failure -----------------------------------------------------------
 
 
-def test_a_message_from_an_unverified_sender_is_refused_and_ends_dead(
+def test_a_message_from_an_unverified_sender_is_refused_and_dead_at_once(
     world_for: WorldFor, unverified_sender: str
 ) -> None:
     world = world_for(unverified_sender)
     recipient = world.sign_up()
 
     world.dispatch()
+    world.clock.advance(LATER)
+    world.dispatch()  # a dead message is not tried again
 
     [row] = world.outbox_rows(recipient)
-    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
-    assert row.last_error is not None
-    assert row.last_error.startswith("Invalid: SES refused the message: MessageRejected")
-    for _ in range(MAX_OUTBOX_ATTEMPTS - 1):
-        world.clock.advance(LATER)
-        world.dispatch()
-    [row] = world.outbox_rows(recipient)
-    assert (row.status, row.attempts) == (OutboxStatus.DEAD, MAX_OUTBOX_ATTEMPTS)
+    assert (row.status, row.attempts) == (OutboxStatus.DEAD, 1)
     assert row.last_error is not None
     assert row.last_error.startswith("Invalid: SES refused the message: MessageRejected")
     assert world.sent_to(recipient) == []
@@ -381,27 +376,10 @@ def test_what_ses_refuses_is_recorded_as_a_refusal(
     world.dispatch()
 
     [row] = world.outbox_rows(recipient)
-    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+    assert (row.status, row.attempts) == (OutboxStatus.DEAD, 1)
     assert row.last_error is not None
     assert row.last_error.startswith(f"Invalid: SES refused the message: {code}")
     assert world.sent_to(recipient) == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="flows/dispatch.py retries every failure alike up to the outbox's max attempts; "
-    "a refusal the mailer raises as Invalid should be DEAD at once",
-)
-def test_a_refused_message_is_dead_at_its_first_attempt(
-    world_for: WorldFor, unverified_sender: str
-) -> None:
-    world = world_for(unverified_sender)
-    recipient = world.sign_up()
-
-    world.dispatch()
-
-    [row] = world.outbox_rows(recipient)
-    assert (row.status, row.attempts) == (OutboxStatus.DEAD, 1)
 
 
 # --- a fault on the way: transient ----------------------------------------------------------
@@ -492,11 +470,6 @@ def test_answers_lost_after_ses_took_the_message_give_copies_never_a_loss(
 
 
 @pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="mail/mime.py makes a new Message-ID at each send: an outbox retry of a message "
-    "SES had already taken carries another one (it needs an id kept with the outbox entry)",
-)
 def test_every_copy_of_a_retried_message_carries_one_message_id(
     world_for: WorldFor, sender: str
 ) -> None:

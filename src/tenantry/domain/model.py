@@ -150,6 +150,9 @@ class EmailMessage:
     text: str
     html: str
     kind: str
+    # The left part of its Message-ID: the outbox entry's id, so that a resend after a crash
+    # between sending and marking carries the same Message-ID. None: a fresh one.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

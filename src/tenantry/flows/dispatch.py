@@ -20,7 +20,7 @@ import structlog
 
 from tenantry.clock import Clock
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
-from tenantry.domain.errors import Conflict, NotFound
+from tenantry.domain.errors import Conflict, Invalid, NotFound
 from tenantry.domain.model import OutboxEntry, OutboxStatus
 from tenantry.outbox.ports import Mailer
 from tenantry.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -139,7 +139,7 @@ def _deliver(
 ) -> _Outcome:
     # A failure here must not stop the batch; whatever went wrong is logged and retried later.
     try:
-        mailer.send(entry.message)
+        mailer.send(replace(entry.message, message_id=entry.id))
     except Exception as exc:
         return _record_failure(uow_factory, entry, exc, clock=clock, max_attempts=max_attempts)
     try:
@@ -162,7 +162,8 @@ def _record_failure(
     max_attempts: int,
 ) -> _Outcome:
     attempts = entry.attempts + 1
-    dead = attempts >= max_attempts
+    # A message the sender refused as it is (SES: rejected, unverified sender) never will go.
+    dead = attempts >= max_attempts or isinstance(error, Invalid)
     # Log ids and the error only: the message body carries a live token.
     _log.warning(
         "outbox_send_failed",

@@ -19,7 +19,9 @@ def to_mime(message: EmailMessage, *, sender: str) -> MimeMessage:
     mime["To"] = message.to
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(usegmt=True)
-    mime["Message-ID"] = make_msgid(domain=_domain_of(sender))
+    domain = _domain_of(sender)
+    given = message.message_id
+    mime["Message-ID"] = f"<{given}@{domain}>" if given else make_msgid(domain=domain)
     mime["X-Tenantry-Kind"] = message.kind
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
