@@ -348,6 +348,28 @@ def updating_a_missing_membership(store: Store) -> Refusal:
     )
 
 
+@refusal("memberships", takes_on_conflict=False)
+def rejoining_an_active_membership(store: Store) -> Refusal:
+    org = given_org(store)
+    member = given_member(store, org, org_role=OrgRole.ADMIN)
+    again = replace(member, org_role=OrgRole.MEMBER, joined_at=AT + minutes(5))
+    return Refusal(
+        "membership_changed",
+        lambda uow, _: uow.memberships.rejoin(again),
+        org_id=org.id,
+    )
+
+
+@refusal("memberships", takes_on_conflict=False)
+def rejoining_a_missing_membership(store: Store) -> Refusal:
+    org, stranger = given_org(store), given_user(store)
+    return Refusal(
+        "membership_changed",
+        lambda uow, _: uow.memberships.rejoin(make_membership(org, stranger)),
+        org_id=org.id,
+    )
+
+
 # --- roles and role assignments ------------------------------------------------------------
 
 

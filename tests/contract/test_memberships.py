@@ -1,6 +1,6 @@
-"""MembershipsRepository: reads, updates of active memberships, a user's memberships (paged,
-and those begun as OWNER), the holders of a role, and member lists paged by cursor. (Its
-refused writes are in `refusals.py`.)"""
+"""MembershipsRepository: reads, updates of active memberships, rejoins of ended ones, a
+user's memberships (paged, and those begun as OWNER), the holders of a role, and member lists
+paged by cursor. (Its refused writes are in `refusals.py`.)"""
 
 from __future__ import annotations
 
@@ -62,6 +62,36 @@ def test_an_update_writes_role_status_and_end_time(store: Store) -> None:
     assert stored == replace(
         member, org_role=OrgRole.ADMIN, status=MembershipStatus.ENDED, ended_at=AT + minutes(3)
     )
+
+
+def test_a_rejoin_makes_an_ended_membership_active_as_it_is_written_now(store: Store) -> None:
+    org = given_org(store)
+    former = given_member(
+        store, org, org_role=OrgRole.ADMIN, status=MembershipStatus.ENDED, ended_at=AT
+    )
+    again = replace(
+        former,
+        org_role=OrgRole.MEMBER,
+        joined_at=AT + minutes(5),
+        email="renamed@example.test",
+        name="Renamed",
+    )
+    committed(store, lambda uow: uow.memberships.rejoin(again), org_id=org.id)
+    stored = read(store, lambda uow: uow.memberships.get(org.id, former.user_id), org_id=org.id)
+    assert stored == replace(again, status=MembershipStatus.ACTIVE, ended_at=None)
+
+
+def test_a_rejoined_member_is_listed_once_at_the_new_join_time(store: Store) -> None:
+    org, user = given_org(store), given_user(store)
+    earlier = given_member(store, org, joined_at=AT + minutes(1))
+    former = given_member(
+        store, org, user, status=MembershipStatus.ENDED, joined_at=AT, ended_at=AT
+    )
+    again = replace(former, joined_at=AT + minutes(2))
+    committed(store, lambda uow: uow.memberships.rejoin(again), org_id=org.id)
+    active = replace(again, status=MembershipStatus.ACTIVE, ended_at=None)
+    assert _page(store, org, None) == Page([earlier, active], None)
+    assert _mine(store, user) == Page([active], None)
 
 
 def test_the_active_holders_of_a_role_are_listed_by_join_time_then_user(store: Store) -> None:

@@ -246,6 +246,7 @@ SENT_ONCE = {  # the POSTs and PATCHes that write: a 503 or a broken connection 
     "add_team_member",
     "change_team_role",
     "create_invitation",
+    "bulk_invite",
     "resend_invitation",
     "accept_invitation",
 }
@@ -907,6 +908,9 @@ def test_an_invitation_is_made_listed_resent_previewed_accepted_and_revoked(
         accepted = tenantry.accept_invitation(token, name="Ivy", password=PASSWORD)
         with pytest.raises(Conflict) as again:
             tenantry.accept_invitation(token, name="Ivy", password=PASSWORD)
+        dry = tenantry.bulk_invite(
+            owner, org.id, [{"email": other}, {"email": email}], dry_run=True
+        )
         second = tenantry.create_invitation(owner, org.id, other)
         revoked = tenantry.revoke_invitation(owner, org.id, second.value.id)
         listed = tenantry.list_invitations(owner, org.id, status="ACCEPTED")
@@ -924,6 +928,10 @@ def test_an_invitation_is_made_listed_resent_previewed_accepted_and_revoked(
     assert accepted.invitation.status == "ACCEPTED"
     assert accepted.tokens.organisation_id == org.id
     assert again.value.code == "invitation_accepted"
+    assert (dry.value.written, [r.status for r in dry.value.rows]) == (
+        False,
+        ["created", "already_member"],
+    )
     assert revoked.status == "REVOKED"
     assert [i.id for i in listed.items] == [made.value.id]
     assert read.accepted_by == accepted.invitation.accepted_by

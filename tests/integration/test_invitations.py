@@ -295,3 +295,96 @@ def test_the_token_is_in_no_response_log_line_or_audit_event(
         assert all(
             token not in json.dumps(e.details) for e in audit_events(store_target, org_id=chain)
         )
+
+
+# --- bulk -------------------------------------------------------------------------------------
+
+
+def bulk(api: Api, inviter: Account, rows: list[dict[str, Any]], **flags: Any) -> Any:
+    path = access.org_path(inviter, "invitations", "bulk")
+    return api.client.post(path, json={"invitations": rows, **flags}, headers=inviter.auth)
+
+
+def statuses(response: Any) -> list[tuple[str, str | None]]:
+    assert response.status_code == 200, response.text
+    return [(r["status"], r["code"]) for r in response.json()["rows"]]
+
+
+def test_bulk_gives_each_row_its_result_and_writes_the_good_ones(
+    api: Api, store_target: StoreTarget
+) -> None:
+    owner, org = api.owner_with_org()
+    member = api.member_of(org["id"])
+    pending = new_email("pending")
+    invited(api, owner, pending)
+    fresh, again = new_email("fresh"), new_email("again")
+    rows = [
+        {"email": fresh},
+        {"email": pending},
+        {"email": member.email},
+        {"email": "not an address"},
+        {"email": again, "org_role": "ADMIN"},
+        {"email": again.upper()},
+        {"email": new_email(), "role_ids": ["rol_nope"]},
+    ]
+
+    answer = bulk(api, owner, rows)
+
+    assert statuses(answer) == [
+        ("created", None),
+        ("duplicate", "invitation_pending"),
+        ("already_member", "already_member"),
+        ("invalid", "invalid_email"),
+        ("created", None),
+        ("duplicate", "duplicate_row"),
+        ("refused", "role_not_found"),
+    ]
+    assert answer.json()["written"] is True
+    assert int(answer.headers["Tenantry-Authz-Epoch"]) > 0
+    made = [r["invitation"]["id"] for r in answer.json()["rows"] if r["invitation"]]
+    listed = api.client.get(access.org_path(owner, "invitations"), headers=owner.auth).json()
+    assert set(made) <= {i["id"] for i in listed["items"]}
+    assert len(api.mailbox.messages_to(fresh)) == len(api.mailbox.messages_to(again)) == 1
+    created = [
+        e for e in invitation_events(store_target, org["id"]) if e.action == "invitation.create"
+    ]
+    assert {e.resource_id for e in created} >= set(made)
+
+
+def test_bulk_all_or_nothing_writes_nothing_when_a_row_fails(api: Api) -> None:
+    owner, org = api.owner_with_org()
+    good, bad_role = new_email("good"), access.made_role(api, owner, "Top", ["billing:*"])
+    admin = api.member_of(org["id"], OrgRole.ADMIN)
+
+    answer = bulk(
+        api,
+        admin,
+        [{"email": good}, {"email": new_email(), "role_ids": [bad_role]}],
+        all_or_nothing=True,
+    )
+
+    assert statuses(answer) == [("created", None), ("refused", "permission_escalation")]
+    assert answer.json()["written"] is False
+    listed = api.client.get(access.org_path(owner, "invitations"), headers=owner.auth).json()
+    assert listed["items"] == []
+    assert api.mailbox.messages_to(good) == []
+
+
+def test_a_bulk_dry_run_checks_and_writes_nothing(api: Api) -> None:
+    owner, _ = api.owner_with_org()
+    email = new_email("dry")
+
+    answer = bulk(api, owner, [{"email": email}], dry_run=True)
+
+    assert statuses(answer) == [("created", None)]
+    assert answer.json()["written"] is False
+    assert answer.json()["rows"][0]["invitation"] is None
+    assert api.mailbox.messages_to(email) == []
+    assert invite(api, owner, email).status_code == 201  # nothing pending was left behind
+
+
+def test_bulk_beyond_its_limit_is_refused_whole(api: Api) -> None:
+    owner, _ = api.owner_with_org()
+    rows = [{"email": new_email()} for _ in range(api.tenantry.settings.invitation_bulk_max + 1)]
+
+    assert_problem(bulk(api, owner, rows), 422, "too_many_rows")

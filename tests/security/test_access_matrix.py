@@ -112,6 +112,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/audit-events/{event_id}"):           (200, 200, 403, 403, 403, 403, 404, 401, 404),
     ("GET",    "/invitations"):                       (200, 200, 403, 403, 403, 403, 404, 401, 404),
     ("POST",   "/invitations"):                       (201, 201, 403, 403, 403, 403, 404, 401, 404),
+    ("POST",   "/invitations/bulk"):                  (200, 200, 403, 403, 403, 403, 404, 401, 404),
     ("GET",    "/invitations/{invitation_id}"):       (200, 200, 403, 403, 403, 403, 404, 401, 404),
     ("POST",   "/invitations/{invitation_id}/resend"): (200, 200, 403, 403, 403, 403, 404, 401, 404),  # noqa: E501
     ("DELETE", "/invitations/{invitation_id}"):       (200, 200, 403, 403, 403, 403, 404, 401, 404),
@@ -335,6 +336,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/invitations"): Call("invitation:read"),
     ("POST", "/invitations"): Call(
         "invitation:create", body=lambda s: {"email": unique_email("matrix")}
+    ),
+    ("POST", "/invitations/bulk"): Call(
+        "invitation:create", body=lambda s: {"invitations": [{"email": unique_email("bulk")}]}
     ),
     ("GET", "/invitations/{invitation_id}"): Call("invitation:read", "invitation_id"),
     ("POST", "/invitations/{invitation_id}/resend"): Call("invitation:create", "invitation_id"),

@@ -108,6 +108,9 @@ PLAUSIBLE: dict[str, Callable[[Account, str], Any]] = {
     "min_epoch": lambda caller, org_id: 0,
     "explain": lambda caller, org_id: True,
     "role_ids": lambda caller, org_id: [],
+    "invitations": lambda caller, org_id: [{"email": unique_email("hostile")}],
+    "all_or_nothing": lambda caller, org_id: False,
+    "dry_run": lambda caller, org_id: False,
 }
 
 

@@ -121,6 +121,12 @@ ORG_ROUTES = [
         "invitation:create",
         {"email": "pwned@example.com", "org_role": "OWNER", "role_ids": ["{role_id}"]},
     ),
+    Route(
+        "POST",
+        ORG + "/invitations/bulk",
+        "invitation:create",
+        {"invitations": [{"email": "pwned@example.com", "team_id": "{team_id}"}]},
+    ),
     Route("GET", INVITATION, "invitation:read", resource="invitation_id"),
     Route("POST", INVITATION + "/resend", "invitation:create", resource="invitation_id"),
     Route("DELETE", INVITATION, "invitation:revoke", resource="invitation_id"),

@@ -33,7 +33,13 @@ from tenantry.client.models import (
     Written,
 )
 from tenantry.client.models_audit import AuditEvent, ChainBreak, ChainReport
-from tenantry.client.models_invitations import Acceptance, Invitation, InvitationPreview
+from tenantry.client.models_invitations import (
+    Acceptance,
+    BulkResult,
+    BulkRowResult,
+    Invitation,
+    InvitationPreview,
+)
 from tenantry.client.models_org import (
     AccessChange,
     Assignment,
@@ -58,6 +64,8 @@ __all__ = [
     "AsyncTenantryClient",
     "AuditEvent",
     "Authorization",
+    "BulkResult",
+    "BulkRowResult",
     "ChainBreak",
     "ChainReport",
     "Conflict",

@@ -135,6 +135,7 @@ class AsyncTenantryClient:
     get_audit_event = awaiting(calls_audit.get_audit_event)
     verify_audit_chain = awaiting(calls_audit.verify_audit_chain)
     create_invitation = awaiting(calls_invitations.create_invitation)
+    bulk_invite = awaiting(calls_invitations.bulk_invite)
     list_invitations = awaiting(calls_invitations.list_invitations)
     get_invitation = awaiting(calls_invitations.get_invitation)
     resend_invitation = awaiting(calls_invitations.resend_invitation)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tenantry.client.calls import (
     Call,
@@ -15,7 +16,12 @@ from tenantry.client.calls import (
     written_as,
 )
 from tenantry.client.models import Page, Written
-from tenantry.client.models_invitations import Acceptance, Invitation, InvitationPreview
+from tenantry.client.models_invitations import (
+    Acceptance,
+    BulkResult,
+    Invitation,
+    InvitationPreview,
+)
 
 
 def create_invitation(
@@ -37,6 +43,25 @@ def create_invitation(
     }
     path = org_path(org_id, "invitations")
     return Call("POST", path, written_as(Invitation.of), json=body, token=token)
+
+
+def bulk_invite(
+    token: str,
+    org_id: str,
+    invitations: Sequence[Mapping[str, Any]],
+    *,
+    all_or_nothing: bool = False,
+    dry_run: bool = False,
+) -> Call[Written[BulkResult]]:
+    """Many invitations at once, each row as `create_invitation`'s body (`email`, `org_role`,
+    `role_ids`, `team_id`, `team_role`); a result per row."""
+    body = {
+        "invitations": list(invitations),
+        "all_or_nothing": all_or_nothing,
+        "dry_run": dry_run,
+    }
+    path = org_path(org_id, "invitations", "bulk")
+    return Call("POST", path, written_as(BulkResult.of), json=body, token=token)
 
 
 def list_invitations(

@@ -75,3 +75,37 @@ class Acceptance:
         return cls(
             invitation=Invitation.of(body["invitation"]), tokens=TokenPair.of(body["tokens"])
         )
+
+
+@dataclass(frozen=True)
+class BulkRowResult:
+    row: int
+    email: str
+    status: str  # `created`, `duplicate`, `already_member`, `invalid` or `refused`
+    code: str | None
+    detail: str | None
+    invitation: Invitation | None
+
+    @classmethod
+    def of(cls, body: Body) -> BulkRowResult:
+        made = body["invitation"]
+        return cls(
+            row=int(body["row"]),
+            email=body["email"],
+            status=body["status"],
+            code=body["code"],
+            detail=body["detail"],
+            invitation=Invitation.of(made) if made else None,
+        )
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    written: bool  # false for a dry run, or an all-or-nothing request with a failed row
+    rows: tuple[BulkRowResult, ...]
+
+    @classmethod
+    def of(cls, body: Body) -> BulkResult:
+        return cls(
+            written=bool(body["written"]), rows=tuple(BulkRowResult.of(r) for r in body["rows"])
+        )

@@ -132,6 +132,7 @@ class TenantryClient:
     get_audit_event = blocking(calls_audit.get_audit_event)
     verify_audit_chain = blocking(calls_audit.verify_audit_chain)
     create_invitation = blocking(calls_invitations.create_invitation)
+    bulk_invite = blocking(calls_invitations.bulk_invite)
     list_invitations = blocking(calls_invitations.list_invitations)
     get_invitation = blocking(calls_invitations.get_invitation)
     resend_invitation = blocking(calls_invitations.resend_invitation)

@@ -12,10 +12,13 @@ from tenantry.domain.paging import DEFAULT_PAGE_SIZE
 from tenantry.http.deps import Client, MaybeRun, PublicRun, Run
 from tenantry.http.openapi import problems
 from tenantry.http.wire import Cursor, Limit, OrgId, Page, changed, epoch_response
+from tenantry.invitations import bulk
 from tenantry.invitations import service as invitations
 from tenantry.invitations.schemas import (
     AcceptedOut,
     AcceptIn,
+    BulkIn,
+    BulkOut,
     InvitationIn,
     InvitationOut,
     InvitationPublicOut,
@@ -50,6 +53,33 @@ def create_invitation(org_id: OrgId, body: InvitationIn, run: Run) -> Response:
             uow, run.deps, run.caller, org_id, email=body.email, binding=body.binding()
         )
         return changed(InvitationOut.of(made.value, run.deps.clock.now()), made.epoch, 201)
+
+    return run(use_case)
+
+
+@router.post(
+    "/{org_id}/invitations/bulk",
+    summary="Invite many addresses at once",
+    response_model=BulkOut,
+    responses={**epoch_response(200, "A result for every row."), **_WRITE},
+)
+def bulk_invite(org_id: OrgId, body: BulkIn, run: Run) -> Response:
+    """Needs `invitation:create`. Each row is checked as one invitation is, with a result of
+    its own; every row that passes is written and emailed, or with `all_or_nothing` none if
+    any fails; `dry_run` only checks. At most `TENANTRY_INVITATION_BULK_MAX` rows
+    (422 `too_many_rows`). A CSV file goes through `tenantry invite bulk FILE.csv`."""
+
+    def use_case(uow: UnitOfWork) -> Response:
+        outcome = bulk.bulk_invite(
+            uow,
+            run.deps,
+            run.caller,
+            org_id,
+            rows=[row.row() for row in body.invitations],
+            all_or_nothing=body.all_or_nothing,
+            dry_run=body.dry_run,
+        )
+        return changed(BulkOut.of(outcome, run.deps.clock.now()), outcome.epoch)
 
     return run(use_case)
 

@@ -10,6 +10,7 @@ from tenantry.accounts.schemas import Email
 from tenantry.domain.invitations import MAX_CUSTOM_ROLES, Invitation, InvitationStatus
 from tenantry.domain.roles import OrgRole
 from tenantry.http.wire import DISPLAY_NAME, Input
+from tenantry.invitations.bulk import BulkOutcome, BulkRow, RowStatus
 from tenantry.invitations.service import Acceptance, Binding, InvitationView
 from tenantry.sessions.schemas import TokenPairOut
 from tenantry.teams.schemas import TEAM_ROLE
@@ -34,6 +35,9 @@ class InvitationIn(Input):
     team_role: str | None = Field(
         default=None, max_length=40, description=f"With `team_id`; default `MEMBER`. {TEAM_ROLE}"
     )
+
+    def row(self) -> BulkRow:
+        return BulkRow(self.email, self.binding())
 
     def binding(self) -> Binding:
         return Binding(
@@ -127,4 +131,58 @@ class AcceptedOut(BaseModel):
         return cls(
             invitation=InvitationOut.of(accepted.invitation, now),
             tokens=TokenPairOut.of(accepted.tokens),
+        )
+
+
+class BulkIn(Input):
+    invitations: list[InvitationIn] = Field(
+        min_length=1,
+        max_length=1000,
+        description="The rows, each as the body of `POST …/invitations`; at most "
+        "`TENANTRY_INVITATION_BULK_MAX` (100 by default).",
+    )
+    all_or_nothing: bool = Field(
+        default=False,
+        description="True: if any row fails, nothing is written. False: every row that "
+        "passes is written.",
+    )
+    dry_run: bool = Field(
+        default=False, description="True: only check the rows; nothing is written or sent."
+    )
+
+
+class BulkRowOut(BaseModel):
+    row: int = Field(description="The row's place in the request, from 0.")
+    email: str = Field(description="The address, normalised when it is valid.")
+    status: RowStatus = Field(
+        description="`created` (or would be, in a dry run), `duplicate` (a pending invitation, "
+        "or the address twice in the request), `already_member`, `invalid`, `refused`."
+    )
+    code: str | None = Field(description="Why the row was not created: an error code.")
+    detail: str | None = Field(description="The same, for people.")
+    invitation: InvitationOut | None = Field(description="The invitation written, if any.")
+
+
+class BulkOut(BaseModel):
+    written: bool = Field(
+        description="Whether anything was written: false for a dry run, and for an "
+        "all-or-nothing request with a failed row."
+    )
+    rows: list[BulkRowOut] = Field(description="One result per row, in the request's order.")
+
+    @classmethod
+    def of(cls, outcome: BulkOutcome, now: datetime) -> BulkOut:
+        return cls(
+            written=outcome.written,
+            rows=[
+                BulkRowOut(
+                    row=r.row,
+                    email=r.email,
+                    status=r.status,
+                    code=r.code,
+                    detail=r.detail,
+                    invitation=InvitationOut.of(r.invitation, now) if r.invitation else None,
+                )
+                for r in outcome.rows
+            ],
         )

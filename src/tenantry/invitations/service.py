@@ -80,35 +80,15 @@ def create_invitation(
     )
     email = normalise_email(email)
     check_new_account_email(email, deps.policy)
-    _require_binding(uow, principal, access, binding)
-    _refuse_a_member(uow, org_id, email)
+    require_binding(uow, principal, access, binding)
+    refuse_a_member(uow, org_id, email)
     now = deps.clock.now()
-    _expire_or_refuse_pending(uow, org_id, email, now)
+    expired = pending_or_refuse(uow, org_id, email, now)
     _limit_invitations(uow, deps, org_id, email, now)
-    inviter = uow.users.get(principal.user_id)
-    token, token_hash = new_invitation_token(org_id)
-    invitation = Invitation(
-        id=new_id("inv"),
-        org_id=org_id,
-        email=email,
-        org_role=binding.org_role,
-        role_ids=binding.role_ids,
-        team_id=binding.team_id,
-        team_role=binding.team_role if binding.team_id else None,
-        invited_by=principal.user_id,
-        inviter_name=(inviter.name if inviter else "") or org.name,
-        token_hash=token_hash,
-        status=InvitationStatus.PENDING,
-        created_at=now,
-        expires_at=now + deps.policy.invitation_ttl,
-        last_sent_at=now,
-    )
     epoch = bump_epoch(uow, access)
-    uow.invitations.add(invitation)
-    uow.outbox.add(
-        deps.composer.invitation_email(invitation, org.name, token, resent=False), at=now
+    invitation = send_invitation(
+        uow, deps, org, principal, email, binding, now=now, epoch=epoch, replacing=expired
     )
-    uow.audit.append(_event(principal, invitation, "invitation.create", epoch), at=now)
     return Changed(invitation, epoch)
 
 
@@ -169,7 +149,7 @@ def resend_invitation(
             code="resend_limit_reached",
         )
     now = deps.clock.now()
-    _limit_sends(deps, invitation.email)
+    limit_sends(deps, invitation.email)
     token, token_hash = new_invitation_token(org_id)
     resent = invitation.resent(token_hash, now=now, expires_at=now + deps.policy.invitation_ttl)
     uow.invitations.update(resent, expected=invitation)
@@ -253,7 +233,7 @@ def accept_invitation(
     _require_acceptable(invitation, org, now, caller)
     user = _accepting_user(uow, deps, invitation, caller, new_account)
     uow.bind(user_id=user.id)
-    _refuse_a_member(uow, org.id, invitation.email, invitation=invitation, user=user)
+    former = refuse_a_member(uow, org.id, invitation.email, invitation=invitation, user=user)
     membership = Membership(
         org_id=org.id,
         user_id=user.id,
@@ -268,7 +248,10 @@ def accept_invitation(
     epoch = org.authz_epoch + 1
     accepted = invitation.ended(InvitationStatus.ACCEPTED, now=now, by=user.id)
     uow.invitations.update(accepted, expected=invitation)
-    uow.memberships.add(membership)
+    if former is None:
+        uow.memberships.add(membership)
+    else:
+        uow.memberships.rejoin(membership)
     actor = Principal(user_id=user.id, actor_type=ActorType.USER, org_id=org.id)
     roles = _grant_roles(uow, actor, invitation, user, now, epoch)
     team = _join_team(uow, actor, invitation, user, now, epoch)
@@ -276,6 +259,48 @@ def accept_invitation(
     uow.audit.append(_event(actor, accepted, "invitation.accept", epoch, **details), at=now)
     tokens = start_session(uow, deps, user, membership, client)
     return Acceptance(accepted, membership, tokens, epoch)
+
+
+def send_invitation(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    org: Organisation,
+    principal: Principal,
+    email: str,
+    binding: Binding,
+    *,
+    now: datetime,
+    epoch: int,
+    replacing: Invitation | None,
+) -> Invitation:
+    """Write a checked invitation, its email (through the outbox) and its event; an expired
+    invitation of the same address, if any, is marked EXPIRED first."""
+    if replacing is not None:
+        ended = replacing.ended(InvitationStatus.EXPIRED, now=now)
+        uow.invitations.update(ended, expected=replacing)
+    inviter = uow.users.get(principal.user_id)
+    token, token_hash = new_invitation_token(org.id)
+    invitation = Invitation(
+        id=new_id("inv"),
+        org_id=org.id,
+        email=email,
+        org_role=binding.org_role,
+        role_ids=binding.role_ids,
+        team_id=binding.team_id,
+        team_role=binding.team_role if binding.team_id else None,
+        invited_by=principal.user_id,
+        inviter_name=(inviter.name if inviter else "") or org.name,
+        token_hash=token_hash,
+        status=InvitationStatus.PENDING,
+        created_at=now,
+        expires_at=now + deps.policy.invitation_ttl,
+        last_sent_at=now,
+    )
+    uow.invitations.add(invitation)
+    message = deps.composer.invitation_email(invitation, org.name, token, resent=False)
+    uow.outbox.add(message, at=now)
+    uow.audit.append(_event(principal, invitation, "invitation.create", epoch), at=now)
+    return invitation
 
 
 def invitation_or_raise(uow: UnitOfWork, org_id: str, invitation_id: str) -> Invitation:
@@ -288,7 +313,7 @@ def invitation_or_raise(uow: UnitOfWork, org_id: str, invitation_id: str) -> Inv
 # --- creating ---------------------------------------------------------------------------------
 
 
-def _require_binding(
+def require_binding(
     uow: UnitOfWork, principal: Principal, access: AccessSnapshot, binding: Binding
 ) -> None:
     """The inviter could grant each part of the binding themselves."""
@@ -344,40 +369,36 @@ def _custom_roles(uow: UnitOfWork, org_id: str, role_ids: tuple[str, ...]) -> li
     return roles
 
 
-def _refuse_a_member(
+def refuse_a_member(
     uow: UnitOfWork,
     org_id: str,
     email: str,
     *,
     invitation: Invitation | None = None,
     user: User | None = None,
-) -> None:
+) -> Membership | None:
+    """Refuse an address that is a member; the ENDED membership it had before, if any (its
+    row is kept, so accepting rejoins it rather than adding one)."""
     user = user or uow.users.get_by_email(email)
     if user is None:
-        return
+        return None
     membership = uow.memberships.get(org_id, user.id)
-    if membership is None:
-        return
-    if membership.status is MembershipStatus.ACTIVE:
+    if membership is not None and membership.status is MembershipStatus.ACTIVE:
         raise Conflict("the address is already a member", code="already_member")
-    # An ended membership keeps its row; rejoining is not supported yet.
-    raise Conflict(
-        "the address was a member before; rejoining by invitation is not supported yet",
-        code="former_member",
-    )
+    return membership
 
 
-def _expire_or_refuse_pending(uow: UnitOfWork, org_id: str, email: str, now: datetime) -> None:
+def pending_or_refuse(uow: UnitOfWork, org_id: str, email: str, now: datetime) -> Invitation | None:
+    """Refuse an address with a live pending invitation; an expired one is returned, to be
+    marked EXPIRED when the new one is written."""
     pending = uow.invitations.pending_for(org_id, email)
-    if pending is None:
-        return
-    if pending.status_at(now) is InvitationStatus.PENDING:
-        raise Conflict(
-            "a pending invitation for this address already exists; resend it",
-            code="invitation_pending",
-            extra={"invitation_id": pending.id},
-        )
-    uow.invitations.update(pending.ended(InvitationStatus.EXPIRED, now=now), expected=pending)
+    if pending is None or pending.status_at(now) is not InvitationStatus.PENDING:
+        return pending
+    raise Conflict(
+        "a pending invitation for this address already exists; resend it",
+        code="invitation_pending",
+        extra={"invitation_id": pending.id},
+    )
 
 
 def _limit_invitations(
@@ -390,10 +411,10 @@ def _limit_invitations(
             retry_after=3600,
             code="invitation_limit",
         )
-    _limit_sends(deps, email)
+    limit_sends(deps, email)
 
 
-def _limit_sends(deps: ServiceDeps, email: str) -> None:
+def limit_sends(deps: ServiceDeps, email: str) -> None:
     # The address's mail cap is the one sign-up and reset links count against.
     wait = deps.throttle.begin_mail_request(email=email, ip_address=None)
     if wait is not None:

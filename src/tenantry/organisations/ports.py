@@ -72,6 +72,13 @@ class MembershipsRepository(Protocol):
 
         Precondition: the stored membership is ACTIVE (`Conflict` `membership_changed`)."""
 
+    def rejoin(self, membership: Membership) -> None:
+        """Make a former member a member again in the row their membership kept: write
+        org_role, joined_at, email and name, with status ACTIVE and no ended_at.
+
+        Precondition: the stored membership exists and is ENDED (`Conflict`
+        `membership_changed`)."""
+
     def list_with_role(self, org_id: str, org_role: OrgRole) -> list[Membership]:
         """The ACTIVE members holding `org_role`, by join time, then user id."""
 

@@ -81,6 +81,10 @@ def _is_active(membership: Membership) -> bool:
     return membership.status == MembershipStatus.ACTIVE
 
 
+def _has_ended(membership: Membership) -> bool:
+    return membership.status == MembershipStatus.ENDED
+
+
 class MemoryMemberships:
     def __init__(self, transaction: Transaction) -> None:
         self._table = Table(transaction, _memberships)
@@ -114,6 +118,15 @@ class MemoryMemberships:
             precondition=_is_active,
             code="membership_changed",
             on_conflict=on_conflict,
+        )
+
+    def rejoin(self, membership: Membership) -> None:
+        rejoined = replace(membership, status=MembershipStatus.ACTIVE, ended_at=None)
+        self._table.update(
+            (membership.org_id, membership.user_id),
+            lambda _former: rejoined,
+            precondition=_has_ended,
+            code="membership_changed",
         )
 
     def list_with_role(self, org_id: str, org_role: OrgRole) -> list[Membership]:

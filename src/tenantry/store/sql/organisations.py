@@ -225,6 +225,25 @@ class SqlMemberships:
             stmt, expect=Expect.ONE_ROW, code="membership_changed", on_conflict=on_conflict
         )
 
+    def rejoin(self, membership: Membership) -> None:
+        stmt = (
+            memberships.update()
+            .where(
+                memberships.c.org_id == membership.org_id,
+                memberships.c.user_id == membership.user_id,
+                memberships.c.status == MembershipStatus.ENDED.value,
+            )
+            .values(
+                org_role=membership.org_role.value,
+                status=MembershipStatus.ACTIVE.value,
+                joined_at=membership.joined_at,
+                ended_at=None,
+                email=membership.email,
+                name=membership.name,
+            )
+        )
+        self._writes.add(stmt, expect=Expect.ONE_ROW, code="membership_changed")
+
     def list_with_role(self, org_id: str, org_role: OrgRole) -> list[Membership]:
         stmt = (
             sa.select(memberships)
