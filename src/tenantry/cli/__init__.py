@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.cli import access, accounts, audit, audit_archive, identity, outbox, serve
+from tenantry.cli import access, accounts, audit, audit_archive, identity, invite, outbox, serve
 from tenantry.cli.command import commands
 
 app = commands("tenantry: multi-tenant access management.")
@@ -18,6 +18,7 @@ app.add_typer(identity.identity_app, name="identity")
 audit.audit_app.command("archive")(audit_archive.audit_archive)
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(outbox.outbox_app, name="outbox")
+app.add_typer(invite.invite_app, name="invite")
 
 __all__ = ["app", "main"]
 

@@ -125,6 +125,7 @@ def _checked_rows(
     seen: set[str] = set()
     checked = []
     for number, row in enumerate(rows):
+        email = row.email
         try:
             email = normalise_email(row.email)
             check_new_account_email(email, deps.policy)
@@ -134,7 +135,7 @@ def _checked_rows(
             refuse_a_member(uow, access.org_id, email)
             replacing = pending_or_refuse(uow, access.org_id, email, now)
         except TenantryError as error:
-            checked.append(_Checked(_failed(number, row.email, error)))
+            checked.append(_Checked(_failed(number, email, error)))
             if error.audit is not None:  # an escalation attempt is on record, row by row
                 uow.audit.append(error.audit, at=now)
             continue
