@@ -104,9 +104,7 @@ def list_invitations(
     cursor: str | None = None,
 ) -> Page[Invitation]:
     check_page_size(limit)
-    require_permission(
-        uow, principal, org_id, "invitation:read", resource_type=INVITATION, resource_id=org_id
-    )
+    _allowed(uow, principal, org_id, "invitation:read", org_id)
     now = deps.clock.now()
     return uow.invitations.list(org_id, status=status, now=now, limit=limit, cursor=cursor)
 
@@ -115,14 +113,7 @@ def list_invitations(
 def get_invitation(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str, invitation_id: str
 ) -> Invitation:
-    require_permission(
-        uow,
-        principal,
-        org_id,
-        "invitation:read",
-        resource_type=INVITATION,
-        resource_id=invitation_id,
-    )
+    _allowed(uow, principal, org_id, "invitation:read", invitation_id)
     return invitation_or_raise(uow, org_id, invitation_id)
 
 
@@ -132,14 +123,7 @@ def resend_invitation(
 ) -> Invitation:
     """A new link (the old one dead at once) and a new expiry; an expired invitation may be
     sent again too. At most `invitation_resends` times an invitation."""
-    org, _ = require_permission(
-        uow,
-        principal,
-        org_id,
-        "invitation:create",
-        resource_type=INVITATION,
-        resource_id=invitation_id,
-    )
+    org = _allowed(uow, principal, org_id, "invitation:create", invitation_id)
     invitation = invitation_or_raise(uow, org_id, invitation_id)
     _require_stored_pending(invitation)
     if invitation.resend_count >= deps.policy.invitation_resends:
@@ -163,14 +147,7 @@ def resend_invitation(
 def revoke_invitation(
     uow: UnitOfWork, deps: ServiceDeps, principal: Principal, org_id: str, invitation_id: str
 ) -> Invitation:
-    require_permission(
-        uow,
-        principal,
-        org_id,
-        "invitation:revoke",
-        resource_type=INVITATION,
-        resource_id=invitation_id,
-    )
+    _allowed(uow, principal, org_id, "invitation:revoke", invitation_id)
     invitation = invitation_or_raise(uow, org_id, invitation_id)
     _require_stored_pending(invitation)
     now = deps.clock.now()
@@ -301,6 +278,17 @@ def send_invitation(
     uow.outbox.add(message, at=now)
     uow.audit.append(_event(principal, invitation, "invitation.create", epoch), at=now)
     return invitation
+
+
+def _allowed(
+    uow: UnitOfWork, principal: Principal, org_id: str, permission: str, resource_id: str
+) -> Organisation:
+    """The organisation, if the caller holds `permission` there (else an audited refusal
+    naming `resource_id`)."""
+    org, _ = require_permission(
+        uow, principal, org_id, permission, resource_type=INVITATION, resource_id=resource_id
+    )
+    return org
 
 
 def invitation_or_raise(uow: UnitOfWork, org_id: str, invitation_id: str) -> Invitation:
