@@ -35,7 +35,8 @@ from tests.integration.test_audit_archive import (
     world,
 )
 from tests.integration.test_cli import Cli
-from tests.s3_server import TEST_CREDENTIALS, FaultProxy, new_bucket, s3_client, s3_endpoint
+from tests.moto_server import TEST_CREDENTIALS
+from tests.s3_server import FaultProxy, new_bucket, s3_client, s3_endpoint
 
 __all__ = [  # fixtures shared with test_audit_archive
     "_logging_restored",

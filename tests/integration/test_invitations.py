@@ -9,13 +9,16 @@ checked, including that no invitation token is in any event.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from tenantry.domain.model import MembershipStatus
 from tenantry.domain.roles import OrgRole
 from tests import access_builders as access
 from tests.harness import PASSWORD, Account, Api, StoreTarget, TestClock, audit_events, bearer
 from tests.harness import unique_email as new_email
 from tests.integration.account_checks import assert_problem
+from tests.org_builders import stored_membership
 
 
 def invite(api: Api, inviter: Account, email: str, **binding: Any) -> Any:
@@ -319,7 +322,7 @@ def test_bulk_gives_each_row_its_result_and_writes_the_good_ones(
     pending = new_email("pending")
     invited(api, owner, pending)
     fresh, again = new_email("fresh"), new_email("again")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"email": fresh},
         {"email": pending},
         {"email": member.email},
@@ -389,3 +392,143 @@ def test_bulk_beyond_its_limit_is_refused_whole(api: Api) -> None:
     rows = [{"email": new_email()} for _ in range(api.tenantry.settings.invitation_bulk_max + 1)]
 
     assert_problem(bulk(api, owner, rows), 422, "too_many_rows")
+
+
+# --- a former member invited again ------------------------------------------------------------
+
+
+def joined_by_invitation(
+    api: Api, inviter: Account, account: Account, **binding: Any
+) -> dict[str, Any]:
+    """`account`'s user invited with `binding` and accepted, signed in: the acceptance."""
+    made = invited(api, inviter, account.email, **binding)
+    accepted = accept(api, link_token(api, account.email), account=account)
+    assert accepted.status_code == 200, accepted.text
+    body: dict[str, Any] = accepted.json()
+    assert body["invitation"]["id"] == made["id"]
+    return body
+
+
+def assert_rejoined_with_only(
+    api: Api,
+    store_target: StoreTarget,
+    owner: Account,
+    user_id: str,
+    rejoined: dict[str, Any],
+    *,
+    joined_at: datetime,
+    old_team: str,
+) -> None:
+    """The rejoined membership holds what the new invitation bound, and nothing of what the
+    user had before (the ADMIN role, the billing role, the team `old_team`)."""
+    org_id, invitation = rejoined["tokens"]["organisation_id"], rejoined["invitation"]
+    membership = stored_membership(api.tenantry, org_id, user_id)
+    assert membership is not None
+    assert (membership.status, membership.org_role) == (MembershipStatus.ACTIVE, OrgRole.MEMBER)
+    assert (membership.joined_at, membership.ended_at) == (joined_at, None)
+    [role_id] = invitation["role_ids"]
+    assigned = access.stored_assignments(api.tenantry, org_id, user_id)
+    assert [a.role_id for a in assigned] == [role_id]
+    in_new_team = access.stored_team_members(api.tenantry, org_id, invitation["team_id"])
+    assert [(m.user_id, m.team_role) for m in in_new_team] == [(user_id, "LEAD")]
+    assert access.stored_team_members(api.tenantry, org_id, old_team) == []
+    old = access.stored_team(api.tenantry, org_id, old_team)
+    assert old is not None
+    assert old.member_count == 0
+    held = access.held(api, owner, user_id)
+    assert "site:publish" in held
+    assert "billing:read" not in held
+    members = api.client.get(access.org_path(owner, "members"), headers=owner.auth).json()
+    assert [(m["user_id"], m["org_role"]) for m in members["items"] if m["user_id"] == user_id] == [
+        (user_id, "MEMBER")
+    ]
+    accepts = audit_events(store_target, org_id=org_id, resource_id=invitation["id"])
+    assert [(e.action, e.actor_id) for e in accepts if e.action == "invitation.accept"] == [
+        ("invitation.accept", user_id)
+    ]
+    events = audit_events(store_target, org_id=org_id, actor_id=user_id)
+    granted = [
+        (e.action, e.resource_id, e.details.get("role_id"))
+        for e in events
+        if e.details.get("invitation_id") == invitation["id"]
+    ]
+    assert granted == [
+        ("role.assign", user_id, role_id),
+        ("team.member_add", invitation["team_id"], None),
+    ]
+
+
+def former_binding(api: Api, owner: Account) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a user was invited with first (an ADMIN with a billing role in one team) and
+    what they are invited back with (a MEMBER with a publishing role, LEAD of another)."""
+    before = {
+        "org_role": "ADMIN",
+        "role_ids": [access.made_role(api, owner, "Billing", ["billing:read"])],
+        "team_id": access.made_team(api, owner, "Finance"),
+    }
+    after = {
+        "org_role": "MEMBER",
+        "role_ids": [access.made_role(api, owner, "Site editor", ["site:publish"])],
+        "team_id": access.made_team(api, owner, "Platform"),
+        "team_role": "LEAD",
+    }
+    return before, after
+
+
+def test_a_removed_member_invited_again_rejoins_with_the_new_invitation_only(
+    api: Api, clock: TestClock, store_target: StoreTarget
+) -> None:
+    owner, org = api.owner_with_org()
+    before, after = former_binding(api, owner)
+    user = api.verified_account()
+    first = joined_by_invitation(api, owner, user, **before)
+    clock.advance(minutes=1)
+    removed = access.remove_member(api, owner, user.user_id)
+    clock.advance(minutes=1)
+
+    rejoined = joined_by_invitation(api, owner, user, **after)
+
+    assert removed.status_code == 204, removed.text
+    assert rejoined["invitation"]["id"] != first["invitation"]["id"]
+    assert rejoined["tokens"]["organisation_id"] == org["id"]
+    assert_rejoined_with_only(
+        api,
+        store_target,
+        owner,
+        user.user_id,
+        rejoined,
+        joined_at=clock.now(),
+        old_team=before["team_id"],
+    )
+    [ended] = audit_events(store_target, org_id=org["id"], action="member.remove")
+    assert (ended.actor_id, ended.resource_id) == (owner.user_id, user.user_id)
+    scoped = bearer(rejoined["tokens"]["access_token"])
+    assert api.client.get(access.org_path(owner, "members"), headers=scoped).status_code == 200
+
+
+def test_a_member_who_left_invited_again_rejoins_with_the_new_invitation_only(
+    api: Api, clock: TestClock, store_target: StoreTarget
+) -> None:
+    owner, org = api.owner_with_org()
+    before, after = former_binding(api, owner)
+    user = api.verified_account()
+    first = joined_by_invitation(api, owner, user, **before)
+    in_org = bearer(first["tokens"]["access_token"])
+    clock.advance(minutes=1)
+    left = api.client.delete(access.org_path(owner, "members", user.user_id), headers=in_org)
+    clock.advance(minutes=1)
+
+    rejoined = joined_by_invitation(api, owner, user, **after)
+
+    assert left.status_code == 204, left.text
+    assert_rejoined_with_only(
+        api,
+        store_target,
+        owner,
+        user.user_id,
+        rejoined,
+        joined_at=clock.now(),
+        old_team=before["team_id"],
+    )
+    [ended] = audit_events(store_target, org_id=org["id"], action="member.leave")
+    assert (ended.actor_id, ended.resource_id) == (user.user_id, user.user_id)
