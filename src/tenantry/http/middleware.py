@@ -108,11 +108,14 @@ class RequestContext:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
+# Path parameters that are secrets (an invitation link's token): a path holding one is
+# logged as its route's template, so no log line carries it.
+SECRET_PATH_PARAMETERS = ("{invitation_token}",)
+
+
 def _loggable_path(scope: Scope) -> str:
-    """The path, or its route's template when the path carries a secret (an invitation
-    link's token): a log line never holds one."""
     template = getattr(scope.get("route"), "path", None)
-    if isinstance(template, str) and "{invitation_token}" in template:
+    if isinstance(template, str) and any(p in template for p in SECRET_PATH_PARAMETERS):
         return template
     path: str = scope["path"]
     return path

@@ -10,13 +10,13 @@ decided on the inviter's access, as one invitation is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from tenantry.access.checks import require_permission
 from tenantry.access.epoch import bump_epoch
 from tenantry.access.events import refusals_audited
-from tenantry.accounts.email_address import check_new_account_email, normalise_email
+from tenantry.accounts.email_address import normalise_email
 from tenantry.context import ServiceDeps
 from tenantry.domain.access import AccessSnapshot
 from tenantry.domain.audit import EventType
@@ -27,15 +27,12 @@ from tenantry.domain.principal import Principal
 from tenantry.invitations.service import (
     INVITATION,
     Binding,
+    check_invitee,
     limit_sends,
-    pending_or_refuse,
-    refuse_a_member,
-    require_binding,
     send_invitation,
+    within_daily_cap,
 )
 from tenantry.unit_of_work import UnitOfWork
-
-_DAY = timedelta(days=1)
 
 
 class RowStatus(StrEnum):
@@ -97,7 +94,7 @@ def bulk_invite(
     if dry_run or (all_or_nothing and failed):
         return BulkOutcome([c.result for c in checked], written=False, epoch=access.epoch)
     wanted = [c for c in checked if c.result.status is RowStatus.CREATED]
-    _within_daily_cap(uow, deps, org_id, len(wanted), now)
+    within_daily_cap(uow, deps, org_id, len(wanted), now)
     epoch = bump_epoch(uow, access) if wanted else access.epoch
     results = {c.result.row: c.result for c in checked}
     for row in wanted:
@@ -125,17 +122,14 @@ def _checked_rows(
     seen: set[str] = set()
     checked = []
     for number, row in enumerate(rows):
-        email = row.email
         try:
-            email = normalise_email(row.email)
-            check_new_account_email(email, deps.policy)
+            email, replacing = check_invitee(
+                uow, deps, principal, access, row.email, row.binding, now
+            )
             if email in seen:
                 raise Conflict("the address is in the request twice", code="duplicate_row")
-            require_binding(uow, principal, access, row.binding)
-            refuse_a_member(uow, access.org_id, email)
-            replacing = pending_or_refuse(uow, access.org_id, email, now)
         except TenantryError as error:
-            checked.append(_Checked(_failed(number, email, error)))
+            checked.append(_Checked(_failed(number, _as_shown(row.email), error)))
             if error.audit is not None:  # an escalation attempt is on record, row by row
                 uow.audit.append(error.audit, at=now)
             continue
@@ -143,18 +137,6 @@ def _checked_rows(
         result = RowResult(number, email, RowStatus.CREATED)
         checked.append(_Checked(result, replacing, row.binding))
     return checked
-
-
-def _within_daily_cap(
-    uow: UnitOfWork, deps: ServiceDeps, org_id: str, count: int, now: datetime
-) -> None:
-    cap = deps.policy.invitations_per_org_per_day
-    if uow.invitations.count_created_since(org_id, now - _DAY) + count > cap:
-        raise RateLimited(
-            f"these invitations would take the organisation over {cap} in a day",
-            retry_after=3600,
-            code="invitation_limit",
-        )
 
 
 def _written(
@@ -178,6 +160,14 @@ def _written(
         uow, deps, org, principal, email, row.binding, now=now, epoch=epoch, replacing=row.replacing
     )
     return RowResult(row.result.row, email, RowStatus.CREATED, invitation=invitation)
+
+
+def _as_shown(email: str) -> str:
+    """The address normalised, or as given when it is none."""
+    try:
+        return normalise_email(email)
+    except Invalid:
+        return email
 
 
 _STATUS_OF_CODE = {

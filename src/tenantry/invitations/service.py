@@ -78,13 +78,10 @@ def create_invitation(
     org, access = require_permission(
         uow, principal, org_id, "invitation:create", resource_type=INVITATION, resource_id=org_id
     )
-    email = normalise_email(email)
-    check_new_account_email(email, deps.policy)
-    require_binding(uow, principal, access, binding)
-    refuse_a_member(uow, org_id, email)
     now = deps.clock.now()
-    expired = pending_or_refuse(uow, org_id, email, now)
-    _limit_invitations(uow, deps, org_id, email, now)
+    email, expired = check_invitee(uow, deps, principal, access, email, binding, now)
+    within_daily_cap(uow, deps, org_id, 1, now)
+    limit_sends(deps, email)
     epoch = bump_epoch(uow, access)
     invitation = send_invitation(
         uow, deps, org, principal, email, binding, now=now, epoch=epoch, replacing=expired
@@ -210,7 +207,7 @@ def accept_invitation(
     _require_acceptable(invitation, org, now, caller)
     user = _accepting_user(uow, deps, invitation, caller, new_account)
     uow.bind(user_id=user.id)
-    former = refuse_a_member(uow, org.id, invitation.email, invitation=invitation, user=user)
+    former = _refuse_a_member(uow, org.id, invitation.email, user=user)
     membership = Membership(
         org_id=org.id,
         user_id=user.id,
@@ -236,6 +233,24 @@ def accept_invitation(
     uow.audit.append(_event(actor, accepted, "invitation.accept", epoch, **details), at=now)
     tokens = start_session(uow, deps, user, membership, client)
     return Acceptance(accepted, membership, tokens, epoch)
+
+
+def check_invitee(
+    uow: UnitOfWork,
+    deps: ServiceDeps,
+    principal: Principal,
+    access: AccessSnapshot,
+    email: str,
+    binding: Binding,
+    now: datetime,
+) -> tuple[str, Invitation | None]:
+    """The address normalised, if it may be invited with `binding` by this caller; and the
+    expired invitation of the address it replaces, if any."""
+    email = normalise_email(email)
+    check_new_account_email(email, deps.policy)
+    _require_binding(uow, principal, access, binding)
+    _refuse_a_member(uow, access.org_id, email)
+    return email, _pending_or_refuse(uow, access.org_id, email, now)
 
 
 def send_invitation(
@@ -301,7 +316,7 @@ def invitation_or_raise(uow: UnitOfWork, org_id: str, invitation_id: str) -> Inv
 # --- creating ---------------------------------------------------------------------------------
 
 
-def require_binding(
+def _require_binding(
     uow: UnitOfWork, principal: Principal, access: AccessSnapshot, binding: Binding
 ) -> None:
     """The inviter could grant each part of the binding themselves."""
@@ -357,12 +372,11 @@ def _custom_roles(uow: UnitOfWork, org_id: str, role_ids: tuple[str, ...]) -> li
     return roles
 
 
-def refuse_a_member(
+def _refuse_a_member(
     uow: UnitOfWork,
     org_id: str,
     email: str,
     *,
-    invitation: Invitation | None = None,
     user: User | None = None,
 ) -> Membership | None:
     """Refuse an address that is a member; the ENDED membership it had before, if any (its
@@ -376,7 +390,9 @@ def refuse_a_member(
     return membership
 
 
-def pending_or_refuse(uow: UnitOfWork, org_id: str, email: str, now: datetime) -> Invitation | None:
+def _pending_or_refuse(
+    uow: UnitOfWork, org_id: str, email: str, now: datetime
+) -> Invitation | None:
     """Refuse an address with a live pending invitation; an expired one is returned, to be
     marked EXPIRED when the new one is written."""
     pending = uow.invitations.pending_for(org_id, email)
@@ -389,17 +405,17 @@ def pending_or_refuse(uow: UnitOfWork, org_id: str, email: str, now: datetime) -
     )
 
 
-def _limit_invitations(
-    uow: UnitOfWork, deps: ServiceDeps, org_id: str, email: str, now: datetime
+def within_daily_cap(
+    uow: UnitOfWork, deps: ServiceDeps, org_id: str, count: int, now: datetime
 ) -> None:
+    """`count` more invitations keep the organisation within its daily cap."""
     cap = deps.policy.invitations_per_org_per_day
-    if uow.invitations.count_created_since(org_id, now - _DAY) >= cap:
+    if uow.invitations.count_created_since(org_id, now - _DAY) + count > cap:
         raise RateLimited(
-            f"the organisation sent {cap} invitations in the last day; try again later",
+            f"the organisation may make {cap} invitations a day; try again later",
             retry_after=3600,
             code="invitation_limit",
         )
-    limit_sends(deps, email)
 
 
 def limit_sends(deps: ServiceDeps, email: str) -> None:
