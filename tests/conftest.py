@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tenantry.bootstrap import Tenantry
 from tenantry.store.sql.migrate import migrate
+from tests import token_sweep
 from tests.harness import (
     Api,
     Mailbox,
@@ -17,6 +18,7 @@ from tests.harness import (
     build_tenantry,
     copy_sqlite,
     postgres_target,
+    privileged,
     test_settings,
 )
 from tests.postgres_server import PgUrls, pg_urls, postgres_admin_url  # noqa: F401
@@ -64,6 +66,9 @@ def tenantry(
     app = build_tenantry(test_settings(store_target, tmp_path), clock, smtp_server)
     yield app
     app.close()
+    with privileged(store_target) as db:
+        leaked = token_sweep.leaks_in_audit(db)
+    assert not leaked, f"invitation tokens in audit events: {sorted(leaked)}"
 
 
 @pytest.fixture
@@ -74,3 +79,24 @@ def mailbox(tenantry: Tenantry, smtp_server: SmtpServer) -> Mailbox:  # noqa: F8
 @pytest.fixture
 def api(tenantry: Tenantry, mailbox: Mailbox) -> Api:
     return Api(tenantry, mailbox)
+
+
+@pytest.fixture(autouse=True)
+def _token_sweep() -> None:
+    token_sweep.start_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Fails, at teardown, a test whose responses or output hold a mailed invitation token."""
+    report = yield
+    if call.when != "teardown" or not token_sweep.MAILED:
+        return report
+    output = "\n".join(content for _, content in report.sections)
+    leaked = token_sweep.leaks_in_responses() | token_sweep.secrets_in(output)
+    if leaked:
+        report.outcome = "failed"
+        report.longrepr = f"invitation tokens in responses or log lines: {sorted(leaked)}"
+    return report

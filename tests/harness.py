@@ -30,6 +30,7 @@ from tenantry.settings import Environment, Settings
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.writes import WriteBuffer
+from tests import token_sweep
 from tests.postgres_server import PgUrls
 from tests.smtp_server import HOST, SmtpServer
 
@@ -228,6 +229,7 @@ class Api:
         self.tenantry = tenantry
         self.mailbox = mailbox
         self.client = TestClient(create_app(tenantry), raise_server_exceptions=False)
+        self.client.event_hooks["response"].append(token_sweep.record_response)
 
     def signup(
         self, email: str | None = None, password: str = PASSWORD, name: str = "Test User"

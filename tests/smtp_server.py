@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests import token_sweep
+
 HOST = "127.0.0.1"
 # A wait ends the moment the message is stored; this bound only fails a message that never comes.
 LAST_RESORT_SECONDS = 30.0
@@ -34,6 +36,7 @@ class _Collector:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        token_sweep.note_mailed(message)
         with self._arrived:
             self.messages.append(message)
             self.recipients.append(list(envelope.rcpt_tos))

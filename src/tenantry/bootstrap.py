@@ -152,7 +152,7 @@ def _service_deps(settings: Settings, clock: Clock, signer: JwtSigner) -> Servic
             clock=clock,
         ),
         policy=_account_policy(settings),
-        composer=TemplateComposer(settings.resolved_public_url()),
+        composer=TemplateComposer(settings.resolved_public_url(), settings.mail_templates_dir),
     )
 
 

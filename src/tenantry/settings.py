@@ -179,6 +179,12 @@ def _ses_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def _existing_directory(path: Path) -> Path:
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a directory")
+    return path
+
+
 SesTags = Annotated[
     dict[str, str], NoDecode, BeforeValidator(_ses_tags_document), AfterValidator(_ses_tags)
 ]
@@ -241,6 +247,9 @@ class Settings(BaseSettings):
     mailer: Literal["console", "files", "smtp", "ses"] = "console"
     mail_dir: Path = Path("./tenantry-mail")
     mail_from: str = "tenantry <no-reply@localhost>"
+    # A directory of Jinja2 templates that replace tenantry's own file by file (`invitation.html`,
+    # `layout.html`, ...); the ones it lacks come from tenantry.
+    mail_templates_dir: Annotated[Path, AfterValidator(_existing_directory)] | None = None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -257,6 +266,9 @@ class Settings(BaseSettings):
     ses_endpoint_url: Annotated[str, AfterValidator(https_unless_loopback)] | None = None
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_poll_seconds: float = Field(2.0, gt=0)
+    # `tenantry serve` runs the outbox dispatcher beside the API. Off when the deployment runs
+    # `tenantry outbox run` (or several) on its own.
+    serve_dispatches_outbox: bool = True
 
     provisioning_steps: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(64 * 1024, ge=1024)

@@ -17,6 +17,7 @@ import pytest
 from tenantry.domain.model import MembershipStatus
 from tenantry.domain.roles import OrgRole
 from tests import access_builders as access
+from tests import token_sweep
 from tests.harness import PASSWORD, Account, Api, StoreTarget, TestClock, audit_events, bearer
 from tests.harness import unique_email as new_email
 from tests.integration.account_checks import assert_problem
@@ -289,6 +290,7 @@ def test_the_token_is_in_no_response_log_line_or_audit_event(
     answers.append(as_new_user(api, token))  # refused: on record
     answers.append(api.client.get(access.org_path(owner, "invitations"), headers=owner.auth))
 
+    assert token_sweep.was_mailed(token)  # the suite-wide sweep knows it, and checks it too
     captured = capsys.readouterr()
     logged = captured.out + captured.err  # where the logs go depends on the last set-up
     assert "path=/v1/invitations/{invitation_token}/accept" in logged  # the request was logged

@@ -13,22 +13,17 @@ from tenantry.mail.console import ConsoleMailer
 from tenantry.mail.factory import build_mailer
 from tenantry.mail.files import FilesMailer
 from tenantry.mail.smtp import SmtpMailer
-from tenantry.mail.templates import (
-    EmailKind,
-    build_link,
-    password_changed_email,
-    password_reset_email,
-    verification_email,
-)
+from tenantry.mail.templates import EmailKind, EmailTemplates, build_link
 from tenantry.settings import Settings
 from tests.harness import SENDER, smtp_mailer
 from tests.smtp_server import SmtpServer, unused_port
 
 LINK = "https://app.example/verify-email?token=abc123"
+TEMPLATES = EmailTemplates()
 
 
 def a_message(to: str = "ada@example.com") -> EmailMessage:
-    return verification_email(to, "Ada Lovelace", LINK)
+    return TEMPLATES.verification_email(to, "Ada Lovelace", LINK)
 
 
 def parts(message: MimeMessage) -> tuple[str, str]:
@@ -111,7 +106,7 @@ def test_console_mailer_prints_a_framed_message_with_the_link(
 def test_html_escapes_every_interpolated_value_and_text_keeps_them_raw() -> None:
     link = "https://app.example/reset-password?token=a&b=<c>"
 
-    message = password_reset_email("ada@example.com", "<script>alert(1)</script>", link)
+    message = TEMPLATES.password_reset_email("ada@example.com", "<script>alert(1)</script>", link)
 
     assert "<script>" not in message.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message.html
@@ -123,9 +118,9 @@ def test_html_escapes_every_interpolated_value_and_text_keeps_them_raw() -> None
 
 def test_every_account_email_has_both_parts_and_a_kind() -> None:
     messages = [
-        verification_email("a@example.com", "Ada", LINK),
-        password_reset_email("a@example.com", "Ada", LINK),
-        password_changed_email("a@example.com", "Ada"),
+        TEMPLATES.verification_email("a@example.com", "Ada", LINK),
+        TEMPLATES.password_reset_email("a@example.com", "Ada", LINK),
+        TEMPLATES.password_changed_email("a@example.com", "Ada"),
     ]
 
     assert [m.kind for m in messages] == ["verify_email", "password_reset", "password_changed"]

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from tenantry.domain.model import EmailMessage, OutboxStatus
 from tenantry.flows.dispatch import DispatchReport, backoff, dispatch_due
 from tenantry.flows.dispatcher import OutboxDispatcher
-from tenantry.mail.templates import verification_email
+from tenantry.mail.templates import EmailTemplates
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.tables import outbox
 from tests.harness import (
@@ -69,7 +69,9 @@ def clock() -> TestClock:
 def enqueue(store: SqlStore, clock: TestClock, *recipients: str) -> None:
     with store.unit_of_work() as uow:
         for recipient in recipients:
-            uow.outbox.add(verification_email(recipient, "Ada", LINK), at=clock.now())
+            uow.outbox.add(
+                EmailTemplates().verification_email(recipient, "Ada", LINK), at=clock.now()
+            )
         uow.commit()
 
 

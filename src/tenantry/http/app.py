@@ -120,13 +120,19 @@ def _lifespan(
 
 
 def _background_threads(app_state: Tenantry) -> list[PollingThread]:
-    """The outbox dispatcher, and the relay that starts jobs a dead process left pending."""
-    poll_seconds = app_state.settings.outbox_poll_seconds
-    dispatcher = OutboxDispatcher(
-        app_state.store.unit_of_work,
-        app_state.mailer,
-        clock=app_state.clock,
-        max_attempts=app_state.settings.outbox_max_attempts,
-        poll_seconds=poll_seconds,
-    )
-    return [dispatcher, JobRelay(app_state.jobs, poll_seconds=poll_seconds)]
+    """The relay that starts jobs a dead process left pending, and the outbox dispatcher unless
+    the deployment runs it apart (`serve_dispatches_outbox`)."""
+    settings = app_state.settings
+    threads: list[PollingThread] = [
+        JobRelay(app_state.jobs, poll_seconds=settings.outbox_poll_seconds)
+    ]
+    if settings.serve_dispatches_outbox:
+        dispatcher = OutboxDispatcher(
+            app_state.store.unit_of_work,
+            app_state.mailer,
+            clock=app_state.clock,
+            max_attempts=settings.outbox_max_attempts,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        threads.append(dispatcher)
+    return threads
