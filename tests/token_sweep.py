@@ -5,7 +5,8 @@ process). Then, for every test:
 - each response body the harness's HTTP client (`Api.client`) received,
 - everything the test printed and logged (pytest's captured stdout and stderr, which is where
   tenantry's log lines go), and
-- every audit event in the test's store, when the test mailed an invitation
+- every audit event and outbox entry in the test's store (the outbox seals the bodies it
+  holds), when the test mailed an invitation
 are searched for every secret mailed so far in the worker, and a secret found there fails the
 test. Tokens of earlier tests count too: a token must never show up later either.
 
@@ -26,6 +27,7 @@ import httpx
 import sqlalchemy as sa
 
 from tenantry.store.sql.audit import audit_events
+from tenantry.store.sql.outbox import outbox
 
 # The secret after the org id in `/invitations/{org_id}.{secret}`: 32 random bytes, base64url.
 _LINK = re.compile(r"/invitations/org_[A-Za-z0-9]+(?:\.|%2E)([A-Za-z0-9_-]{43,})")
@@ -91,13 +93,17 @@ def leaks_in_responses() -> set[str]:
     return set().union(*(secrets_in(text) for text in _current.responses))
 
 
-def leaks_in_audit(connection: sa.Connection) -> set[str]:
-    """The secrets mailed in this test that some stored audit event holds (one table scan)."""
+def leaks_in_store(connection: sa.Connection) -> set[str]:
+    """The secrets mailed in this test that a stored audit event or outbox entry holds."""
     if not _current.mailed:
         return set()
+    return _leaks_in(connection, audit_events) | _leaks_in(connection, outbox)
+
+
+def _leaks_in(connection: sa.Connection, table: sa.Table) -> set[str]:
+    # Every column as text, joined: one scan of the table for all of the test's secrets.
     row_text = functools.reduce(
-        operator.add,
-        [sa.func.coalesce(sa.cast(column, sa.Text), "") for column in audit_events.c],
+        operator.add, [sa.func.coalesce(sa.cast(column, sa.Text), "") for column in table.c]
     )
     query = sa.select(row_text).where(
         sa.or_(*(row_text.contains(secret, autoescape=True) for secret in _current.mailed))

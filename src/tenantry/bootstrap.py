@@ -25,6 +25,7 @@ from tenantry.identities.issuers import TrustedIssuers
 from tenantry.keys.service import ensure_signing_keys
 from tenantry.mail.composer import TemplateComposer
 from tenantry.mail.factory import build_mailer
+from tenantry.mail.sealing import BodySeal, OpeningMailer
 from tenantry.organisations.provisioning import ProvisioningStep
 from tenantry.outbox.ports import Mailer
 from tenantry.passwords import Argon2Passwords
@@ -46,7 +47,7 @@ class Tenantry:
     settings: Settings
     store: Store
     deps: ServiceDeps
-    mailer: Mailer
+    mailer: OpeningMailer  # opens the bodies the composer sealed for the outbox
     key_factory: CipherKeyFactory
     jobs: JobRunner
     authorizer: AuthorizerMemory
@@ -80,7 +81,9 @@ def bootstrap(
     settings = settings or Settings()
     clock = clock or SystemClock()
     store = open_store(settings.database_url)
-    key_factory = CipherKeyFactory(settings.signing_alg, KeyCipher(resolve_secret_key(settings)))
+    secret = resolve_secret_key(settings)
+    key_factory = CipherKeyFactory(settings.signing_alg, KeyCipher(secret))
+    seal = BodySeal(secret)
     signer = JwtSigner(
         store.unit_of_work,
         key_factory.cipher,
@@ -98,13 +101,13 @@ def bootstrap(
         if provisioning_steps is not None
         else _load_steps(settings.provisioning_steps)
     )
-    deps = _service_deps(settings, clock, signer)
+    deps = _service_deps(settings, clock, signer, seal)
     provisioning = InlineProvisioning(store.unit_of_work, deps, steps)
     return Tenantry(
         settings=settings,
         store=store,
         deps=deps,
-        mailer=mailer or build_mailer(settings),
+        mailer=OpeningMailer(mailer or build_mailer(settings), seal),
         key_factory=key_factory,
         jobs=JobRunner(store.unit_of_work, clock, provisioning),
         authorizer=AuthorizerMemory(listen=store.listen_for_changes),
@@ -126,7 +129,9 @@ def prepare_to_serve(tenantry: Tenantry) -> None:
         log.info("keys.generated", alg=tenantry.key_factory.alg)
 
 
-def _service_deps(settings: Settings, clock: Clock, signer: JwtSigner) -> ServiceDeps:
+def _service_deps(
+    settings: Settings, clock: Clock, signer: JwtSigner, seal: BodySeal
+) -> ServiceDeps:
     return ServiceDeps(
         clock=clock,
         passwords=Argon2Passwords(
@@ -152,7 +157,9 @@ def _service_deps(settings: Settings, clock: Clock, signer: JwtSigner) -> Servic
             clock=clock,
         ),
         policy=_account_policy(settings),
-        composer=TemplateComposer(settings.resolved_public_url(), settings.mail_templates_dir),
+        composer=TemplateComposer(
+            settings.resolved_public_url(), settings.mail_templates_dir, seal=seal
+        ),
     )
 
 

@@ -114,6 +114,44 @@ def test_complete_invitation_flow_success(api: Api, store_target: StoreTarget) -
     assert all(token not in json.dumps(e.details) for e in events)
 
 
+def test_invitation_with_audit_events(api: Api) -> None:
+    """seeds/001 flow 1: the invitation's audit trail, read back through the audit API."""
+    owner, org = api.owner_with_org()
+    role_id = access.made_role(api, owner, "Site editor", ["site:publish"])
+    team_id = access.made_team(api, owner, "Platform")
+    email = new_email("ivy")
+    made = invited(api, owner, email, role_ids=[role_id], team_id=team_id)
+    accepted = as_new_user(api, link_token(api, email))
+    invitee_id = accepted.json()["invitation"]["accepted_by"]
+
+    answer = api.client.get(
+        access.org_path(owner, "audit-events"),
+        params={"event_type": "INVITATION", "resource_id": made["id"]},
+        headers=owner.auth,
+    )
+
+    assert answer.status_code == 200, answer.text
+    accept, create = answer.json()["items"]  # newest first
+    assert (create["action"], create["actor_id"], create["outcome"]) == (
+        "invitation.create",
+        owner.user_id,
+        "SUCCESS",
+    )
+    assert (accept["action"], accept["actor_id"], accept["outcome"]) == (
+        "invitation.accept",
+        invitee_id,
+        "SUCCESS",
+    )
+    for event in (create, accept):
+        assert (event["resource_type"], event["org_id"]) == ("invitation", org["id"])
+        assert event["details"]["email"] == email
+        assert event["details"]["role_ids"] == [role_id]
+        assert event["details"]["team_id"] == team_id
+    assert accept["details"]["roles"] == [role_id]
+    assert accept["details"]["authz_epoch"] > create["details"]["authz_epoch"]
+    assert accept["prev_hash"] is not None
+
+
 def test_a_signed_in_user_with_the_invited_address_accepts_as_themselves(api: Api) -> None:
     owner, org = api.owner_with_org()
     invitee = api.verified_account()

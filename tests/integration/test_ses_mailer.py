@@ -299,7 +299,7 @@ def test_a_sign_up_email_goes_out_through_ses_and_its_link_verifies_the_address(
     world_for: WorldFor, sender: str
 ) -> None:
     world = world_for(sender)
-    assert isinstance(world.tenantry.mailer, SesMailer)
+    assert isinstance(world.tenantry.mailer.inner, SesMailer)
     recipient = world.sign_up()
     assert world.outbox_rows(recipient) == [OutboxRow(OutboxStatus.PENDING, 0, None)]
 

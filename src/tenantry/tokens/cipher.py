@@ -29,7 +29,7 @@ class KeyCipher:
     def __init__(self, secret: str) -> None:
         if not secret:
             raise ValueError("the secret key must not be empty")
-        self._fernet = Fernet(_derive_fernet_key(secret))
+        self._fernet = Fernet(derive_fernet_key(secret, salt=_HKDF_SALT, info=_HKDF_INFO))
 
     def encrypt(self, plaintext: bytes) -> str:
         return self._fernet.encrypt(plaintext).decode("ascii")
@@ -44,8 +44,9 @@ class KeyCipher:
             ) from exc
 
 
-def _derive_fernet_key(secret: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=_HKDF_INFO)
+def derive_fernet_key(secret: str, *, salt: bytes, info: bytes) -> bytes:
+    """A Fernet key of its own for each use of the service secret (`salt` and `info` name it)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info)
     return base64.urlsafe_b64encode(hkdf.derive(secret.encode("utf-8")))
 
 
