@@ -24,12 +24,12 @@ from tests.harness import (
 from tests.smtp_server import SmtpServer
 
 
-def stored(target: StoreTarget, recipient: str) -> list[sa.Row[tuple[str, str, str, str | None]]]:
+def stored(target: StoreTarget, recipient: str) -> list[tuple[str, str, str, str | None]]:
     query = sa.select(
         outbox.c.status, outbox.c.text_body, outbox.c.html_body, outbox.c.last_error
     ).where(outbox.c.recipient == recipient)
     with privileged(target) as db:
-        return list(db.execute(query))
+        return [(r.status, r.text_body, r.html_body, r.last_error) for r in db.execute(query)]
 
 
 def test_an_invitation_waits_sealed_and_arrives_readable(

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from tenantry.domain.audit import AuditDraft
 
 
+# The members every problem+json body has; an error's `extra` members may not replace them.
+PROBLEM_MEMBERS = frozenset({"type", "title", "status", "code", "detail", "request_id"})
+
+
 class TenantryError(Exception):
     code: str = "error"
 
@@ -34,6 +38,8 @@ class TenantryError(Exception):
         self.audit = audit
         self.aftermath = aftermath
         self.extra = extra or {}
+        if clash := PROBLEM_MEMBERS.intersection(self.extra):
+            raise ValueError(f"an error's extra members may not be named {sorted(clash)}")
 
 
 class Invalid(TenantryError):

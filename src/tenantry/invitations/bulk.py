@@ -101,7 +101,8 @@ def bulk_invite(
         results[row.result.row] = _written(
             uow, deps, org, principal, row, now, epoch, all_or_nothing
         )
-    return BulkOutcome([results[n] for n in sorted(results)], written=True, epoch=epoch)
+    written = bool(wanted)  # best effort with no row to write writes nothing
+    return BulkOutcome([results[n] for n in sorted(results)], written=written, epoch=epoch)
 
 
 def _check_size(rows: list[BulkRow], most: int) -> None:

@@ -438,7 +438,7 @@ def _require_stored_pending(invitation: Invitation) -> None:
         raise Conflict(
             f"the invitation is {status.lower()}",
             code="invitation_not_pending",
-            extra={"status": status},
+            extra={"invitation_status": status},
         )
 
 

@@ -173,7 +173,11 @@ class SqlInvitations:
 def _in_status(status: InvitationStatus, now: datetime) -> sa.ColumnElement[bool]:
     column = invitations.c
     if status is InvitationStatus.EXPIRED:
-        return sa.and_(column.status == PENDING, column.expires_at <= now)
+        # Stored EXPIRED (replaced by a new invitation after it lapsed), or lapsed while pending.
+        return sa.or_(
+            column.status == InvitationStatus.EXPIRED.value,
+            sa.and_(column.status == PENDING, column.expires_at <= now),
+        )
     if status is InvitationStatus.PENDING:
         return sa.and_(column.status == PENDING, column.expires_at > now)
     return column.status == status.value
