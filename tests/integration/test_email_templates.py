@@ -159,7 +159,9 @@ def test_a_broken_operator_template_stops_the_start_naming_the_email(
     directory.mkdir()
     (directory / file_name).write_text(source, encoding="utf-8")
     monkeypatch.setenv("TENANTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'tenantry.db'}")
-    monkeypatch.setenv("TENANTRY_SECRET_KEY_FILE", str(tmp_path / "secret"))
+    # A secret given, not generated: generating one logs through a logger the command's
+    # configuration would cache for the rest of the process.
+    monkeypatch.setenv("TENANTRY_SECRET_KEY", "test-secret-" + "x" * 40)
     monkeypatch.setenv("TENANTRY_MAIL_TEMPLATES_DIR", str(directory))
 
     result = CliRunner().invoke(cli_app, ["serve", "--port", "1"])
