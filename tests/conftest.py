@@ -23,6 +23,7 @@ from tests.harness import (
 )
 from tests.postgres_server import PgUrls, pg_urls, postgres_admin_url  # noqa: F401
 from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
+from tests.temporal_server import fresh_temporal_server, temporal_server  # noqa: F401
 
 STORES = ["sqlite", "postgres"]
 

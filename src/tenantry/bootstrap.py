@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
@@ -18,9 +18,11 @@ import structlog
 from tenantry.authorizer.memory import AuthorizerMemory
 from tenantry.clock import Clock, SystemClock
 from tenantry.context import AccountPolicy, ServiceDeps
+from tenantry.domain.errors import Unavailable
 from tenantry.edge import run_use_case
 from tenantry.flows.jobs import JobRunner
 from tenantry.flows.provisioning import InlineProvisioning
+from tenantry.flows.registration import ProvisioningEngine
 from tenantry.identities.issuers import TrustedIssuers
 from tenantry.keys.service import ensure_signing_keys
 from tenantry.mail.composer import TemplateComposer
@@ -53,6 +55,8 @@ class Tenantry:
     authorizer: AuthorizerMemory
     # The trusted external issuers and their key sets, fetched on first use and kept.
     issuers: TrustedIssuers
+    # What provisioning runs; on Temporal, `tenantry worker` runs them (the same settings).
+    provisioning_steps: list[ProvisioningStep] = field(default_factory=list)
 
     @property
     def clock(self) -> Clock:
@@ -66,6 +70,7 @@ class Tenantry:
 
     def close(self) -> None:
         self.authorizer.close()
+        self.jobs.provisioning.close()
         self.store.dispose()
 
 
@@ -102,7 +107,7 @@ def bootstrap(
         else _load_steps(settings.provisioning_steps)
     )
     deps = _service_deps(settings, clock, signer, seal)
-    provisioning = InlineProvisioning(store.unit_of_work, deps, steps)
+    provisioning = _provisioning_engine(settings, store, deps, steps)
     return Tenantry(
         settings=settings,
         store=store,
@@ -110,6 +115,7 @@ def bootstrap(
         mailer=OpeningMailer(mailer or build_mailer(settings), seal),
         key_factory=key_factory,
         jobs=JobRunner(store.unit_of_work, clock, provisioning),
+        provisioning_steps=steps,
         authorizer=AuthorizerMemory(listen=store.listen_for_changes),
         issuers=TrustedIssuers(settings.trusted_issuers, monotonic=monotonic),
     )
@@ -178,6 +184,30 @@ def _account_policy(settings: Settings) -> AccountPolicy:
         invitations_per_org_per_day=settings.invitations_per_org_per_day,
         invitation_resends=settings.invitation_resends,
         invitation_bulk_max=settings.invitation_bulk_max,
+    )
+
+
+def _provisioning_engine(
+    settings: Settings, store: Store, deps: ServiceDeps, steps: list[ProvisioningStep]
+) -> ProvisioningEngine:
+    if settings.workflows == "inline":
+        return InlineProvisioning(store.unit_of_work, deps, steps)
+    try:
+        from tenantry.flows.temporal.engine import TemporalProvisioning, TemporalTarget
+    except ImportError as error:
+        raise Unavailable(
+            "TENANTRY_WORKFLOWS=temporal needs temporalio: pip install 'tenantry[temporal]'",
+            code="temporal_extra_missing",
+        ) from error
+    target = TemporalTarget(
+        settings.temporal_address, settings.temporal_namespace, settings.temporal_task_queue
+    )
+    names = [step.name for step in steps]
+    return TemporalProvisioning(
+        target,
+        names,
+        step_attempts=settings.temporal_step_attempts,
+        step_timeout_seconds=settings.temporal_step_timeout_seconds,
     )
 
 

@@ -271,6 +271,18 @@ class Settings(BaseSettings):
     serve_dispatches_outbox: bool = True
 
     provisioning_steps: list[str] = Field(default_factory=list)
+    # Who runs provisioning: `inline` (in the process that registered, the embedded default)
+    # or `temporal` (a workflow on a Temporal server, run by `tenantry worker`; the `temporal`
+    # extra).
+    workflows: Literal["inline", "temporal"] = "inline"
+    temporal_address: str = Field("127.0.0.1:7233", min_length=1)
+    temporal_namespace: str = Field("default", min_length=1)
+    temporal_task_queue: str = Field("tenantry-provisioning", min_length=1)
+    # Attempts of each provisioning step on Temporal before the organisation is FAILED.
+    temporal_step_attempts: int = Field(3, ge=1, le=100)
+    # How long one attempt of a step may run before Temporal tries it again (on another worker,
+    # if the one running it died).
+    temporal_step_timeout_seconds: float = Field(300.0, gt=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     # Proxies whose X-Forwarded-For is believed for the client address (throttling, sessions).
     # None trusts no proxy: the address is the TCP peer, whatever a header claims.

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from tenantry.cli import access, accounts, audit, audit_archive, identity, invite, outbox, serve
+from tenantry.cli import (
+    access,
+    accounts,
+    audit,
+    audit_archive,
+    identity,
+    invite,
+    outbox,
+    serve,
+    worker,
+)
 from tenantry.cli.command import commands
 
 app = commands("tenantry: multi-tenant access management.")
 app.command()(serve.serve)
 app.command()(serve.migrate)
+app.command()(worker.worker)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(accounts.user_app, name="user")
 app.add_typer(accounts.org_app, name="org")

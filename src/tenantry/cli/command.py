@@ -4,8 +4,10 @@ the operator (`SYSTEM`), how a refusal or a store failure ends it, and where it 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import TypeVar
 
 import typer
@@ -128,3 +130,25 @@ def show_list(
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     out.print(table)
+
+
+@contextmanager
+def stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call `stop` once; a second one acts as it would have otherwise."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in signals}
+
+    def restore() -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    def handle(_number: int, _frame: FrameType | None) -> None:
+        restore()
+        stop()
+
+    for number in signals:
+        signal.signal(number, handle)
+    try:
+        yield
+    finally:
+        restore()

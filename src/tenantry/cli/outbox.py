@@ -4,11 +4,9 @@ go to standard error; `--json` prints one document on standard output."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
@@ -24,6 +22,7 @@ from tenantry.cli.command import (
     reported,
     run,
     show_list,
+    stopped_by_signals,
     store_errors_reported,
 )
 from tenantry.flows.dispatch import DispatchReport, RetryReport, retry_failed
@@ -145,7 +144,7 @@ def outbox_run(once: OnceOpt = False, batch: BatchOpt = 20, poll: PollOpt = None
     with operator_tenantry(as_json=False) as tenantry:
         dispatcher = _dispatcher(tenantry, batch=batch, poll=poll)
         sent = _LiveCount("sent", lambda: dispatcher.totals.sent)
-        with _stopped_by_signals(dispatcher.stop_soon), _shown(sent):
+        with stopped_by_signals(dispatcher.stop_soon), _shown(sent):
             if once:
                 _reported(dispatcher.drain)
             else:
@@ -183,28 +182,6 @@ def _summary(totals: DispatchReport, *, stopped: bool) -> str:
 
 def _emails(count: int) -> str:
     return f"{count} email" if count == 1 else f"{count} emails"
-
-
-@contextmanager
-def _stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM call `stop` once; a second one acts as it would have otherwise."""
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.getsignal(number) for number in signals}
-
-    def restore() -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-    def handle(_number: int, _frame: FrameType | None) -> None:
-        restore()
-        stop()
-
-    for number in signals:
-        signal.signal(number, handle)
-    try:
-        yield
-    finally:
-        restore()
 
 
 class _LiveCount:

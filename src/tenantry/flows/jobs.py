@@ -26,6 +26,13 @@ log = structlog.get_logger()
 
 
 @dataclass(frozen=True, slots=True)
+class _Ran:
+    # What the engine gave back: the organisation as provisioned, or None when it provisions
+    # elsewhere (a Temporal workflow).
+    result: Organisation | None
+
+
+@dataclass(frozen=True, slots=True)
 class JobRunner:
     uow_factory: UnitOfWorkFactory
     clock: Clock
@@ -35,7 +42,8 @@ class JobRunner:
         """Run the job now if nobody else holds it; None when it was not this process's to run."""
         with self.uow_factory() as uow:
             job = uow.jobs.get(job_id)
-        return self._run(job) if job is not None else None
+        ran = self._run(job) if job is not None else None
+        return ran.result if ran is not None else None
 
     def run_due(self, *, limit: int = 10) -> int:
         """Start the jobs whose time has come (their first process died); how many ran."""
@@ -43,7 +51,8 @@ class JobRunner:
             due = uow.jobs.due(self.clock.now(), limit=limit)
         return sum(1 for job in due if self._run(job) is not None)
 
-    def _run(self, job: Job) -> Organisation | None:
+    def _run(self, job: Job) -> _Ran | None:
+        """None when the job was not run here (another process holds it) or failed to start."""
         if job.status is not JobStatus.PENDING or not self._claim(job):
             return None
         try:
@@ -53,7 +62,7 @@ class JobRunner:
             self._record_failure(job, error)
             return None
         self._finish(job)
-        return result
+        return _Ran(result)
 
     def _claim(self, job: Job) -> bool:
         try:
@@ -67,7 +76,7 @@ class JobRunner:
     def _execute(self, job: Job) -> Organisation | None:
         if job.kind != PROVISION_JOB:
             raise ValueError(f"no runner for jobs of kind {job.kind}")
-        return self.provisioning.provision(job.subject_id, _actor(job.actor_id))
+        return self.provisioning.provision(job.subject_id, actor_of(job.actor_id))
 
     def _finish(self, job: Job) -> None:
         # The work is done whatever happens here: a job left pending is run again when its
@@ -95,5 +104,6 @@ class JobRunner:
             log.exception("job.failure_not_recorded", job_id=job.id)
 
 
-def _actor(actor_id: str) -> Principal:
+def actor_of(actor_id: str) -> Principal:
+    """The principal a job or a workflow acts for, from the id it recorded."""
     return SYSTEM if actor_id == SYSTEM.user_id else Principal(actor_id, actor_type=ActorType.USER)

@@ -52,9 +52,14 @@ class InlineProvisioning:
             except Exception as error:  # a plug-in may fail in any way; record it, never crash
                 log.error("provisioning.step_failed", org_id=org_id, step=step.name, exc_info=error)
                 self._compensate(org_id, actor, done)
-                return self._finish(org_id, actor, failed=(step.name, error))
+                return self._finish(
+                    org_id, actor, failed=(step.name, steps_service.public_error(error))
+                )
             done.append(step)
         return self._finish(org_id, actor, failed=None)
+
+    def close(self) -> None:
+        """Nothing to let go of: the steps run in the caller's process."""
 
     def _compensate(self, org_id: str, actor: Principal, done: list[ProvisioningStep]) -> None:
         for step in reversed(done):
@@ -66,7 +71,7 @@ class InlineProvisioning:
                 log.exception("provisioning.compensation_failed", org_id=org_id, step=step.name)
 
     def _finish(
-        self, org_id: str, actor: Principal, *, failed: tuple[str, Exception] | None
+        self, org_id: str, actor: Principal, *, failed: tuple[str, str] | None
     ) -> Organisation:
         return self._in_transaction(
             org_id,

@@ -27,7 +27,11 @@ class UseCaseRunner(Protocol):
 
 
 class ProvisioningEngine(Protocol):
-    def provision(self, org_id: str, actor: Principal) -> Organisation | None: ...
+    def provision(self, org_id: str, actor: Principal) -> Organisation | None:
+        """Provision the organisation, or start it provisioning elsewhere (then None)."""
+
+    def close(self) -> None:
+        """Let go of any connection the engine holds."""
 
 
 class JobStarter(Protocol):

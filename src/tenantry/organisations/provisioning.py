@@ -47,17 +47,17 @@ def finish_provisioning(
     deps: ServiceDeps,
     actor: Principal,
     org_id: str,
-    failed: tuple[str, Exception] | None,
+    failed: tuple[str, str] | None,
 ) -> Organisation:
-    """ACTIVE when every step ran, else FAILED naming the step and (safely) the error."""
+    """ACTIVE when every step ran, else FAILED naming the step and the error as members may
+    read it (`public_error`)."""
     now = deps.clock.now()
     org = live_organisation_or_raise(uow, org_id)
     if failed is None:
         final = change_status(org, OrgStatus.ACTIVE, at=now)
         event = organisation_event(actor, org_id, "organisation.provisioned")
     else:
-        step, error = failed
-        message = public_error(error)
+        step, message = failed
         final = change_status(
             org, OrgStatus.FAILED, at=now, provisioning_step=step, provisioning_error=message
         )
