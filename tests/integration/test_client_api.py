@@ -829,8 +829,10 @@ def mailing_server(
     store_target: StoreTarget, tmp_path: Path, smtp_server: SmtpServer
 ) -> Iterator[MailingServer]:
     """A real `tenantry serve` that tells whether a sign-up's email is taken (201 and 409),
-    whose own dispatcher stays idle (an hour between polls) so that the test delivers the
-    mail through the same store with a real SMTP mailer, when it wants the links."""
+    and runs no outbox dispatcher of its own, so that the test delivers the mail through the
+    same store with a real SMTP mailer when it wants the links. (A dispatcher in the server,
+    even an idle one, drains whatever other tests left in a shared PostgreSQL at start, and
+    could hold this test's email in flight when the test reads the mailbox.)"""
     settings = test_settings(
         store_target,
         tmp_path,
@@ -838,7 +840,7 @@ def mailing_server(
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
         signup_reveals_existing=True,
-        outbox_poll_seconds=3600,
+        serve_dispatches_outbox=False,
     )
     in_process = bootstrap(settings)
     prepare_to_serve(in_process)  # the signing keys exist before the server starts

@@ -233,6 +233,7 @@ def test_a_registration_while_temporal_is_down_is_provisioned_once_it_is_back(
         server.start()
         clock.advance(hours=1)  # past the start's backoff
         started = tenantry.jobs.run_due()  # what the relay of `tenantry worker` does
+        relayed = _job(tenantry, org_id)
         again = tenantry.jobs.provisioning.provision(org_id, SYSTEM)  # a start sent twice
         runs_before_work = workflow_runs(server, org_id)
         worker = provisioning_worker(tenantry)
@@ -248,7 +249,9 @@ def test_a_registration_while_temporal_is_down_is_provisioned_once_it_is_back(
     assert still is not None
     assert still.status is OrgStatus.PROVISIONING
     assert (queued.status, queued.attempts) == (JobStatus.PENDING, 1)  # kept, to be retried
-    assert started == 1
+    # The store may hold other tests' due jobs (PostgreSQL is shared): count ours by its state.
+    assert started >= 1
+    assert relayed.status is JobStatus.DONE
     assert again is None
     assert runs_before_work == 1
     assert outcome == "ACTIVE"

@@ -3,7 +3,6 @@ an organisation, as `POST …/invitations` and `…/invitations/bulk` do."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -14,19 +13,18 @@ from rich.progress import Progress
 from tenantry.bootstrap import Tenantry
 from tenantry.cli.access import AsJson, OrgRef
 from tenantry.cli.command import commands, err, operator_tenantry, out, print_json, run
+from tenantry.domain.errors import Invalid
 from tenantry.domain.principal import SYSTEM
 from tenantry.domain.roles import OrgRole
 from tenantry.invitations import bulk
 from tenantry.invitations import service as invitations
 from tenantry.invitations.bulk import BulkOutcome, BulkRow, RowStatus
+from tenantry.invitations.csv_rows import rows_from_csv_bytes
 from tenantry.invitations.schemas import BulkOut, InvitationOut
 from tenantry.invitations.service import Binding
 from tenantry.organisations import service as orgs
 
 invite_app = commands("Invite email addresses into an organisation.")
-
-CSV_COLUMNS = ("email", "org_role", "role_ids", "team_id", "team_role")
-ROLES = tuple(OrgRole.__members__)
 
 
 @invite_app.callback(invoke_without_command=True)
@@ -148,41 +146,11 @@ def _numbered_from(outcome: BulkOutcome, start: int) -> BulkOutcome:
 
 
 def _read_csv(file: Path) -> list[BulkRow]:
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        unknown = set(reader.fieldnames or ()) - set(CSV_COLUMNS)
-        if "email" not in (reader.fieldnames or ()) or unknown:
-            err.print(
-                f"[red]error[/] invalid_csv: the header must name `email` and may name "
-                f"{', '.join(CSV_COLUMNS[1:])}; found {reader.fieldnames}"
-            )
-            raise typer.Exit(code=2)
-        lines = list(reader)
-    bad = [
-        n + 2
-        for n, line in enumerate(lines)
-        if (line.get("org_role") or "MEMBER").strip() not in ROLES
-    ]
-    if bad:
-        err.print(
-            f"[red]error[/] invalid_csv: org_role is not one of {', '.join(ROLES)} on "
-            f"line {', '.join(map(str, bad))}"
-        )
-        raise typer.Exit(code=2)
-    return [_row(line) for line in lines]
-
-
-def _row(line: dict[str, str | None]) -> BulkRow:
-    def cell(name: str) -> str | None:
-        return (line.get(name) or "").strip() or None
-
-    binding = Binding(
-        org_role=OrgRole(cell("org_role") or OrgRole.MEMBER.value),
-        role_ids=tuple((cell("role_ids") or "").split()),
-        team_id=cell("team_id"),
-        team_role=cell("team_role"),
-    )
-    return BulkRow(cell("email") or "", binding)
+    try:
+        return rows_from_csv_bytes(file.read_bytes())
+    except Invalid as error:
+        err.print(f"[red]error[/] {error.code}: {error.detail}")
+        raise typer.Exit(code=2) from None
 
 
 def _org_id(tenantry: Tenantry, ref: str) -> str:

@@ -95,7 +95,9 @@ def create_app(app_state: Tenantry, *, run_dispatcher: bool = False) -> FastAPI:
     app.include_router(invitations.public_router)
     if settings.serves_docs:
         install_docs(app)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard, max_body_bytes=settings.max_body_bytes, csv_paths=invitations.CSV_BODY_PATHS
+    )
     app.add_middleware(UrlGuard)
     if settings.serves_metrics:
         install_metrics(app, app_state)  # after the guards: their refusals are counted too

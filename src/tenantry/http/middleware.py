@@ -143,11 +143,15 @@ def _url_has_nul(scope: Scope) -> bool:
 
 
 class BodyGuard:
-    """Refuse oversized bodies (413) and bodies that are not JSON (415) early."""
+    """Refuse oversized bodies (413) and bodies that are not JSON (415) early; a path that
+    `csv_paths` matches may also take `text/csv`."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, csv_paths: re.Pattern[str] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.csv_paths = csv_paths
         self._too_large = f"the body exceeds {max_body_bytes} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,14 +163,22 @@ class BodyGuard:
             await _problem(scope, send, 413, "payload_too_large", self._too_large)
             return
         media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if ((length and length != "0") or _header(scope, b"transfer-encoding")) and not _is_json(
-            media_type
-        ):
-            await _problem(
-                scope, send, 415, "unsupported_media_type", "send the body as application/json"
-            )
+        has_body = (length and length != "0") or _header(scope, b"transfer-encoding")
+        if has_body and not self._accepts(media_type, scope["path"]):
+            await _problem(scope, send, 415, "unsupported_media_type", self._expected(scope))
             return
         await self.app(scope, self._limited(receive, scope, send), send)
+
+    def _accepts(self, media_type: str, path: str) -> bool:
+        return _is_json(media_type) or (media_type == "text/csv" and self._takes_csv(path))
+
+    def _takes_csv(self, path: str) -> bool:
+        return self.csv_paths is not None and self.csv_paths.fullmatch(path) is not None
+
+    def _expected(self, scope: Scope) -> str:
+        if self._takes_csv(scope["path"]):
+            return "send the body as application/json or text/csv"
+        return "send the body as application/json"
 
     def _limited(self, receive: Receive, scope: Scope, send: Send) -> Receive:
         seen = 0

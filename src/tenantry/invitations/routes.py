@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from tenantry.domain.invitations import InvitationStatus
 from tenantry.domain.paging import DEFAULT_PAGE_SIZE
 from tenantry.http.deps import Client, MaybeRun, PublicRun, Run
-from tenantry.http.openapi import problems
+from tenantry.http.openapi import json_or_csv_body, problems
 from tenantry.http.wire import Cursor, Limit, OrgId, Page, changed, epoch_response
 from tenantry.invitations import bulk
 from tenantry.invitations import service as invitations
+from tenantry.invitations.bulk import BulkRow
+from tenantry.invitations.csv_rows import CSV_COLUMNS, CSV_MEDIA_TYPE, rows_from_csv_bytes
 from tenantry.invitations.schemas import (
     AcceptedOut,
     AcceptIn,
@@ -31,6 +37,12 @@ _READ = problems(401, 403, 404, 422)
 _WRITE = problems(413, 415, 401, 403, 404, 409, 422, 429)
 
 InvitationId = Annotated[str, Path(max_length=40, description="The invitation's id (`inv_…`).")]
+# The paths whose body may be `text/csv` as well as JSON (the body guard's list).
+CSV_BODY_PATHS = re.compile(r"/v1/organisations/[^/]+/invitations/bulk")
+CSV_BODY = (
+    f"A header naming `email` and any of {', '.join(CSV_COLUMNS[1:])}, then a row for each "
+    "address; `role_ids` separated by spaces. UTF-8."
+)
 Token = Annotated[
     str, Path(min_length=1, max_length=200, description="The token of the emailed link.")
 ]
@@ -57,17 +69,54 @@ def create_invitation(org_id: OrgId, body: InvitationIn, run: Run) -> Response:
     return run(use_case)
 
 
+@dataclass(frozen=True, slots=True)
+class BulkRequest:
+    rows: list[BulkRow]
+    all_or_nothing: bool
+    dry_run: bool
+
+
+async def bulk_request(
+    request: Request,
+    all_or_nothing: Annotated[
+        bool, Query(description="As the body's `all_or_nothing`; the way to set it with CSV.")
+    ] = False,
+    dry_run: Annotated[
+        bool, Query(description="As the body's `dry_run`; the way to set it with CSV.")
+    ] = False,
+) -> BulkRequest:
+    """The rows of a JSON or CSV body. Read here, not by FastAPI, which takes one body model
+    and JSON only; the body guard has already refused other media types and oversized bodies."""
+    raw = await request.body()
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == CSV_MEDIA_TYPE:
+        return BulkRequest(rows_from_csv_bytes(raw), all_or_nothing, dry_run)
+    try:
+        body = BulkIn.model_validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
+    return BulkRequest(
+        [row.row() for row in body.invitations],
+        all_or_nothing or body.all_or_nothing,
+        dry_run or body.dry_run,
+    )
+
+
 @router.post(
     "/{org_id}/invitations/bulk",
     summary="Invite many addresses at once",
     response_model=BulkOut,
     responses={**epoch_response(200, "A result for every row."), **_WRITE},
+    openapi_extra=json_or_csv_body(BulkIn, CSV_BODY),
 )
-def bulk_invite(org_id: OrgId, body: BulkIn, run: Run) -> Response:
+def bulk_invite(
+    org_id: OrgId, body: Annotated[BulkRequest, Depends(bulk_request)], run: Run
+) -> Response:
     """Needs `invitation:create`. Each row is checked as one invitation is, with a result of
     its own; every row that passes is written and emailed, or with `all_or_nothing` none if
     any fails; `dry_run` only checks. At most `TENANTRY_INVITATION_BULK_MAX` rows
-    (422 `too_many_rows`). A CSV file goes through `tenantry invite bulk FILE.csv`."""
+    (422 `too_many_rows`). The body is JSON, or a CSV file (`Content-Type: text/csv`, 422
+    `invalid_csv` when it cannot be read) with the flags as query parameters."""
 
     def use_case(uow: UnitOfWork) -> Response:
         outcome = bulk.bulk_invite(
@@ -75,7 +124,7 @@ def bulk_invite(org_id: OrgId, body: BulkIn, run: Run) -> Response:
             run.deps,
             run.caller,
             org_id,
-            rows=[row.row() for row in body.invitations],
+            rows=body.rows,
             all_or_nothing=body.all_or_nothing,
             dry_run=body.dry_run,
         )
