@@ -107,13 +107,20 @@ def workflow_result(server: TemporalServer, org_id: str) -> str:
     return asyncio.run(result())
 
 
-def workflow_runs(server: TemporalServer, org_id: str) -> int:
-    async def count() -> int:
+def workflow_run_ids(server: TemporalServer, org_id: str) -> list[str]:
+    """The runs of the organisation's workflow that Temporal knows, the first first."""
+
+    async def listed() -> list[str]:
         client = await Client.connect(server.address, namespace=server.namespace)
         query = f'WorkflowId = "{workflow_id(org_id)}"'
-        return len([run async for run in client.list_workflows(query)])
+        runs = [run async for run in client.list_workflows(query)]
+        return [run.run_id for run in sorted(runs, key=lambda run: run.start_time)]
 
-    return asyncio.run(count())
+    return asyncio.run(listed())
+
+
+def workflow_runs(server: TemporalServer, org_id: str) -> int:
+    return len(workflow_run_ids(server, org_id))
 
 
 def organisation(api: Api, owner: Any, org_id: str) -> dict[str, Any]:
@@ -148,6 +155,8 @@ def test_a_registration_is_provisioned_by_the_workflow_as_inline_would(
     shown = organisation(api, owner, org_id)
     assert (shown["status"], shown["settings"]) == ("ACTIVE", DefaultSettingsStep.defaults)
     assert (shown["provisioning_step"], shown["provisioning_error"]) == (None, None)
+    assert shown["provisioning_workflow_id"] == workflow_id(org_id)
+    assert [shown["provisioning_run_id"]] == workflow_run_ids(temporal_server, org_id)
     assert (settings_step.runs, settings_step.compensations) == (1, 0)
     trail = audit_events(store_target, org_id=org_id, actor_id=owner.user_id)
     assert [a for a in actions(trail) if a[0].startswith("organisation.")] == [
@@ -194,7 +203,9 @@ def test_a_failing_step_fails_the_org_compensates_and_a_retry_runs_a_new_workflo
     assert (recovered["status"], recovered["settings"]) == ("ACTIVE", DefaultSettingsStep.defaults)
     assert (recovered["provisioning_step"], recovered["provisioning_error"]) == (None, None)
     assert (settings_step.runs, settings_step.compensations) == (2, 1)
-    assert workflow_runs(temporal_server, org_id) == 2
+    runs = workflow_run_ids(temporal_server, org_id)
+    assert [failed["provisioning_run_id"], recovered["provisioning_run_id"]] == runs  # two runs
+    assert failed["provisioning_workflow_id"] == recovered["provisioning_workflow_id"]
     trail = audit_events(store_target, org_id=org_id, actor_id=owner.user_id)
     assert [a for a in actions(trail) if a[0].startswith("organisation.")] == [
         ("organisation.create", "SUCCESS"),

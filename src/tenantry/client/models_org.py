@@ -22,6 +22,8 @@ class Organisation:
     created_at: datetime
     provisioning_step: str | None  # the step that failed, when `status` is `FAILED`
     provisioning_error: str | None
+    provisioning_workflow_id: str | None  # on Temporal: the workflow provisioning it
+    provisioning_run_id: str | None
 
     @classmethod
     def of(cls, body: Body) -> Organisation:
@@ -38,6 +40,8 @@ def _organisation_fields(body: Body) -> dict[str, Any]:
         "created_at": moment(body["created_at"]),
         "provisioning_step": body.get("provisioning_step"),
         "provisioning_error": body.get("provisioning_error"),
+        "provisioning_workflow_id": body.get("provisioning_workflow_id"),
+        "provisioning_run_id": body.get("provisioning_run_id"),
     }
 
 

@@ -48,6 +48,9 @@ class Organisation:
     version: int = 0  # bumped by every update: the precondition against lost updates
     provisioning_step: str | None = None
     provisioning_error: str | None = None
+    # The Temporal workflow provisioning it (TENANTRY_WORKFLOWS=temporal), once it has begun.
+    provisioning_workflow_id: str | None = None
+    provisioning_run_id: str | None = None
     deleted_at: datetime | None = None
     status_changed_at: datetime | None = None
 

@@ -32,6 +32,20 @@ class ProvisioningStep(Protocol):
     def compensate(self, uow: UnitOfWork, org: Organisation) -> None: ...
 
 
+def begin_workflow_run(
+    uow: UnitOfWork, org_id: str, workflow_id: str | None, run_id: str | None
+) -> bool:
+    """Whether a workflow run has anything to do (the organisation is still PROVISIONING);
+    if so the organisation records the run, for its readers and operators to follow."""
+    org = uow.organisations.get(org_id)
+    if org is None or org.status is not OrgStatus.PROVISIONING:
+        return False
+    if (org.provisioning_workflow_id, org.provisioning_run_id) != (workflow_id, run_id):
+        recorded = revise(org, provisioning_workflow_id=workflow_id, provisioning_run_id=run_id)
+        uow.organisations.update(recorded, expected_version=org.version)
+    return True
+
+
 def run_step(uow: UnitOfWork, step: ProvisioningStep, org_id: str) -> None:
     org = live_organisation_or_raise(uow, org_id)
     ensure_transition(org, OrgStatus.ACTIVE)
@@ -95,6 +109,8 @@ def retry_provisioning(
         status_changed_at=now,
         provisioning_step=None,
         provisioning_error=None,
+        provisioning_workflow_id=None,  # the new run records its own
+        provisioning_run_id=None,
     )
     uow.organisations.update(restarted, expected_version=org.version)
     uow.jobs.add(provisioning_job(restarted, principal.user_id, now))

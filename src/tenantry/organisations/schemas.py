@@ -72,6 +72,14 @@ class OrganisationOut(BaseModel):
         description="Why that step failed, in words fit for members; null unless `status` "
         "is `FAILED`.",
     )
+    provisioning_workflow_id: str | None = Field(
+        None,
+        description="With `TENANTRY_WORKFLOWS=temporal`: the id of the Temporal workflow that "
+        "provisions it (or last did), once it has begun; null with the inline engine.",
+    )
+    provisioning_run_id: str | None = Field(
+        None, description="The run of that workflow (a retry is a new run)."
+    )
 
     @classmethod
     def of(cls, org: Organisation) -> OrganisationOut:
@@ -84,6 +92,8 @@ class OrganisationOut(BaseModel):
             created_at=org.created_at,
             provisioning_step=org.provisioning_step,
             provisioning_error=org.provisioning_error,
+            provisioning_workflow_id=org.provisioning_workflow_id,
+            provisioning_run_id=org.provisioning_run_id,
         )
 
 

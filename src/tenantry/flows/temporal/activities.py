@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 
 from tenantry.context import ServiceDeps
 from tenantry.domain.errors import TenantryError
-from tenantry.domain.model import OrgStatus
 from tenantry.domain.principal import SYSTEM
 from tenantry.flows.jobs import actor_of
 from tenantry.flows.temporal.workflow import (
@@ -47,9 +46,16 @@ class ProvisioningActivities:
 
     @activity.defn(name=BEGIN)
     def begin(self, org_id: str) -> bool:
-        """Whether there is anything to do: the organisation is still PROVISIONING."""
-        org = self._in_transaction(org_id, None, lambda uow: uow.organisations.get(org_id))
-        return org is not None and org.status is OrgStatus.PROVISIONING
+        """Whether there is anything to do (the organisation is still PROVISIONING); if so,
+        the organisation records this workflow run."""
+        info = activity.info()
+        begin = partial(
+            steps_service.begin_workflow_run,
+            org_id=org_id,
+            workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+        )
+        return self._in_transaction(org_id, None, begin)
 
     @activity.defn(name=RUN_STEP)
     def run_step(self, request: StepRequest) -> None:

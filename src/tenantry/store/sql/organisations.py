@@ -36,6 +36,8 @@ organisations = sa.Table(
     sa.Column("created_by", Id, nullable=False),
     sa.Column("provisioning_step", sa.String(100)),
     sa.Column("provisioning_error", sa.String(1000)),
+    sa.Column("provisioning_workflow_id", sa.String(200)),
+    sa.Column("provisioning_run_id", sa.String(100)),
     sa.Column("deleted_at", UtcDateTime),
     sa.Column("status_changed_at", UtcDateTime),
 )
@@ -69,6 +71,8 @@ def _organisation(row: Any) -> Organisation:
         created_by=row.created_by,
         provisioning_step=row.provisioning_step,
         provisioning_error=row.provisioning_error,
+        provisioning_workflow_id=row.provisioning_workflow_id,
+        provisioning_run_id=row.provisioning_run_id,
         deleted_at=row.deleted_at,
         status_changed_at=row.status_changed_at,
     )
@@ -149,6 +153,8 @@ class SqlOrganisations:
                 status=org.status.value,
                 provisioning_step=org.provisioning_step,
                 provisioning_error=org.provisioning_error,
+                provisioning_workflow_id=org.provisioning_workflow_id,
+                provisioning_run_id=org.provisioning_run_id,
                 deleted_at=org.deleted_at,
                 status_changed_at=org.status_changed_at,
                 version=org.version,
