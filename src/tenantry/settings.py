@@ -270,6 +270,11 @@ class Settings(BaseSettings):
     # `tenantry outbox run` (or several) on its own.
     serve_dispatches_outbox: bool = True
 
+    # The Lambda authorizer (`tenantry.aws.authorizer`): the permission each route of the
+    # product's API needs, `{"POST /sites/{id}/publish": "site:publish", ...}` (aws/routes.py),
+    # and what it answers an HTTP API with payload 2.0: a simple response or an IAM policy.
+    aws_routes: dict[str, Any] = Field(default_factory=dict)
+    aws_http_api_response: Literal["simple", "iam"] = "simple"
     provisioning_steps: list[str] = Field(default_factory=list)
     # Who runs provisioning: `inline` (in the process that registered, the embedded default)
     # or `temporal` (a workflow on a Temporal server, run by `tenantry worker`; the `temporal`

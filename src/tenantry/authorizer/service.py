@@ -23,6 +23,7 @@ from tenantry.access.checks import read_member_access
 from tenantry.authorizer.feed import KnownSession
 from tenantry.authorizer.memory import AuthorizerMemory
 from tenantry.context import ServiceDeps
+from tenantry.domain.access import AccessSnapshot
 from tenantry.domain.audit import ActorType, AuditDraft, EventType, Outcome
 from tenantry.domain.decision import CompiledAccess, Decision, Reason, refused
 from tenantry.domain.errors import Conflict, Invalid
@@ -46,6 +47,9 @@ class Authorization:
     org_role: OrgRole | None = None
     team_ids: tuple[str, ...] = ()
     epoch: int | None = None  # the organisation's authz epoch the answer was read at
+    # What the member holds (for a caller that passes it on, as the Lambda authorizer's
+    # context does); None when the answer came before any membership was read.
+    snapshot: AccessSnapshot | None = None
 
     @property
     def allowed(self) -> bool:
@@ -69,14 +73,16 @@ def authorize(
     memory: AuthorizerMemory,
     token: str,
     *,
-    org_id: str,
+    org_id: str | None,
     permissions: list[str],
     team_id: str | None = None,
     min_epoch: int | None = None,
     issuers: TrustedIssuers | None = None,
 ) -> Authorization:
+    """`org_id` None asks about the organisation the token is for."""
     wanted = _checked_permissions(permissions)
     bearer = _bearer(uow, deps, issuers, token)
+    org_id = org_id or bearer.org_id or ""  # "" (a token for no organisation): org_mismatch
     # The token's organisation: its denials are recorded there (row-level security admits no
     # other), and nothing of the one asked about is read unless the two are the same.
     uow.bind(org_id=bearer.org_id or org_id, user_id=bearer.user_id)
@@ -140,6 +146,7 @@ def _decide(
         snapshot.org_role,
         snapshot.team_ids,
         snapshot.epoch,
+        snapshot,
     )
 
 
