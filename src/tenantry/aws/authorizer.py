@@ -289,11 +289,10 @@ def from_environment() -> LambdaAuthorizer:
     """The authorizer a Lambda container builds once, from its environment."""
     settings = Settings()
     configure_logging(as_json=True)
-    return LambdaAuthorizer(
-        bootstrap(settings),
-        RouteMap.parse(settings.aws_routes),
-        http_api_response=settings.aws_http_api_response,
-    )
+    routes = RouteMap.parse(settings.aws_routes)  # a map it cannot read stops it cold
+    tenantry = bootstrap(settings)
+    tenantry.store.check_tenant_isolation()  # as every server does before it answers
+    return LambdaAuthorizer(tenantry, routes, http_api_response=settings.aws_http_api_response)
 
 
 _warm: LambdaAuthorizer | None = None

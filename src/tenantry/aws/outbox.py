@@ -50,7 +50,9 @@ def _time_left(context: Any) -> bool:
 def from_environment() -> Tenantry:
     settings = Settings()
     configure_logging(as_json=True)
-    return bootstrap(settings)
+    tenantry = bootstrap(settings)
+    tenantry.store.check_tenant_isolation()
+    return tenantry
 
 
 _warm: Tenantry | None = None
