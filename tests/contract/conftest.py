@@ -1,4 +1,5 @@
-"""The contract suite runs every test on each store: memory, SQLite and PostgreSQL.
+"""The contract suite runs every test on each store: memory, SQLite and PostgreSQL, and on
+DynamoDB (AWS's DynamoDB Local) the tests of the ports its store implements so far.
 
 PostgreSQL's database is shared by every test of a worker, so the suite uses unique ids,
 emails and slugs, reads only its own records, and removes the outbox entries and signing
@@ -7,24 +8,65 @@ keys it adds (rows no tenant owns, which later tests' apps would otherwise pick 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from tenantry.store.dynamo.store import DynamoStore
+from tenantry.store.dynamo.table import create_table
 from tenantry.store.memory import MemoryStore
 from tenantry.store.open import Store
 from tenantry.store.sql.tables import jobs, outbox, signing_keys
+from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401 - a fixture
 from tests.harness import copy_sqlite, postgres_target, rows_added_are_removed, sql_store
 
 STORES = ["memory", "sqlite", "postgres"]
+# The DynamoDB store is being built port by port (store/dynamo/__init__.py): a test module, and
+# a refusal of a port, joins it here when its repository exists. Nothing is skipped: the tests
+# of the ports not built yet are simply not asked of it.
+ON_DYNAMO_MODULES = {"test_users"}
+ON_DYNAMO_PORTS = {"users"}
 
 
-@pytest.fixture(params=STORES)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "refusal_cases(cases): parametrize `case` and `store` by each case's port"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("refusal_cases")
+    if marker is None:
+        module = metafunc.module.__name__.rsplit(".", 1)[-1]
+        stores = [*STORES, "dynamo"] if module in ON_DYNAMO_MODULES else STORES
+        metafunc.parametrize("store", stores, indirect=True)
+        return
+    pairs = [
+        (store, case)
+        for case in marker.args[0]
+        for store in ([*STORES, "dynamo"] if case.port in ON_DYNAMO_PORTS else STORES)
+    ]
+    metafunc.parametrize(
+        ("store", "case"),
+        pairs,
+        indirect=["store"],
+        ids=[f"{store}-{case.name}" for store, case in pairs],
+    )
+
+
+@pytest.fixture
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "dynamo":
+        yield from _dynamo_store(request.getfixturevalue("dynamodb_local"))
         return
     with ExitStack() as stack:
         if request.param == "sqlite":
@@ -37,3 +79,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             stack.enter_context(rows_added_are_removed(target, jobs.c.id))
             url = target.url
         yield stack.enter_context(sql_store(url))
+
+
+def _dynamo_store(server: DynamoDbLocal) -> Iterator[Store]:
+    """A table of the test's own on the worker's DynamoDB Local, dropped afterwards."""
+    client, table = server.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
+    create_table(client, table)
+    try:
+        # The store implements only some ports yet: the tests given it use only those.
+        yield cast(Store, DynamoStore(client, table))
+    finally:
+        client.delete_table(TableName=table)

@@ -13,10 +13,9 @@ from tests.contract.builders import make_user
 from tests.contract.refusals import REFUSALS, Case
 from tests.contract.steps import read, refused
 
-ALL = pytest.mark.parametrize("case", REFUSALS, ids=lambda case: case.name)
-WITH_ON_CONFLICT = pytest.mark.parametrize(
-    "case", [case for case in REFUSALS if case.takes_on_conflict], ids=lambda case: case.name
-)
+# `case` and `store` together (contract/conftest.py): each case on the stores of its port.
+ALL = pytest.mark.refusal_cases(REFUSALS)
+WITH_ON_CONFLICT = pytest.mark.refusal_cases([case for case in REFUSALS if case.takes_on_conflict])
 
 
 @ALL

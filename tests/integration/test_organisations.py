@@ -91,6 +91,8 @@ def test_signup_to_org_token_the_token_carries_the_org_and_owner_role(
         "settings": {},
         "provisioning_step": None,
         "provisioning_error": None,
+        "provisioning_workflow_id": None,  # provisioned inline: no workflow
+        "provisioning_run_id": None,
     }
 
     refreshed = api.client.post(

@@ -1,0 +1,28 @@
+"""Reads of committed items: strongly consistent `GetItem` by key (an index would be only
+eventually consistent, so nothing that decides a write is read through one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tenantry.domain.errors import Unavailable
+from tenantry.store.dynamo import codec
+from tenantry.store.dynamo.keys import Key
+
+
+class Reads:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        try:
+            answer = self._client.get_item(
+                TableName=self._table, Key=codec.encode(key), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
+        item = answer.get("Item")
+        return codec.decode(item) if item is not None else None

