@@ -270,6 +270,11 @@ class Settings(BaseSettings):
     # `tenantry outbox run` (or several) on its own.
     serve_dispatches_outbox: bool = True
 
+    # The DynamoDB table (`tenantry dynamo create-table`; the store itself is being built):
+    # its name, region (else the AWS chain's) and another endpoint (DynamoDB Local).
+    dynamodb_table: str = Field("tenantry", pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    dynamodb_region: Annotated[str, AfterValidator(_aws_region)] | None = None
+    dynamodb_endpoint_url: Annotated[str, AfterValidator(https_unless_loopback)] | None = None
     # The Lambda authorizer (`tenantry.aws.authorizer`): the permission each route of the
     # product's API needs, `{"POST /sites/{id}/publish": "site:publish", ...}` (aws/routes.py),
     # and what it answers an HTTP API with payload 2.0: a simple response or an IAM policy.

@@ -7,6 +7,7 @@ from tenantry.cli import (
     accounts,
     audit,
     audit_archive,
+    dynamo,
     identity,
     invite,
     outbox,
@@ -30,6 +31,7 @@ audit.audit_app.command("archive")(audit_archive.audit_archive)
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(outbox.outbox_app, name="outbox")
 app.add_typer(invite.invite_app, name="invite")
+app.add_typer(dynamo.dynamo_app, name="dynamo")
 
 __all__ = ["app", "main"]
 

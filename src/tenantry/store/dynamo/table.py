@@ -34,11 +34,17 @@ def table_definition(name: str) -> dict[str, Any]:
     }
 
 
-def create_table(client: Any, name: str) -> None:
-    """Create the table, wait until it is ACTIVE, and turn on TTL."""
+def create_table(client: Any, name: str, *, point_in_time_recovery: bool = False) -> None:
+    """Create the table, wait until it is ACTIVE, turn on TTL and, when asked, point-in-time
+    recovery (a deployment wants it; DynamoDB Local has none)."""
     client.create_table(**table_definition(name))
-    client.get_waiter("table_exists").wait(TableName=name)
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     client.update_time_to_live(
         TableName=name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
+    if point_in_time_recovery:
+        client.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )

@@ -1,0 +1,54 @@
+"""`tenantry dynamo create-table` against AWS's DynamoDB Local: the table as the store needs it
+(keys, three indexes, on-demand billing, TTL), and a clear refusal when it exists already."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from tenantry.cli import app
+from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401 - a fixture
+
+
+@pytest.fixture
+def on_dynamodb_local(dynamodb_local: DynamoDbLocal, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+    """The CLI's environment aimed at DynamoDB Local; the name of a table of the test's own."""
+    for name, value in {
+        "TENANTRY_DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint_url,
+        "TENANTRY_DYNAMODB_REGION": "eu-west-1",
+        "TENANTRY_SECRET_KEY": "cli-test-secret-" + "x" * 40,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return f"tenantry-{uuid.uuid4().hex[:10]}"
+
+
+def test_create_table_makes_the_table_the_store_needs_and_refuses_a_second_time(
+    on_dynamodb_local: str,
+    dynamodb_local: DynamoDbLocal,  # noqa: F811
+) -> None:
+    table = on_dynamodb_local
+    command = ["dynamo", "create-table", "--table", table, "--no-point-in-time-recovery"]
+
+    made = CliRunner().invoke(app, command)
+    again = CliRunner().invoke(app, command)
+
+    assert made.exit_code == 0, made.output
+    assert f"created table {table}" in made.output
+    client = dynamodb_local.client()
+    described = client.describe_table(TableName=table)["Table"]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [k["AttributeName"] for k in described["KeySchema"]] == ["PK", "SK"]
+    assert sorted(i["IndexName"] for i in described["GlobalSecondaryIndexes"]) == [
+        "GSI1",
+        "GSI2",
+        "GSI3",
+    ]
+    ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    assert again.exit_code == 1
+    assert "table_exists" in again.output
+    assert "Traceback" not in again.output
