@@ -27,8 +27,8 @@ class DynamoUsers:
         return self.get(holder["user_id"]) if holder is not None else None
 
     def add(self, user: User) -> None:
-        self._writes.put({**keys.user(user.id), **_attributes(user)}, code="email_taken")
-        self._writes.put({**keys.email(user.email), "user_id": user.id}, code="email_taken")
+        self._writes.put(keys.user(user.id), _attributes(user), code="email_taken")
+        self._writes.put(keys.email(user.email), {"user_id": user.id}, code="email_taken")
 
     def require_exists(self, user_id: str, *, on_conflict: TenantryError | None = None) -> None:
         self._writes.check(keys.user(user_id), code="user_not_found", on_conflict=on_conflict)
@@ -44,8 +44,7 @@ class DynamoUsers:
         self._writes.update(
             keys.user(user_id),
             {"password_hash": password_hash},
-            condition="#password_hash = :expected",
-            arguments={"expected": expected_hash},
+            expect={"password_hash": expected_hash},
             code="account_changed",
             on_conflict=on_conflict,
         )
@@ -59,8 +58,7 @@ class DynamoUsers:
         self._writes.update(
             keys.user(user_id),
             {"session_epoch": expected + 1},
-            condition="#session_epoch = :expected",
-            arguments={"expected": expected},
+            expect={"session_epoch": expected},
             code="account_changed",
             on_conflict=on_conflict,
         )

@@ -21,3 +21,12 @@ def user(user_id: str) -> Key:
 def email(address: str) -> Key:
     """The item that holds an address for the one user who has it."""
     return {"PK": f"EMAIL#{address}", "SK": UNIQUE}
+
+
+def organisation(org_id: str) -> Key:
+    return {"PK": f"ORG#{org_id}", "SK": PROFILE}
+
+
+def slug(value: str) -> Key:
+    """The item that holds a slug for the one organisation that has it, deleted or not."""
+    return {"PK": f"SLUG#{value}", "SK": UNIQUE}

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from tenantry.store.dynamo.accounts import DynamoUsers
+from tenantry.store.dynamo.organisations import DynamoOrganisations
 from tenantry.store.dynamo.reads import Reads
 from tenantry.store.dynamo.writes import Writes
 
@@ -16,8 +17,10 @@ class DynamoUnitOfWork:
     organisation or user it belongs to, and every repository method names them too."""
 
     def __init__(self, client: Any, table: str) -> None:
-        reads, self._writes = Reads(client, table), Writes(client, table)
+        reads = Reads(client, table)
+        self._writes = Writes(client, table, reads.get)
         self.users = DynamoUsers(reads, self._writes)
+        self.organisations = DynamoOrganisations(reads, self._writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         """Nothing to bind: DynamoDB has no session state."""
