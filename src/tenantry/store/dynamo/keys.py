@@ -8,6 +8,8 @@ address or slug cannot both commit.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 PROFILE = "PROFILE"
 UNIQUE = "UNIQUE"
 
@@ -30,3 +32,33 @@ def organisation(org_id: str) -> Key:
 def slug(value: str) -> Key:
     """The item that holds a slug for the one organisation that has it, deleted or not."""
     return {"PK": f"SLUG#{value}", "SK": UNIQUE}
+
+
+def membership(org_id: str, user_id: str) -> Key:
+    return {"PK": f"ORG#{org_id}", "SK": f"MEMBER#{user_id}"}
+
+
+MEMBER_PREFIX = "MEMBER#"
+MEMBERSHIP_PREFIX = "MEMBERSHIP#"
+
+
+def sortable(moment: datetime) -> str:
+    """A time as text that sorts as the time does: UTC, fixed width, to the microsecond."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def membership_indexes(org_id: str, user_id: str, joined_at: datetime) -> dict[str, str]:
+    """A membership in its user's list (GSI1, by join time then organisation) and in its
+    organisation's member list (GSI2, by join time then user)."""
+    joined = sortable(joined_at)
+    return {
+        "GSI1PK": f"USER#{user_id}",
+        "GSI1SK": f"{MEMBERSHIP_PREFIX}{joined}#{org_id}",
+        "GSI2PK": f"ORG#{org_id}#MEMBERS",
+        "GSI2SK": f"{joined}#{user_id}",
+    }
+
+
+def after_prefix(prefix: str) -> str:
+    """The first string past every string that starts with `prefix` ending in `#`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -3,6 +3,7 @@ eventually consistent, so nothing that decides a write is read through one)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -49,3 +50,40 @@ class Reads:
                 )
                 pending = answer.get("UnprocessedKeys") or {}
         return found
+
+    def query(
+        self,
+        key_condition: str,
+        values: dict[str, Any],
+        *,
+        index: str | None = None,
+        keep: Callable[[dict[str, Any]], bool] = lambda _: True,
+        wanted: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The items of a key condition in key order, those `keep` takes, until `wanted` are
+        found (None: all). The main table is read strongly consistent; an index cannot be."""
+        found: list[dict[str, Any]] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": {f":{k}": codec.value(v) for k, v in values.items()},
+        }
+        if index is None:
+            arguments["ConsistentRead"] = True
+        else:
+            arguments["IndexName"] = index
+        while True:
+            try:
+                answer = self._client.query(**arguments)
+            except (ClientError, BotoCoreError) as error:
+                raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
+            for item in answer.get("Items", []):
+                decoded = codec.decode(item)
+                if keep(decoded):
+                    found.append(decoded)
+                    if wanted is not None and len(found) >= wanted:
+                        return found
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return found
+            arguments["ExclusiveStartKey"] = last

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from tenantry.store.dynamo.accounts import DynamoUsers
-from tenantry.store.dynamo.organisations import DynamoOrganisations
+from tenantry.store.dynamo.organisations import DynamoMemberships, DynamoOrganisations
 from tenantry.store.dynamo.reads import Reads
 from tenantry.store.dynamo.writes import Writes
 
@@ -21,6 +21,7 @@ class DynamoUnitOfWork:
         self._writes = Writes(client, table, reads.get)
         self.users = DynamoUsers(reads, self._writes)
         self.organisations = DynamoOrganisations(reads, self._writes)
+        self.memberships = DynamoMemberships(reads, self._writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         """Nothing to bind: DynamoDB has no session state."""
