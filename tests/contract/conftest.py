@@ -28,8 +28,21 @@ STORES = ["memory", "sqlite", "postgres"]
 # The DynamoDB store is being built port by port (store/dynamo/__init__.py): a test module, and
 # a refusal of a port, joins it here when its repository exists. Nothing is skipped: the tests
 # of the ports not built yet are simply not asked of it.
-ON_DYNAMO_MODULES = {"test_users", "test_organisations", "test_memberships"}
-ON_DYNAMO_PORTS = {"users", "organisations", "memberships"}
+ON_DYNAMO_MODULES = {
+    "test_users",
+    "test_organisations",
+    "test_memberships",
+    "test_tokens",
+    "test_sessions",
+}
+ON_DYNAMO_PORTS = {
+    "users",
+    "organisations",
+    "memberships",
+    "one_time_tokens",
+    "refresh_tokens",
+    "sessions",
+}
 NOT_ON_DYNAMO_YET: set[str] = set()  # a test whose set-up needs a port not built yet
 
 

@@ -62,3 +62,41 @@ def membership_indexes(org_id: str, user_id: str, joined_at: datetime) -> dict[s
 def after_prefix(prefix: str) -> str:
     """The first string past every string that starts with `prefix` ending in `#`."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def one_time_token(token_id: str) -> Key:
+    return {"PK": f"OTT#{token_id}", "SK": PROFILE}
+
+
+def one_time_token_hash(token_hash: str) -> Key:
+    """The item that names the one-time token with this hash."""
+    return {"PK": f"OTTHASH#{token_hash}", "SK": UNIQUE}
+
+
+def refresh_token(token_id: str) -> Key:
+    return {"PK": f"RT#{token_id}", "SK": PROFILE}
+
+
+def refresh_token_hash(token_hash: str) -> Key:
+    """The item that names the refresh token with this hash."""
+    return {"PK": f"RTHASH#{token_hash}", "SK": UNIQUE}
+
+
+def session(session_id: str) -> Key:
+    return {"PK": f"SESSION#{session_id}", "SK": PROFILE}
+
+
+SESSION_PREFIX = "SESSION#"
+# Past every character an inverted id is made of (each at most U+00FF).
+_INVERTED_END = "\u0100"
+
+
+def session_index(user_id: str, created_at: datetime, session_id: str) -> dict[str, str]:
+    """A session in its user's list (GSI1), read newest first: by creation time descending,
+    then by id ascending, so the id is written inverted (each character mirrored, then an end
+    mark, so that a shorter id still sorts first)."""
+    inverted = "".join(chr(0xFF - ord(c)) for c in session_id) + _INVERTED_END
+    return {
+        "GSI1PK": f"USER#{user_id}",
+        "GSI1SK": f"{SESSION_PREFIX}{sortable(created_at)}#{inverted}",
+    }

@@ -59,6 +59,7 @@ class Reads:
         index: str | None = None,
         keep: Callable[[dict[str, Any]], bool] = lambda _: True,
         wanted: int | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         """The items of a key condition in key order, those `keep` takes, until `wanted` are
         found (None: all). The main table is read strongly consistent; an index cannot be."""
@@ -67,6 +68,7 @@ class Reads:
             "TableName": self._table,
             "KeyConditionExpression": key_condition,
             "ExpressionAttributeValues": {f":{k}": codec.value(v) for k, v in values.items()},
+            "ScanIndexForward": not newest_first,
         }
         if index is None:
             arguments["ConsistentRead"] = True

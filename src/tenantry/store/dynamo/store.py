@@ -9,6 +9,8 @@ from typing import Any, Self
 from tenantry.store.dynamo.accounts import DynamoUsers
 from tenantry.store.dynamo.organisations import DynamoMemberships, DynamoOrganisations
 from tenantry.store.dynamo.reads import Reads
+from tenantry.store.dynamo.sessions import DynamoSessions
+from tenantry.store.dynamo.tokens import DynamoOneTimeTokens, DynamoRefreshTokens
 from tenantry.store.dynamo.writes import Writes
 
 
@@ -22,6 +24,9 @@ class DynamoUnitOfWork:
         self.users = DynamoUsers(reads, self._writes)
         self.organisations = DynamoOrganisations(reads, self._writes)
         self.memberships = DynamoMemberships(reads, self._writes)
+        self.sessions = DynamoSessions(reads, self._writes)
+        self.one_time_tokens = DynamoOneTimeTokens(reads, self._writes)
+        self.refresh_tokens = DynamoRefreshTokens(reads, self._writes)
 
     def bind(self, *, org_id: str | None = None, user_id: str | None = None) -> None:
         """Nothing to bind: DynamoDB has no session state."""

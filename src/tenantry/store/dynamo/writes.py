@@ -42,7 +42,8 @@ class _Write:
     on_conflict: TenantryError | None
     exists: bool  # the item must exist (an update, a check), or must not (a put)
     expect: dict[str, Any] = field(default_factory=dict)
-    assignments: dict[str, Any] = field(default_factory=dict)
+    assignments: dict[str, Any] = field(default_factory=dict)  # SET name = value
+    keep_set: bool = False  # assign only the attributes the item does not have yet
     put: dict[str, Any] | None = None  # a new item's attributes
 
     def holds(self, item: Stored) -> bool:
@@ -53,6 +54,9 @@ class _Write:
     def applied(self, item: Stored) -> Stored:
         if self.put is not None:
             return {**self.key, **self.put}
+        if self.keep_set:
+            kept = {k: v for k, v in self.assignments.items() if (item or {}).get(k) is None}
+            return {**(item or {}), **kept}
         return {**(item or {}), **self.assignments}
 
 
@@ -80,11 +84,12 @@ class Writes:
         assignments: dict[str, Any],
         *,
         expect: dict[str, Any] | None = None,
+        keep_set: bool = False,
         code: str,
         on_conflict: TenantryError | None = None,
     ) -> None:
         """Set each attribute of `assignments` on the item, which must exist and hold the
-        values of `expect`."""
+        values of `expect`; with `keep_set`, only those the item does not have yet."""
         self._writes.append(
             _Write(
                 key,
@@ -93,6 +98,7 @@ class Writes:
                 exists=True,
                 expect=dict(expect or {}),
                 assignments=dict(assignments),
+                keep_set=keep_set,
             )
         )
 
@@ -142,13 +148,17 @@ class Writes:
         conditions = ["attribute_exists(PK)" if first.exists else "attribute_not_exists(PK)"]
         for name, value in _expected_of_the_store(group).items():
             names[f"#{name}"], values[f":expect_{name}"] = name, codec.value(value)
-            conditions.append(f"#{name} = :expect_{name}")
+            if value is None:  # absent, or written as NULL
+                conditions.append(f"(attribute_not_exists(#{name}) OR #{name} = :expect_{name})")
+            else:
+                conditions.append(f"#{name} = :expect_{name}")
         operation: dict[str, Any] = {
             "TableName": self._table,
             "ConditionExpression": " AND ".join(conditions),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         assignments = {name: v for write in group for name, v in write.assignments.items()}
+        kept = {name for write in group if write.keep_set for name in write.assignments}
         if first.put is not None:
             operation["Item"] = codec.encode({**first.key, **first.put})
             kind = "Put"
@@ -159,7 +169,10 @@ class Writes:
             for name, value in assignments.items():
                 names[f"#{name}"], values[f":set_{name}"] = name, codec.value(value)
             operation["UpdateExpression"] = "SET " + ", ".join(
-                f"#{name} = :set_{name}" for name in assignments
+                f"#{name} = if_not_exists(#{name}, :set_{name})"
+                if name in kept
+                else f"#{name} = :set_{name}"
+                for name in assignments
             )
             kind = "Update"
         if names:
