@@ -34,6 +34,9 @@ ON_DYNAMO_MODULES = {
     "test_memberships",
     "test_tokens",
     "test_sessions",
+    "test_signing_keys",
+    "test_jobs",
+    "test_identity_links",
 }
 ON_DYNAMO_PORTS = {
     "users",
@@ -42,6 +45,9 @@ ON_DYNAMO_PORTS = {
     "one_time_tokens",
     "refresh_tokens",
     "sessions",
+    "signing_keys",
+    "jobs",
+    "identity_links",
 }
 NOT_ON_DYNAMO_YET: set[str] = set()  # a test whose set-up needs a port not built yet
 

@@ -33,6 +33,11 @@ def moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
+def plain(python: Any) -> Any:
+    """A value as it reads back (a datetime as its text), to compare with a decoded item."""
+    return _plain(python)
+
+
 def _plain(python: Any) -> Any:
     if isinstance(python, datetime):
         return python.isoformat()

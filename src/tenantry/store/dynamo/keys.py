@@ -100,3 +100,50 @@ def session_index(user_id: str, created_at: datetime, session_id: str) -> dict[s
         "GSI1PK": f"USER#{user_id}",
         "GSI1SK": f"{SESSION_PREFIX}{sortable(created_at)}#{inverted}",
     }
+
+
+SIGNING_KEYS = "SIGNING_KEYS"
+
+
+def signing_key(kid: str) -> Key:
+    """The service's signing keys share one partition: the ring is one strongly consistent
+    query (a handful of keys, read once per process and on rotation)."""
+    return {"PK": SIGNING_KEYS, "SK": f"KEY#{kid}"}
+
+
+def job(job_id: str) -> Key:
+    return {"PK": f"JOB#{job_id}", "SK": PROFILE}
+
+
+PENDING_JOBS, DONE_JOBS = "JOBS#PENDING", "JOBS#DONE"
+
+
+def job_index(pending: bool, next_attempt_at: datetime, job_id: str) -> dict[str, str]:
+    """A job in the list of pending ones (GSI3) by its next attempt, or out of it once done."""
+    return {
+        "GSI3PK": PENDING_JOBS if pending else DONE_JOBS,
+        "GSI3SK": f"{sortable(next_attempt_at)}#{job_id}",
+    }
+
+
+def identity_link(issuer: str, subject: str) -> Key:
+    return {"PK": f"IDENTITY#{issuer}", "SK": f"SUBJECT#{subject}"}
+
+
+IDENTITY_LINKS = "IDENTITY_LINKS"
+
+
+def identity_link_indexes(issuer: str, subject: str, user_id: str) -> dict[str, str]:
+    """A link in the list of all links (GSI2) and of its user's (GSI1), by issuer then
+    subject (code points: the issuer and subject are written as they are, joined by a NUL,
+    which neither may hold)."""
+    position = f"{issuer}\u0000{subject}"
+    return {
+        "GSI1PK": f"USER#{user_id}",
+        "GSI1SK": f"{IDENTITY_PREFIX}{position}",
+        "GSI2PK": IDENTITY_LINKS,
+        "GSI2SK": position,
+    }
+
+
+IDENTITY_PREFIX = "IDENTITY#"

@@ -7,6 +7,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from tenantry.store.dynamo.accounts import DynamoUsers
+from tenantry.store.dynamo.identities import DynamoIdentityLinks
+from tenantry.store.dynamo.keys_and_jobs import DynamoJobs, DynamoSigningKeys
 from tenantry.store.dynamo.organisations import DynamoMemberships, DynamoOrganisations
 from tenantry.store.dynamo.reads import Reads
 from tenantry.store.dynamo.sessions import DynamoSessions
@@ -25,6 +27,9 @@ class DynamoUnitOfWork:
         self.organisations = DynamoOrganisations(reads, self._writes)
         self.memberships = DynamoMemberships(reads, self._writes)
         self.sessions = DynamoSessions(reads, self._writes)
+        self.signing_keys = DynamoSigningKeys(reads, self._writes)
+        self.jobs = DynamoJobs(reads, self._writes)
+        self.identity_links = DynamoIdentityLinks(reads, self._writes)
         self.one_time_tokens = DynamoOneTimeTokens(reads, self._writes)
         self.refresh_tokens = DynamoRefreshTokens(reads, self._writes)
 

@@ -45,19 +45,22 @@ class _Write:
     assignments: dict[str, Any] = field(default_factory=dict)  # SET name = value
     keep_set: bool = False  # assign only the attributes the item does not have yet
     put: dict[str, Any] | None = None  # a new item's attributes
+    deletes: bool = False
 
     def holds(self, item: Stored) -> bool:
         if item is None:
             return not self.exists
-        return self.exists and all(item.get(name) == value for name, value in self.expect.items())
+        return self.exists and all(
+            item.get(name) == codec.plain(value) for name, value in self.expect.items()
+        )
 
     def applied(self, item: Stored) -> Stored:
         if self.put is not None:
-            return {**self.key, **self.put}
+            return {**self.key, **{k: codec.plain(v) for k, v in self.put.items()}}
+        assigned = {k: codec.plain(v) for k, v in self.assignments.items()}
         if self.keep_set:
-            kept = {k: v for k, v in self.assignments.items() if (item or {}).get(k) is None}
-            return {**(item or {}), **kept}
-        return {**(item or {}), **self.assignments}
+            assigned = {k: v for k, v in assigned.items() if (item or {}).get(k) is None}
+        return {**(item or {}), **assigned}
 
 
 class Writes:
@@ -102,6 +105,19 @@ class Writes:
             )
         )
 
+    def delete(
+        self,
+        key: Key,
+        *,
+        expect: dict[str, Any] | None = None,
+        code: str,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        """Delete the item, which must exist and hold the values of `expect`."""
+        write = _Write(key, code, on_conflict, exists=True, expect=dict(expect or {}))
+        write.deletes = True
+        self._writes.append(write)
+
     def check(
         self,
         key: Key,
@@ -141,8 +157,8 @@ class Writes:
 
     def _operation(self, group: list[_Write]) -> dict[str, Any]:
         first = group[0]
-        if first.put is not None and len(group) > 1:
-            raise RuntimeError(f"an item is put and written again in one use case: {first.key}")
+        if (first.put is not None or any(w.deletes for w in group)) and len(group) > 1:
+            raise RuntimeError(f"an item is made or deleted and written again: {first.key}")
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         conditions = ["attribute_exists(PK)" if first.exists else "attribute_not_exists(PK)"]
@@ -162,6 +178,9 @@ class Writes:
         if first.put is not None:
             operation["Item"] = codec.encode({**first.key, **first.put})
             kind = "Put"
+        elif first.deletes:
+            operation["Key"] = codec.encode(first.key)
+            kind = "Delete"
         else:
             operation["Key"] = codec.encode(first.key)
             kind = "ConditionCheck"
