@@ -37,6 +37,8 @@ ON_DYNAMO_MODULES = {
     "test_signing_keys",
     "test_jobs",
     "test_identity_links",
+    "test_roles",
+    "test_teams",
 }
 ON_DYNAMO_PORTS = {
     "users",
@@ -48,6 +50,10 @@ ON_DYNAMO_PORTS = {
     "signing_keys",
     "jobs",
     "identity_links",
+    "roles",
+    "role_assignments",
+    "teams",
+    "team_memberships",
 }
 NOT_ON_DYNAMO_YET: set[str] = set()  # a test whose set-up needs a port not built yet
 

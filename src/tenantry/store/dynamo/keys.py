@@ -147,3 +147,65 @@ def identity_link_indexes(issuer: str, subject: str, user_id: str) -> dict[str, 
 
 
 IDENTITY_PREFIX = "IDENTITY#"
+
+
+def role(org_id: str, role_id: str) -> Key:
+    """An organisation's roles share its partition (at most MAX_ROLES_PER_ORG)."""
+    return {"PK": f"ORG#{org_id}", "SK": f"ROLE#{role_id}"}
+
+
+ROLE_PREFIX = "ROLE#"
+
+
+def role_name(org_id: str, name: str) -> Key:
+    """The item that holds a role name, ignoring case, for the one role of the organisation
+    that has it."""
+    return {"PK": f"ROLENAME#{org_id}#{name.lower()}", "SK": UNIQUE}
+
+
+def role_assignment(org_id: str, user_id: str, role_id: str) -> Key:
+    """A member's assignments share a partition: their roles are one query."""
+    return {"PK": f"ORG#{org_id}#MEMBER#{user_id}", "SK": f"ROLE#{role_id}"}
+
+
+def role_assignment_index(org_id: str, role_id: str, assigned_at: datetime, user_id: str) -> Key:
+    """An assignment in the list of who holds the role (GSI1), by assignment time."""
+    return {
+        "GSI1PK": f"ORG#{org_id}#ROLE#{role_id}",
+        "GSI1SK": f"{sortable(assigned_at)}#{user_id}",
+    }
+
+
+def team(org_id: str, team_id: str) -> Key:
+    return {"PK": f"ORG#{org_id}", "SK": f"TEAM#{team_id}"}
+
+
+TEAM_PREFIX = "TEAM#"
+
+
+def team_index(org_id: str, created_at: datetime, team_id: str) -> Key:
+    """A team in its organisation's list (GSI2), by creation time then id."""
+    return {"GSI2PK": f"ORG#{org_id}#TEAMS", "GSI2SK": f"{sortable(created_at)}#{team_id}"}
+
+
+def team_name(org_id: str, name: str) -> Key:
+    return {"PK": f"TEAMNAME#{org_id}#{name.lower()}", "SK": UNIQUE}
+
+
+def team_membership(org_id: str, team_id: str, user_id: str) -> Key:
+    return {"PK": f"TEAM#{org_id}#{team_id}", "SK": f"MEMBER#{user_id}"}
+
+
+def team_membership_indexes(
+    org_id: str, team_id: str, user_id: str, team_role: str, joined_at: datetime
+) -> Key:
+    """A team member in the team's list by join time (GSI2), in the user's teams of the
+    organisation by team (GSI1), and among who holds the team role, by team then user (GSI3)."""
+    return {
+        "GSI1PK": f"ORG#{org_id}#USER#{user_id}",
+        "GSI1SK": f"TEAM#{team_id}",
+        "GSI2PK": f"TEAM#{org_id}#{team_id}#MEMBERS",
+        "GSI2SK": f"{sortable(joined_at)}#{user_id}",
+        "GSI3PK": f"ORG#{org_id}#TEAMROLE#{team_role}",
+        "GSI3SK": f"{team_id}#{user_id}",
+    }

@@ -11,7 +11,9 @@ from tenantry.store.dynamo.identities import DynamoIdentityLinks
 from tenantry.store.dynamo.keys_and_jobs import DynamoJobs, DynamoSigningKeys
 from tenantry.store.dynamo.organisations import DynamoMemberships, DynamoOrganisations
 from tenantry.store.dynamo.reads import Reads
+from tenantry.store.dynamo.roles import DynamoRoleAssignments, DynamoRoles
 from tenantry.store.dynamo.sessions import DynamoSessions
+from tenantry.store.dynamo.teams import DynamoTeamMemberships, DynamoTeams
 from tenantry.store.dynamo.tokens import DynamoOneTimeTokens, DynamoRefreshTokens
 from tenantry.store.dynamo.writes import Writes
 
@@ -30,6 +32,10 @@ class DynamoUnitOfWork:
         self.signing_keys = DynamoSigningKeys(reads, self._writes)
         self.jobs = DynamoJobs(reads, self._writes)
         self.identity_links = DynamoIdentityLinks(reads, self._writes)
+        self.roles = DynamoRoles(reads, self._writes)
+        self.role_assignments = DynamoRoleAssignments(reads, self._writes)
+        self.teams = DynamoTeams(reads, self._writes)
+        self.team_memberships = DynamoTeamMemberships(reads, self._writes)
         self.one_time_tokens = DynamoOneTimeTokens(reads, self._writes)
         self.refresh_tokens = DynamoRefreshTokens(reads, self._writes)
 

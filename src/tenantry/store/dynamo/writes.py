@@ -46,6 +46,7 @@ class _Write:
     keep_set: bool = False  # assign only the attributes the item does not have yet
     put: dict[str, Any] | None = None  # a new item's attributes
     deletes: bool = False
+    increments: dict[str, int] = field(default_factory=dict)  # SET name = name + delta
 
     def holds(self, item: Stored) -> bool:
         if item is None:
@@ -60,6 +61,8 @@ class _Write:
         assigned = {k: codec.plain(v) for k, v in self.assignments.items()}
         if self.keep_set:
             assigned = {k: v for k, v in assigned.items() if (item or {}).get(k) is None}
+        for name, delta in self.increments.items():
+            assigned[name] = (item or {}).get(name, 0) + delta
         return {**(item or {}), **assigned}
 
 
@@ -118,6 +121,19 @@ class Writes:
         write.deletes = True
         self._writes.append(write)
 
+    def increment(
+        self,
+        key: Key,
+        name: str,
+        delta: int,
+        *,
+        code: str,
+        on_conflict: TenantryError | None = None,
+    ) -> None:
+        """Add `delta` to the item's attribute `name` as stored at commit (not as read)."""
+        write = _Write(key, code, on_conflict, exists=True, increments={name: delta})
+        self._writes.append(write)
+
     def check(
         self,
         key: Key,
@@ -139,10 +155,13 @@ class Writes:
                 f"a use case wrote {len(groups)} items; one transaction takes "
                 f"{MAX_TRANSACTION_ITEMS}: the use case must be made smaller, not split"
             )
+        plans = []
         for group in groups:
-            if _decided_here(group):  # a later write expects other than an earlier one set
+            plan = _plan(group)
+            if plan is None:  # a write of the group fails whatever the store holds
                 raise _first_failure(group, self._read(group[0].key))
-        operations = [self._operation(group) for group in groups]
+            plans.append(plan)
+        operations = [self._operation(plan) for plan in plans]
         try:
             self._client.transact_write_items(
                 TransactItems=operations, ClientRequestToken=uuid.uuid4().hex
@@ -155,14 +174,11 @@ class Writes:
     def rollback(self) -> None:
         self._writes = []
 
-    def _operation(self, group: list[_Write]) -> dict[str, Any]:
-        first = group[0]
-        if (first.put is not None or any(w.deletes for w in group)) and len(group) > 1:
-            raise RuntimeError(f"an item is made or deleted and written again: {first.key}")
+    def _operation(self, plan: _Plan) -> dict[str, Any]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
-        conditions = ["attribute_exists(PK)" if first.exists else "attribute_not_exists(PK)"]
-        for name, value in _expected_of_the_store(group).items():
+        conditions = ["attribute_exists(PK)" if plan.must_exist else "attribute_not_exists(PK)"]
+        for name, value in plan.expect.items():
             names[f"#{name}"], values[f":expect_{name}"] = name, codec.value(value)
             if value is None:  # absent, or written as NULL
                 conditions.append(f"(attribute_not_exists(#{name}) OR #{name} = :expect_{name})")
@@ -173,26 +189,22 @@ class Writes:
             "ConditionExpression": " AND ".join(conditions),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        assignments = {name: v for write in group for name, v in write.assignments.items()}
-        kept = {name for write in group if write.keep_set for name in write.assignments}
-        if first.put is not None:
-            operation["Item"] = codec.encode({**first.key, **first.put})
+        if plan.item is not None:
+            operation["Item"] = codec.encode(plan.item)
             kind = "Put"
-        elif first.deletes:
-            operation["Key"] = codec.encode(first.key)
-            kind = "Delete"
         else:
-            operation["Key"] = codec.encode(first.key)
-            kind = "ConditionCheck"
-        if assignments:
-            for name, value in assignments.items():
-                names[f"#{name}"], values[f":set_{name}"] = name, codec.value(value)
-            operation["UpdateExpression"] = "SET " + ", ".join(
-                f"#{name} = if_not_exists(#{name}, :set_{name})"
-                if name in kept
-                else f"#{name} = :set_{name}"
-                for name in assignments
-            )
+            operation["Key"] = codec.encode(plan.key)
+            kind = "Delete" if plan.deleted and plan.must_exist else "ConditionCheck"
+        clauses = []
+        for name, value in plan.assignments.items():
+            names[f"#{name}"], values[f":set_{name}"] = name, codec.value(value)
+            kept_value = f"if_not_exists(#{name}, :set_{name})"
+            clauses.append(f"#{name} = {kept_value if name in plan.kept else f':set_{name}'}")
+        for name, delta in plan.increments.items():
+            names[f"#{name}"], values[f":add_{name}"] = name, codec.value(delta)
+            clauses.append(f"#{name} = #{name} + :add_{name}")
+        if clauses and plan.item is None and not plan.deleted:
+            operation["UpdateExpression"] = "SET " + ", ".join(clauses)
             kind = "Update"
         if names:
             operation["ExpressionAttributeNames"] = names
@@ -201,41 +213,98 @@ class Writes:
         return {kind: operation}
 
 
+@dataclass
+class _Plan:
+    """One item's writes as one operation: what the stored item must be, and what becomes of
+    it (a whole new item, deleted, or updated)."""
+
+    key: Key
+    must_exist: bool
+    expect: dict[str, Any] = field(default_factory=dict)  # of the stored item
+    item: dict[str, Any] | None = None  # the whole item written, when a write put it
+    deleted: bool = False
+    assignments: dict[str, Any] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)  # assigned only where not set yet
+    increments: dict[str, int] = field(default_factory=dict)
+
+
+def _plan(group: list[_Write]) -> _Plan | None:
+    """The group's writes, in order, as one operation; None when one of them fails whatever
+    the store holds (it expects other than what an earlier write of the group left)."""
+    first = group[0]
+    plan = _Plan(first.key, must_exist=first.exists)
+    known: dict[str, Any] = {}  # attributes the group set, as they will read
+    for n, write in enumerate(group):
+        if plan.item is not None or (plan.deleted and n > 0):
+            if not _on_known(plan, write):
+                return None
+            continue
+        if n > 0 and not write.exists:  # a put where the stored item (or its update) is
+            return None
+        if not _expected(plan, write, known):
+            return None
+        if write.put is not None:  # the first write: a new item
+            plan.item = {**write.key, **{k: codec.plain(v) for k, v in write.put.items()}}
+        elif write.deletes:
+            plan.deleted = True
+        else:
+            _assign(plan, write, known)
+    return plan
+
+
+def _expected(plan: _Plan, write: _Write, known: dict[str, Any]) -> bool:
+    for name, value in write.expect.items():
+        if name in known:
+            if known[name] != codec.plain(value):
+                return False
+        elif name in plan.increments or name in plan.kept:
+            raise RuntimeError(f"{name} is expected after a write that depends on the store")
+        elif name in plan.expect:
+            if codec.plain(plan.expect[name]) != codec.plain(value):
+                return False
+        else:
+            plan.expect[name] = value
+    return True
+
+
+def _assign(plan: _Plan, write: _Write, known: dict[str, Any]) -> None:
+    for name, value in write.assignments.items():
+        plan.assignments[name] = value
+        if write.keep_set:
+            plan.kept.add(name)
+        else:
+            known[name] = codec.plain(value)
+    for name, delta in write.increments.items():
+        if name in known:
+            known[name] += delta
+            plan.assignments[name] = known[name]
+        else:
+            plan.increments[name] = plan.increments.get(name, 0) + delta
+
+
+def _on_known(plan: _Plan, write: _Write) -> bool:
+    """A write after the group put or deleted the item: decided on what the group left."""
+    if plan.item is None:  # deleted
+        if write.exists:
+            return False
+        plan.item = {**write.key, **{k: codec.plain(v) for k, v in (write.put or {}).items()}}
+        plan.deleted = False
+        return True
+    if not write.holds(plan.item):
+        return False
+    if write.deletes:
+        plan.item, plan.deleted = None, True
+    else:
+        plan.item = write.applied(plan.item)
+    return True
+
+
 def _by_item(writes: list[_Write]) -> list[list[_Write]]:
     """The writes grouped by the item they write, in the order each item first appears."""
     groups: dict[tuple[str, str], list[_Write]] = {}
     for write in writes:
         groups.setdefault((write.key["PK"], write.key["SK"]), []).append(write)
     return list(groups.values())
-
-
-def _expected_of_the_store(group: list[_Write]) -> dict[str, Any]:
-    """What the item must hold as stored: each attribute as the first write that expects it
-    before any write of the group assigned it."""
-    assigned: set[str] = set()
-    expected: dict[str, Any] = {}
-    for write in group:
-        for name, value in write.expect.items():
-            if name not in assigned:
-                expected.setdefault(name, value)
-        assigned.update(write.assignments)
-    return expected
-
-
-def _decided_here(group: list[_Write]) -> bool:
-    """Whether the group cannot commit whatever the store holds: a write expects a value that
-    an earlier write of the group set otherwise, or two expect the stored item differently."""
-    assigned: dict[str, Any] = {}
-    expected: dict[str, Any] = {}
-    for write in group:
-        for name, value in write.expect.items():
-            if name in assigned:
-                if assigned[name] != value:
-                    return True
-            elif expected.setdefault(name, value) != value:
-                return True
-        assigned.update(write.assignments)
-    return False
 
 
 def _first_failure(group: list[_Write], stored: Stored) -> TenantryError:
