@@ -39,6 +39,7 @@ ON_DYNAMO_MODULES = {
     "test_identity_links",
     "test_roles",
     "test_teams",
+    "test_invitations",
 }
 ON_DYNAMO_PORTS = {
     "users",
@@ -54,6 +55,7 @@ ON_DYNAMO_PORTS = {
     "role_assignments",
     "teams",
     "team_memberships",
+    "invitations",
 }
 NOT_ON_DYNAMO_YET: set[str] = set()  # a test whose set-up needs a port not built yet
 

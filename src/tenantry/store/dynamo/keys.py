@@ -209,3 +209,25 @@ def team_membership_indexes(
         "GSI3PK": f"ORG#{org_id}#TEAMROLE#{team_role}",
         "GSI3SK": f"{team_id}#{user_id}",
     }
+
+
+def invitation(org_id: str, invitation_id: str) -> Key:
+    return {"PK": f"ORG#{org_id}", "SK": f"INVITATION#{invitation_id}"}
+
+
+def invitation_index(org_id: str, created_at: datetime, invitation_id: str) -> Key:
+    """An invitation in its organisation's list (GSI2), by creation time then id."""
+    return {
+        "GSI2PK": f"ORG#{org_id}#INVITATIONS",
+        "GSI2SK": f"{sortable(created_at)}#{invitation_id}",
+    }
+
+
+def invitation_token(org_id: str, token_hash: str) -> Key:
+    """The item that names the invitation with this token (its current one)."""
+    return {"PK": f"INVTOKEN#{org_id}#{token_hash}", "SK": UNIQUE}
+
+
+def pending_invitation(org_id: str, email: str) -> Key:
+    """The item that names the one PENDING invitation of the organisation for the address."""
+    return {"PK": f"INVPENDING#{org_id}#{email}", "SK": UNIQUE}

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from tenantry.store.dynamo.accounts import DynamoUsers
 from tenantry.store.dynamo.identities import DynamoIdentityLinks
+from tenantry.store.dynamo.invitations import DynamoInvitations
 from tenantry.store.dynamo.keys_and_jobs import DynamoJobs, DynamoSigningKeys
 from tenantry.store.dynamo.organisations import DynamoMemberships, DynamoOrganisations
 from tenantry.store.dynamo.reads import Reads
@@ -36,6 +37,7 @@ class DynamoUnitOfWork:
         self.role_assignments = DynamoRoleAssignments(reads, self._writes)
         self.teams = DynamoTeams(reads, self._writes)
         self.team_memberships = DynamoTeamMemberships(reads, self._writes)
+        self.invitations = DynamoInvitations(reads, self._writes)
         self.one_time_tokens = DynamoOneTimeTokens(reads, self._writes)
         self.refresh_tokens = DynamoRefreshTokens(reads, self._writes)
 
