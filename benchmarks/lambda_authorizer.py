@@ -123,9 +123,9 @@ def cold_start(token: str, environment: dict[str, str]) -> dict[str, float]:
 def write_report(results: dict[str, float]) -> None:
     ms = {name: value * 1000 for name, value in results.items()}
     lines = [
-        "Written by `benchmarks/lambda_authorizer.py`: medians of "
-        f"{COLD_STARTS} cold starts (each a fresh process, as a new container), and in each of",
-        f"them {WARM_CALLS} warm invocations taking turns with the same decision asked of the",
+        f"Written by `benchmarks/lambda_authorizer.py`: medians of {COLD_STARTS} cold starts",
+        "(each a fresh process, as a new container) and, in each of them,",
+        f"{WARM_CALLS} warm invocations taking turns with the same decision asked of the",
         "authorizer service directly. SQLite store; compare the ratios.",
         "",
         f"Machine: {cpu_model()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
