@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import pytest
 
+from tenantry.store.dynamo import keys
 from tenantry.store.dynamo.store import DynamoStore
 from tenantry.store.dynamo.table import create_table
 from tenantry.store.memory import MemoryStore
@@ -97,7 +98,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield MemoryStore()
         return
     if request.param == "dynamo":
-        yield from _dynamo_store(request.getfixturevalue("dynamodb_local"))
+        yield from _dynamo_store(request.getfixturevalue("dynamo_table"))
         return
     with ExitStack() as stack:
         if request.param == "sqlite":
@@ -126,12 +127,42 @@ class NoScans:
         return getattr(self._client, name)
 
 
-def _dynamo_store(server: DynamoDbLocal) -> Iterator[Store]:
-    """A table of the test's own on the worker's DynamoDB Local, dropped afterwards."""
-    client, table = server.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
+@pytest.fixture(scope="session")
+def dynamo_table(dynamodb_local: DynamoDbLocal) -> Iterator[tuple[Any, str]]:  # noqa: F811
+    """One table for the test worker's DynamoDB tests (making one takes a while): they use
+    unique ids, as on the shared PostgreSQL database."""
+    client, table = dynamodb_local.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
     create_table(client, table)
+    try:
+        yield client, table
+    finally:
+        client.delete_table(TableName=table)
+
+
+def _dynamo_store(dynamo_table: tuple[Any, str]) -> Iterator[Store]:
+    client, table = dynamo_table
     try:
         # The store implements only some ports yet: the tests given it use only those.
         yield cast(Store, DynamoStore(NoScans(client), table))
     finally:
-        client.delete_table(TableName=table)
+        _remove_shared_items(client, table)
+
+
+def _remove_shared_items(client: Any, table: str) -> None:
+    """What no organisation owns, which lists read whole (the signing-key ring, the pending
+    jobs): gone after each test, as `rows_added_are_removed` does on PostgreSQL."""
+    partitions = [
+        ("PK", keys.SIGNING_KEYS, None),
+        ("GSI3PK", keys.PENDING_JOBS, "GSI3"),
+        ("GSI3PK", keys.DONE_JOBS, "GSI3"),
+    ]
+    for attribute, value, index in partitions:
+        query: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": f"{attribute} = :value",
+            "ExpressionAttributeValues": {":value": {"S": value}},
+        }
+        if index is not None:
+            query["IndexName"] = index
+        for item in client.query(**query).get("Items", []):
+            client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
