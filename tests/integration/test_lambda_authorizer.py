@@ -213,6 +213,21 @@ def test_a_logged_out_token_is_denied_as_revoked(api: Api, store_target: StoreTa
     assert (permission, reason) == ("site:publish", "token_revoked")
 
 
+def test_a_token_for_no_organisation_is_denied_where_the_route_names_none(
+    api: Api, store_target: StoreTarget
+) -> None:
+    signed_in = api.verified_account()  # a sign-in token, before choosing an organisation
+
+    answer = decide(
+        authorizer_of(api), rest_token_event(signed_in.access_token, "POST", "/sites/s1/publish")
+    )
+
+    assert statement(answer)[0] == "Deny"
+    assert (answer["context"]["reason"], answer["context"]["orgId"]) == ("org_mismatch", "")
+    [(permission, reason, _, _)] = access.denials(store_target, None, signed_in.user_id)
+    assert (permission, reason) == ("site:publish", "org_mismatch")
+
+
 # --- REST API, REQUEST: the team and the organisation from the path ---------------------------
 
 

@@ -85,7 +85,7 @@ def authorize(
     org_id = org_id or bearer.org_id or ""  # "" (a token for no organisation): org_mismatch
     # The token's organisation: its denials are recorded there (row-level security admits no
     # other), and nothing of the one asked about is read unless the two are the same.
-    uow.bind(org_id=bearer.org_id or org_id, user_id=bearer.user_id)
+    uow.bind(org_id=bearer.org_id or org_id or None, user_id=bearer.user_id)
     answer = _decide(uow, deps, memory, bearer, org_id, wanted, team_id, min_epoch)
     _record_denials(uow, deps, memory, bearer, answer, team_id)
     return answer

@@ -87,8 +87,7 @@ def _attributes(user: User) -> dict[str, Any]:
 
 
 def _user(item: dict[str, Any]) -> User:
-    created = codec.moment(item["created_at"])
-    assert created is not None  # every user item has one
+    created = codec.required_moment(item["created_at"])
     return User(
         id=item["id"],
         email=item["email"],

@@ -17,7 +17,7 @@ Item = dict[str, Any]
 
 def encode(values: dict[str, Any]) -> Item:
     """An item's attributes; None values are left out (DynamoDB has no use for them)."""
-    return {name: _serializer.serialize(_plain(v)) for name, v in values.items() if v is not None}
+    return {name: _serializer.serialize(plain(v)) for name, v in values.items() if v is not None}
 
 
 def decode(item: Item) -> dict[str, Any]:
@@ -26,19 +26,20 @@ def decode(item: Item) -> dict[str, Any]:
 
 def value(python: Any) -> Any:
     """One attribute value, for an expression's placeholders."""
-    return _serializer.serialize(_plain(python))
+    return _serializer.serialize(plain(python))
 
 
 def moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
+def required_moment(text: str) -> datetime:
+    """A time every item of its kind has."""
+    return datetime.fromisoformat(text)
+
+
 def plain(python: Any) -> Any:
     """A value as it reads back (a datetime as its text), to compare with a decoded item."""
-    return _plain(python)
-
-
-def _plain(python: Any) -> Any:
     if isinstance(python, datetime):
         return python.isoformat()
     return python

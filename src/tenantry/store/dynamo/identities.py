@@ -77,8 +77,7 @@ def _attributes(link: IdentityLink) -> dict[str, Any]:
 
 
 def _link(item: dict[str, Any]) -> IdentityLink:
-    created = codec.moment(item["created_at"])
-    assert created is not None  # every link item has one
+    created = codec.required_moment(item["created_at"])
     return IdentityLink(
         issuer=item["issuer"],
         subject=item["subject"],

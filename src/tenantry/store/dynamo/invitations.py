@@ -127,12 +127,9 @@ def _attributes(i: Invitation) -> dict[str, Any]:
 
 
 def _invitation(item: dict[str, Any]) -> Invitation:
-    created = codec.moment(item["created_at"])
-    expires = codec.moment(item["expires_at_time"])
-    sent = codec.moment(item["last_sent_at"])
-    assert created is not None  # every invitation item has its three times
-    assert expires is not None
-    assert sent is not None
+    created = codec.required_moment(item["created_at"])
+    expires = codec.required_moment(item["expires_at_time"])
+    sent = codec.required_moment(item["last_sent_at"])
     return Invitation(
         id=item["id"],
         org_id=item["org_id"],

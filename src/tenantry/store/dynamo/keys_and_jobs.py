@@ -107,8 +107,7 @@ def _key_attributes(key: SigningKey) -> dict[str, Any]:
 
 
 def _key(item: dict[str, Any]) -> SigningKey:
-    created = codec.moment(item["created_at"])
-    assert created is not None  # every key item has one
+    created = codec.required_moment(item["created_at"])
     return SigningKey(
         kid=item["kid"],
         alg=item["alg"],
@@ -139,9 +138,10 @@ def _job_attributes(job: Job) -> dict[str, Any]:
 
 
 def _job(item: dict[str, Any]) -> Job:
-    created, due = codec.moment(item["created_at"]), codec.moment(item["next_attempt_at"])
-    assert created is not None  # every job item has both times
-    assert due is not None
+    created, due = (
+        codec.required_moment(item["created_at"]),
+        codec.required_moment(item["next_attempt_at"]),
+    )
     return Job(
         id=item["id"],
         kind=item["kind"],

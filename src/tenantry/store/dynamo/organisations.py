@@ -101,8 +101,7 @@ def _attributes(org: Organisation) -> dict[str, Any]:
 
 
 def _organisation(item: dict[str, Any]) -> Organisation:
-    created = codec.moment(item["created_at"])
-    assert created is not None  # every organisation item has one
+    created = codec.required_moment(item["created_at"])
     return Organisation(
         id=item["id"],
         slug=item["slug"],
@@ -248,8 +247,7 @@ def _membership_attributes(membership: Membership) -> dict[str, Any]:
 
 
 def _membership(item: dict[str, Any]) -> Membership:
-    joined = codec.moment(item["joined_at"])
-    assert joined is not None  # every membership item has one
+    joined = codec.required_moment(item["joined_at"])
     return Membership(
         org_id=item["org_id"],
         user_id=item["user_id"],

@@ -5,7 +5,6 @@ one partition, and who holds a role is on GSI1."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from tenantry.domain.errors import TenantryError
@@ -139,8 +138,7 @@ def _attributes(role: Role) -> dict[str, Any]:
 
 
 def _role(item: dict[str, Any]) -> Role:
-    created = codec.moment(item["created_at"])
-    assert created is not None  # every role item has one
+    created = codec.required_moment(item["created_at"])
     return Role(
         id=item["id"],
         org_id=item["org_id"],
@@ -154,8 +152,7 @@ def _role(item: dict[str, Any]) -> Role:
 
 
 def _assignment(item: dict[str, Any]) -> RoleAssignment:
-    assigned: datetime | None = codec.moment(item["assigned_at"])
-    assert assigned is not None  # every assignment item has one
+    assigned = codec.required_moment(item["assigned_at"])
     return RoleAssignment(
         org_id=item["org_id"],
         user_id=item["user_id"],

@@ -110,12 +110,9 @@ def _attributes(session: Session) -> dict[str, Any]:
 
 
 def _session(item: dict[str, Any]) -> Session:
-    created = codec.moment(item["created_at"])
-    used = codec.moment(item["last_used_at"])
-    expires = codec.moment(item["expires_at_time"])
-    assert created is not None  # every session item has its three times
-    assert used is not None
-    assert expires is not None
+    created = codec.required_moment(item["created_at"])
+    used = codec.required_moment(item["last_used_at"])
+    expires = codec.required_moment(item["expires_at_time"])
     return Session(
         id=item["id"],
         user_id=item["user_id"],

@@ -185,8 +185,7 @@ def _attributes(team: Team) -> dict[str, Any]:
 
 
 def _team(item: dict[str, Any]) -> Team:
-    created = codec.moment(item["created_at"])
-    assert created is not None  # every team item has one
+    created = codec.required_moment(item["created_at"])
     return Team(
         id=item["id"],
         org_id=item["org_id"],
@@ -212,8 +211,7 @@ def _member_attributes(m: TeamMembership) -> dict[str, Any]:
 
 
 def _member(item: dict[str, Any]) -> TeamMembership:
-    joined = codec.moment(item["joined_at"])
-    assert joined is not None  # every team membership item has one
+    joined = codec.required_moment(item["joined_at"])
     return TeamMembership(
         org_id=item["org_id"],
         team_id=item["team_id"],

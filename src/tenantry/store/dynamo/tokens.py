@@ -6,6 +6,7 @@ consistent read (an index would be only eventually consistent). Both expire: `ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,74 +22,83 @@ from tenantry.store.dynamo.writes import Writes
 KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
-class DynamoOneTimeTokens:
-    def __init__(self, reads: Reads, writes: Writes) -> None:
+class _HashedTokens:
+    """Tokens kept under their id and found by their hash; a token is used once."""
+
+    def __init__(
+        self,
+        reads: Reads,
+        writes: Writes,
+        *,
+        key: Callable[[str], Key],
+        hash_key: Callable[[str], Key],
+        used_code: str,
+    ) -> None:
         self._reads = reads
         self._writes = writes
+        self._key = key
+        self._hash_key = hash_key
+        self._used_code = used_code
+
+    def _get_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        holder = self._reads.get(self._hash_key(token_hash))
+        return self._reads.get(self._key(holder["token_id"])) if holder is not None else None
+
+    def _add(
+        self, token_id: str, token_hash: str, values: dict[str, Any], expires: datetime
+    ) -> None:
+        expiry = {TTL_ATTRIBUTE: int((expires + KEPT_AFTER_EXPIRY).timestamp())}
+        self._writes.put(self._key(token_id), {**values, **expiry}, code="conflict")
+        self._writes.put(
+            self._hash_key(token_hash), {"token_id": token_id, **expiry}, code="conflict"
+        )
+
+    def mark_used(
+        self, token_id: str, at: datetime, *, on_conflict: TenantryError | None = None
+    ) -> None:
+        self._writes.update(
+            self._key(token_id),
+            {"used_at": at},
+            expect={"used_at": None},
+            code=self._used_code,
+            on_conflict=on_conflict,
+        )
+
+
+class DynamoOneTimeTokens(_HashedTokens):
+    def __init__(self, reads: Reads, writes: Writes) -> None:
+        super().__init__(
+            reads,
+            writes,
+            key=keys.one_time_token,
+            hash_key=keys.one_time_token_hash,
+            used_code="token_used",
+        )
 
     def get_by_hash(self, token_hash: str) -> OneTimeToken | None:
-        found = _by_hash(self._reads, keys.one_time_token_hash(token_hash), keys.one_time_token)
+        found = self._get_by_hash(token_hash)
         return _one_time_token(found) if found is not None else None
 
     def add(self, token: OneTimeToken) -> None:
-        expiry = {TTL_ATTRIBUTE: _deletable_at(token.expires_at)}
-        self._writes.put(keys.one_time_token(token.id), {**_ott(token), **expiry}, code="conflict")
-        self._writes.put(
-            keys.one_time_token_hash(token.token_hash),
-            {"token_id": token.id, **expiry},
-            code="conflict",
-        )
-
-    def mark_used(
-        self, token_id: str, at: datetime, *, on_conflict: TenantryError | None = None
-    ) -> None:
-        self._writes.update(
-            keys.one_time_token(token_id),
-            {"used_at": at},
-            expect={"used_at": None},
-            code="token_used",
-            on_conflict=on_conflict,
-        )
+        self._add(token.id, token.token_hash, _ott(token), token.expires_at)
 
 
-class DynamoRefreshTokens:
+class DynamoRefreshTokens(_HashedTokens):
     def __init__(self, reads: Reads, writes: Writes) -> None:
-        self._reads = reads
-        self._writes = writes
+        super().__init__(
+            reads,
+            writes,
+            key=keys.refresh_token,
+            hash_key=keys.refresh_token_hash,
+            used_code="refresh_token_used",
+        )
 
     def get_by_hash(self, token_hash: str) -> RefreshToken | None:
-        found = _by_hash(self._reads, keys.refresh_token_hash(token_hash), keys.refresh_token)
+        found = self._get_by_hash(token_hash)
         return _refresh_token(found) if found is not None else None
 
     def add(self, token: RefreshToken) -> None:
-        expiry = {TTL_ATTRIBUTE: _deletable_at(token.expires_at)}
-        values = {**_rt(token), **expiry}
-        self._writes.put(keys.refresh_token(token.id), values, code="conflict")
-        self._writes.put(
-            keys.refresh_token_hash(token.token_hash),
-            {"token_id": token.id, **expiry},
-            code="conflict",
-        )
-
-    def mark_used(
-        self, token_id: str, at: datetime, *, on_conflict: TenantryError | None = None
-    ) -> None:
-        self._writes.update(
-            keys.refresh_token(token_id),
-            {"used_at": at},
-            expect={"used_at": None},
-            code="refresh_token_used",
-            on_conflict=on_conflict,
-        )
-
-
-def _by_hash(reads: Reads, hash_key: Key, key_of: Any) -> dict[str, Any] | None:
-    holder = reads.get(hash_key)
-    return reads.get(key_of(holder["token_id"])) if holder is not None else None
-
-
-def _deletable_at(expires_at: datetime) -> int:
-    return int((expires_at + KEPT_AFTER_EXPIRY).timestamp())
+        self._add(token.id, token.token_hash, _rt(token), token.expires_at)
 
 
 def _ott(token: OneTimeToken) -> dict[str, Any]:
@@ -106,9 +116,10 @@ def _ott(token: OneTimeToken) -> dict[str, Any]:
 
 
 def _one_time_token(item: dict[str, Any]) -> OneTimeToken:
-    created, expires = codec.moment(item["created_at"]), codec.moment(item["expires_at_time"])
-    assert created is not None  # every token item has both times
-    assert expires is not None
+    created, expires = (
+        codec.required_moment(item["created_at"]),
+        codec.required_moment(item["expires_at_time"]),
+    )
     return OneTimeToken(
         id=item["id"],
         user_id=item["user_id"],
@@ -135,9 +146,10 @@ def _rt(token: RefreshToken) -> dict[str, Any]:
 
 
 def _refresh_token(item: dict[str, Any]) -> RefreshToken:
-    issued, expires = codec.moment(item["issued_at"]), codec.moment(item["expires_at_time"])
-    assert issued is not None  # every token item has both times
-    assert expires is not None
+    issued, expires = (
+        codec.required_moment(item["issued_at"]),
+        codec.required_moment(item["expires_at_time"]),
+    )
     return RefreshToken(
         id=item["id"],
         session_id=item["session_id"],

@@ -21,6 +21,7 @@ a split commit would no longer be all or none.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,7 @@ class _Write:
 
 
 class Writes:
-    def __init__(self, client: Any, table: str, reads_item: Any) -> None:
+    def __init__(self, client: Any, table: str, reads_item: Callable[[Key], Stored]) -> None:
         self._client = client
         self._table = table
         self._read = reads_item  # key -> Stored, strongly consistent
@@ -117,8 +118,7 @@ class Writes:
         on_conflict: TenantryError | None = None,
     ) -> None:
         """Delete the item, which must exist and hold the values of `expect`."""
-        write = _Write(key, code, on_conflict, exists=True, expect=dict(expect or {}))
-        write.deletes = True
+        write = _Write(key, code, on_conflict, exists=True, expect=dict(expect or {}), deletes=True)
         self._writes.append(write)
 
     def increment(
