@@ -256,10 +256,11 @@ def cli_listing(org_id: str, *options: str) -> list[dict[str, Any]]:
 
 
 def appended(
-    store: Store, org_id: str, drafts: list[tuple[AuditDraft, datetime]], *, per_unit: int = 300
+    store: Store, org_id: str, drafts: list[tuple[AuditDraft, datetime]], *, per_unit: int = 90
 ) -> None:
     """`drafts` appended at their times, `per_unit` to a unit of work (bound to the
-    organisation: row-level security lets a unit of work write its own organisation's)."""
+    organisation: row-level security lets a unit of work write its own organisation's; one
+    DynamoDB transaction holds 100 items)."""
     for start in range(0, len(drafts), per_unit):
         with store.unit_of_work(org_id=org_id) as uow:
             for draft, at in drafts[start : start + per_unit]:

@@ -1,15 +1,19 @@
-"""Fixtures: every store-backed test runs on SQLite and on PostgreSQL with forced RLS."""
+"""Fixtures: every store-backed test runs on SQLite and on PostgreSQL with forced RLS, and the
+modules marked `ON_EVERY_STORE` (harness.py) on DynamoDB (AWS's DynamoDB Local) too."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tenantry.bootstrap import Tenantry
+from tenantry.store.dynamo.table import create_table
 from tenantry.store.sql.migrate import migrate
 from tests import token_sweep
+from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401
 from tests.harness import (
     Api,
     Mailbox,
@@ -17,8 +21,8 @@ from tests.harness import (
     TestClock,
     build_tenantry,
     copy_sqlite,
+    leaked_tokens,
     postgres_target,
-    privileged,
     test_settings,
 )
 from tests.postgres_server import PgUrls, pg_urls, postgres_admin_url  # noqa: F401
@@ -42,6 +46,18 @@ def migrated_postgres(pg_urls: PgUrls) -> PgUrls:  # noqa: F811
     return pg_urls
 
 
+@pytest.fixture(scope="session")
+def dynamo_table_url(dynamodb_local: DynamoDbLocal) -> Iterator[str]:  # noqa: F811
+    """One table for the test worker's DynamoDB tests: they use unique ids, as on the shared
+    PostgreSQL database."""
+    client, table = dynamodb_local.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
+    create_table(client, table)
+    try:
+        yield dynamodb_local.store_url(table)
+    finally:
+        client.delete_table(TableName=table)
+
+
 @pytest.fixture(params=STORES)
 def store_target(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
@@ -49,6 +65,12 @@ def store_target(
     if request.param == "sqlite":
         url = copy_sqlite(sqlite_template, tmp_path / "tenantry.db")
         return StoreTarget("sqlite", url, url)
+    if request.param == "dynamo":
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(name, "local")  # DynamoDB Local takes any
+        url = request.getfixturevalue("dynamo_table_url")
+        return StoreTarget("dynamo", url, url)
     return postgres_target(request.getfixturevalue("migrated_postgres"))
 
 
@@ -67,8 +89,7 @@ def tenantry(
     app = build_tenantry(test_settings(store_target, tmp_path), clock, smtp_server)
     yield app
     app.close()
-    with privileged(store_target) as db:
-        leaked = token_sweep.leaks_in_store(db)
+    leaked = leaked_tokens(store_target)
     assert not leaked, f"invitation tokens in audit events or the outbox: {sorted(leaked)}"
 
 

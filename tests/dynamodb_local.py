@@ -91,6 +91,10 @@ class DynamoDbLocal:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def store_url(self, table: str) -> str:
+        """The `TENANTRY_DATABASE_URL` of a table on this server (credentials: `local`)."""
+        return f"dynamodb://{table}?region={REGION}&endpoint={self.endpoint_url}"
+
     def client(self) -> Any:
         """A low-level DynamoDB client on this server (any credentials do)."""
         return boto3.client(

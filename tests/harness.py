@@ -14,11 +14,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from tenantry.audit.ports import AuditQuery
+from tenantry.audit.ports import AuditQuery, AuditRepository
 from tenantry.bootstrap import Tenantry, bootstrap, prepare_to_serve
 from tenantry.domain.audit import AuditEvent
 from tenantry.domain.model import Membership, MembershipStatus
@@ -26,13 +27,21 @@ from tenantry.domain.roles import OrgRole
 from tenantry.flows.dispatch import dispatch_due
 from tenantry.http.app import create_app
 from tenantry.mail.smtp import SmtpMailer
-from tenantry.settings import Environment, Settings
+from tenantry.settings import Environment, Settings, dynamo_target
+from tenantry.store.dynamo.store import dynamo_client, open_dynamo_store
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.writes import WriteBuffer
 from tests import token_sweep
 from tests.postgres_server import PgUrls
 from tests.smtp_server import HOST, SmtpServer
+
+# A module that serves a flow of the serverless deployment runs on DynamoDB (AWS's DynamoDB
+# Local) too, beside SQLite and PostgreSQL: `pytestmark = ON_EVERY_STORE`. (A module that
+# reads SQL rows directly cannot.)
+ON_EVERY_STORE = pytest.mark.parametrize(
+    "store_target", ["sqlite", "postgres", "dynamo"], indirect=True
+)
 
 PASSWORD = "correct horse battery staple"
 FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
@@ -95,6 +104,37 @@ def sql_store(url: str) -> Iterator[SqlStore]:
         yield store
     finally:
         store.dispose()
+
+
+def leaked_tokens(target: StoreTarget) -> set[str]:
+    """The secrets mailed in this test that the store's audit events or outbox hold."""
+    if target.name == "dynamo":
+        return token_sweep.leaks_in_texts(str(item) for item in _logged_items(target.url))
+    with privileged(target) as db:
+        return token_sweep.leaks_in_store(db)
+
+
+def _logged_items(url: str) -> Iterator[dict[str, Any]]:
+    return items_of(url, "audit_event", "outbox_entry")
+
+
+def items_of(url: str, *entities: str) -> Iterator[dict[str, Any]]:
+    """The items of these entities in a DynamoDB table, as DynamoDB gives them: the test reads
+    the whole table (the store itself never scans it)."""
+    target = dynamo_target(url)
+    client = dynamo_client(target)
+    names = {f":e{n}": {"S": entity} for n, entity in enumerate(entities)}
+    arguments: dict[str, Any] = {
+        "TableName": target.table,
+        "FilterExpression": f"entity IN ({', '.join(names)})",
+        "ExpressionAttributeValues": names,
+    }
+    while True:
+        answer = client.scan(**arguments)
+        yield from answer.get("Items", [])
+        if not answer.get("LastEvaluatedKey"):
+            return
+        arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def privileged(target: StoreTarget) -> AbstractContextManager[sa.Connection]:
@@ -311,11 +351,22 @@ def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:
     """Every matching audit event of one chain, oldest first, read a thousand at a time
     through a connection that row-level security spares."""
     found: list[AuditEvent] = []
-    with privileged(target) as connection:
-        audit = SqlAudit(connection, WriteBuffer(), None)
+    with _audit_log(target) as audit:
         while page := audit.find(AuditQuery(limit=1000, after_seq=_last_seq(found), **query)):
             found.extend(page)
     return found
+
+
+@contextmanager
+def _audit_log(target: StoreTarget) -> Iterator[AuditRepository]:
+    """The audit log of every tenant: on SQL through a connection row-level security spares;
+    on DynamoDB, which has no such rule, through the store's own unit of work."""
+    if target.name == "dynamo":
+        with open_dynamo_store(target.url).unit_of_work() as uow:
+            yield uow.audit
+        return
+    with privileged(target) as connection:
+        yield SqlAudit(connection, WriteBuffer(), None)
 
 
 def _last_seq(events: list[AuditEvent]) -> int | None:

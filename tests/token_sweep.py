@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import unquote
@@ -91,6 +92,13 @@ def secrets_in(text: str) -> set[str]:
 
 def leaks_in_responses() -> set[str]:
     return set().union(*(secrets_in(text) for text in _current.responses))
+
+
+def leaks_in_texts(texts: Iterable[str]) -> set[str]:
+    """The secrets mailed in this test that any of `texts` holds (read only if it mailed)."""
+    if not _current.mailed:
+        return set()
+    return set().union(*(secrets_in(text) for text in texts))
 
 
 def leaks_in_store(connection: sa.Connection) -> set[str]:

@@ -183,7 +183,7 @@ def _account_policy(settings: Settings) -> AccountPolicy:
         invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
         invitations_per_org_per_day=settings.invitations_per_org_per_day,
         invitation_resends=settings.invitation_resends,
-        invitation_bulk_max=settings.invitation_bulk_max,
+        invitation_bulk_max=settings.bulk_invitation_max,
     )
 
 

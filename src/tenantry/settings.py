@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -151,6 +152,53 @@ def _aws_region(region: str) -> str:
     return region
 
 
+@dataclass(frozen=True, slots=True)
+class DynamoTarget:
+    """The DynamoDB table a `dynamodb://TABLE?region=REGION[&endpoint=URL]` URL names."""
+
+    table: str
+    region: str | None = None
+    endpoint: str | None = None  # another endpoint than AWS's: DynamoDB Local
+
+
+DYNAMO_SCHEME = "dynamodb"
+SQL_BULK_INVITATION_MAX = 100
+# A bulk invitation is one transaction, and one DynamoDB transaction holds 100 items. A row
+# writes at most 6 (the invitation; the items of its token and of its address; the expired
+# invitation it replaces; its email; its audit event), the request 3 more (the organisation's
+# epoch, the audit chain's head and its entry): 15 rows take at most 93.
+DYNAMO_BULK_INVITATION_MAX = 15
+_DYNAMO_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def dynamo_target(url: str) -> DynamoTarget:
+    """The table a DynamoDB URL names; ValueError, saying what is wrong, otherwise.
+    Credentials never go in the URL: boto3 finds them (environment, profile, role)."""
+    parts = urlsplit(url)
+    options = parse_qs(parts.query)
+    unknown = sorted(set(options) - {"region", "endpoint"})
+    if parts.scheme != DYNAMO_SCHEME or not _DYNAMO_TABLE.fullmatch(parts.netloc):
+        raise ValueError(
+            f"{url!r} is not dynamodb://TABLE?region=REGION (a table name of 3 to 255 "
+            "letters, digits, _ . or -)"
+        )
+    if parts.path not in ("", "/") or unknown:
+        raise ValueError(f"{url!r}: a DynamoDB URL takes only ?region= and &endpoint=")
+    region = options.get("region", [None])[-1]
+    endpoint = options.get("endpoint", [None])[-1]
+    return DynamoTarget(
+        table=parts.netloc,
+        region=_aws_region(region) if region is not None else None,
+        endpoint=https_unless_loopback(endpoint) if endpoint is not None else None,
+    )
+
+
+def _database_url(url: str) -> str:
+    if url.startswith(f"{DYNAMO_SCHEME}:"):
+        dynamo_target(url)
+    return url
+
+
 def _ses_configuration_set(name: str) -> str:
     if not _SES_CONFIGURATION_SET.fullmatch(name):
         raise ValueError(
@@ -194,7 +242,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", env_file=".env", extra="ignore")
 
     env: Environment = Environment.DEVELOPMENT
-    database_url: str = "sqlite:///./tenantry.db"
+    # SQLite or PostgreSQL (an SQLAlchemy URL), dynamodb://TABLE?region=R, or memory://.
+    database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///./tenantry.db"
     migration_database_url: str | None = None
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path("./tenantry.secret")
@@ -242,7 +291,9 @@ class Settings(BaseSettings):
     invitation_ttl_seconds: int = Field(7 * 86_400, ge=60)
     invitations_per_org_per_day: int = Field(500, ge=1)
     invitation_resends: int = Field(5, ge=0)
-    invitation_bulk_max: int = Field(100, ge=1, le=1000)
+    # Rows one bulk invitation may hold (one transaction). Unset: 100, or on DynamoDB, whose
+    # transaction holds 100 items, DYNAMO_BULK_INVITATION_MAX.
+    invitation_bulk_max: int | None = Field(None, ge=1, le=1000)
 
     mailer: Literal["console", "files", "smtp", "ses"] = "console"
     mail_dir: Path = Path("./tenantry-mail")
@@ -270,11 +321,6 @@ class Settings(BaseSettings):
     # `tenantry outbox run` (or several) on its own.
     serve_dispatches_outbox: bool = True
 
-    # The DynamoDB table (`tenantry dynamo create-table`; the store itself is being built):
-    # its name, region (else the AWS chain's) and another endpoint (DynamoDB Local).
-    dynamodb_table: str = Field("tenantry", pattern=r"^[A-Za-z0-9_.-]{3,255}$")
-    dynamodb_region: Annotated[str, AfterValidator(_aws_region)] | None = None
-    dynamodb_endpoint_url: Annotated[str, AfterValidator(https_unless_loopback)] | None = None
     # The Lambda authorizer (`tenantry.aws.authorizer`): the permission each route of the
     # product's API needs, `{"POST /sites/{id}/publish": "site:publish", ...}` (aws/routes.py),
     # and what it answers an HTTP API with payload 2.0: a simple response or an IAM policy.
@@ -344,6 +390,26 @@ class Settings(BaseSettings):
         if self.token_issuer in {trusted.issuer for trusted in self.trusted_issuers}:
             raise ValueError(
                 f"TENANTRY_TRUSTED_ISSUERS names tenantry's own issuer ({self.token_issuer})"
+            )
+        return self
+
+    @property
+    def is_dynamo(self) -> bool:
+        return self.database_url.startswith(f"{DYNAMO_SCHEME}:")
+
+    @property
+    def bulk_invitation_max(self) -> int:
+        """Rows one bulk invitation may hold, as set or as the store allows."""
+        if self.invitation_bulk_max is not None:
+            return self.invitation_bulk_max
+        return DYNAMO_BULK_INVITATION_MAX if self.is_dynamo else SQL_BULK_INVITATION_MAX
+
+    @model_validator(mode="after")
+    def _bulk_invitation_fits_one_transaction(self) -> Settings:
+        if self.is_dynamo and self.bulk_invitation_max > DYNAMO_BULK_INVITATION_MAX:
+            raise ValueError(
+                f"TENANTRY_INVITATION_BULK_MAX is at most {DYNAMO_BULK_INVITATION_MAX} on "
+                "DynamoDB: a bulk invitation is one transaction, which holds 100 items"
             )
         return self
 

@@ -1,5 +1,5 @@
-"""The contract suite runs every test on each store: memory, SQLite and PostgreSQL, and on
-DynamoDB (AWS's DynamoDB Local) the tests of the ports its store implements so far.
+"""The contract suite runs every test on each store: memory, SQLite, PostgreSQL and DynamoDB
+(AWS's DynamoDB Local).
 
 PostgreSQL's database is shared by every test of a worker, so the suite uses unique ids,
 emails and slugs, reads only its own records, and removes the outbox entries and signing
@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -25,40 +25,7 @@ from tenantry.store.sql.tables import jobs, outbox, signing_keys
 from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401 - a fixture
 from tests.harness import copy_sqlite, postgres_target, rows_added_are_removed, sql_store
 
-STORES = ["memory", "sqlite", "postgres"]
-# The DynamoDB store is being built port by port (store/dynamo/__init__.py): a test module, and
-# a refusal of a port, joins it here when its repository exists. Nothing is skipped: the tests
-# of the ports not built yet are simply not asked of it.
-ON_DYNAMO_MODULES = {
-    "test_users",
-    "test_organisations",
-    "test_memberships",
-    "test_tokens",
-    "test_sessions",
-    "test_signing_keys",
-    "test_jobs",
-    "test_identity_links",
-    "test_roles",
-    "test_teams",
-    "test_invitations",
-}
-ON_DYNAMO_PORTS = {
-    "users",
-    "organisations",
-    "memberships",
-    "one_time_tokens",
-    "refresh_tokens",
-    "sessions",
-    "signing_keys",
-    "jobs",
-    "identity_links",
-    "roles",
-    "role_assignments",
-    "teams",
-    "team_memberships",
-    "invitations",
-}
-NOT_ON_DYNAMO_YET: set[str] = set()  # a test whose set-up needs a port not built yet
+STORES = ["memory", "sqlite", "postgres", "dynamo"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,18 +39,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("refusal_cases")
     if marker is None:
-        module = metafunc.module.__name__.rsplit(".", 1)[-1]
-        on_dynamo = (
-            module in ON_DYNAMO_MODULES and metafunc.function.__name__ not in NOT_ON_DYNAMO_YET
-        )
-        stores = [*STORES, "dynamo"] if on_dynamo else STORES
-        metafunc.parametrize("store", stores, indirect=True)
+        metafunc.parametrize("store", STORES, indirect=True)
         return
-    pairs = [
-        (store, case)
-        for case in marker.args[0]
-        for store in ([*STORES, "dynamo"] if case.port in ON_DYNAMO_PORTS else STORES)
-    ]
+    pairs = [(store, case) for case in marker.args[0] for store in STORES]
     metafunc.parametrize(
         ("store", "case"),
         pairs,
@@ -142,19 +100,19 @@ def dynamo_table(dynamodb_local: DynamoDbLocal) -> Iterator[tuple[Any, str]]:  #
 def _dynamo_store(dynamo_table: tuple[Any, str]) -> Iterator[Store]:
     client, table = dynamo_table
     try:
-        # The store implements only some ports yet: the tests given it use only those.
-        yield cast(Store, DynamoStore(NoScans(client), table))
+        yield DynamoStore(NoScans(client), table)
     finally:
         _remove_shared_items(client, table)
 
 
 def _remove_shared_items(client: Any, table: str) -> None:
-    """What no organisation owns, which lists read whole (the signing-key ring, the pending
-    jobs): gone after each test, as `rows_added_are_removed` does on PostgreSQL."""
+    """What no organisation owns, which lists read whole (the signing-key ring, the jobs, the
+    outbox): gone after each test, as `rows_added_are_removed` does on PostgreSQL."""
     partitions = [
         ("PK", keys.SIGNING_KEYS, None),
         ("GSI3PK", keys.PENDING_JOBS, "GSI3"),
         ("GSI3PK", keys.DONE_JOBS, "GSI3"),
+        *(("GSI3PK", f"{keys.OUTBOX}{status}", "GSI3") for status in ("PENDING", "DEAD", "SENT")),
     ]
     for attribute, value, index in partitions:
         query: dict[str, Any] = {

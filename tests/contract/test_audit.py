@@ -5,6 +5,7 @@ was, and only archived events are pruned."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -200,6 +201,26 @@ def test_a_unit_of_work_appends_again_after_a_rollback(store: Store) -> None:
         uow.commit()
 
     assert [(e.seq, e.action) for e in _events(store, present(draft.org_id))] == [(1, "kept")]
+
+
+def test_racing_commits_to_one_chain_all_land_in_one_gapless_chain(store: Store) -> None:
+    """Eight writers append to one organisation's chain at once (a first event among them):
+    each event takes its own seq, none is lost, and the chain verifies."""
+    org_id = new_id("org")
+
+    def append(n: int) -> None:
+        _append(store, (make_draft(org_id=org_id, action=f"race.{n}"), n))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, range(8)))
+
+    events = _events(store, org_id)
+    assert [event.seq for event in events] == list(range(1, 9))
+    assert sorted(event.action for event in events) == sorted(f"race.{n}" for n in range(8))
+    state = present(_chain(store, org_id))
+    assert (state.head.seq, state.head.hash) == (8, events[-1].hash)
+    with store.unit_of_work(org_id=org_id, user_id=OPERATOR) as uow:
+        assert verify_chain(uow, org_id).ok
 
 
 # --- the system chain, and two chains in one unit of work ----------------------------------

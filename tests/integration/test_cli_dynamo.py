@@ -1,5 +1,5 @@
 """`tenantry dynamo create-table` against AWS's DynamoDB Local: the table as the store needs it
-(keys, three indexes, on-demand billing, TTL), and a clear refusal when it exists already."""
+(keys, five indexes, on-demand billing, TTL), and a clear refusal when it exists already."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401 - a
 def on_dynamodb_local(dynamodb_local: DynamoDbLocal, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
     """The CLI's environment aimed at DynamoDB Local; the name of a table of the test's own."""
     for name, value in {
-        "TENANTRY_DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint_url,
-        "TENANTRY_DYNAMODB_REGION": "eu-west-1",
+        "TENANTRY_DATABASE_URL": (
+            f"dynamodb://tenantry?region=eu-west-1&endpoint={dynamodb_local.endpoint_url}"
+        ),
         "TENANTRY_SECRET_KEY": "cli-test-secret-" + "x" * 40,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -46,6 +47,8 @@ def test_create_table_makes_the_table_the_store_needs_and_refuses_a_second_time(
         "GSI1",
         "GSI2",
         "GSI3",
+        "GSI4",
+        "GSI5",
     ]
     ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")

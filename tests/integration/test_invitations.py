@@ -18,10 +18,21 @@ from tenantry.domain.model import MembershipStatus
 from tenantry.domain.roles import OrgRole
 from tests import access_builders as access
 from tests import token_sweep
-from tests.harness import PASSWORD, Account, Api, StoreTarget, TestClock, audit_events, bearer
+from tests.harness import (
+    ON_EVERY_STORE,
+    PASSWORD,
+    Account,
+    Api,
+    StoreTarget,
+    TestClock,
+    audit_events,
+    bearer,
+)
 from tests.harness import unique_email as new_email
 from tests.integration.account_checks import assert_problem
 from tests.org_builders import stored_membership
+
+pytestmark = ON_EVERY_STORE
 
 
 def invite(api: Api, inviter: Account, email: str, **binding: Any) -> Any:
@@ -429,9 +440,40 @@ def test_a_bulk_dry_run_checks_and_writes_nothing(api: Api) -> None:
 
 def test_bulk_beyond_its_limit_is_refused_whole(api: Api) -> None:
     owner, _ = api.owner_with_org()
-    rows = [{"email": new_email()} for _ in range(api.tenantry.settings.invitation_bulk_max + 1)]
+    rows = [{"email": new_email()} for _ in range(api.tenantry.settings.bulk_invitation_max + 1)]
 
     assert_problem(bulk(api, owner, rows), 422, "too_many_rows")
+
+
+def test_the_largest_bulk_whose_rows_all_replace_expired_invitations_commits_whole(
+    api: Api, clock: TestClock
+) -> None:
+    """A row that replaces an expired invitation writes the most (on DynamoDB the rows of a
+    bulk, one transaction, are capped so that even then they fit its 100 items)."""
+    owner, org = api.owner_with_org()
+    rows = [
+        {"email": new_email("again")}
+        for _ in range(min(15, api.tenantry.settings.bulk_invitation_max))
+    ]
+    assert statuses(bulk(api, owner, rows)) == [("created", None)] * len(rows)
+    clock.advance(days=7, seconds=1)
+    owner = api.switch_org(owner, org["id"])
+
+    again = bulk(api, owner, rows)
+
+    assert statuses(again) == [("created", None)] * len(rows)
+    assert again.json()["written"] is True
+    listed = {
+        status: api.client.get(
+            access.org_path(owner, "invitations"),
+            params={"status": status, "limit": 100},
+            headers=owner.auth,
+        ).json()["items"]
+        for status in ("PENDING", "EXPIRED")
+    }
+    wanted = sorted(row["email"] for row in rows)
+    assert sorted(i["email"] for i in listed["PENDING"]) == wanted
+    assert sorted(i["email"] for i in listed["EXPIRED"]) == wanted
 
 
 # --- a former member invited again ------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_a_file_that_cannot_be_read_is_refused_whole_and_changes_nothing(
 
 def test_a_csv_file_over_the_row_limit_is_refused_whole(api: Api) -> None:
     owner, _ = api.owner_with_org()
-    size = api.tenantry.settings.invitation_bulk_max
+    size = api.tenantry.settings.bulk_invitation_max
     text = "email\n" + "".join(f"{new_email()}\n" for _ in range(size + 1))
 
     assert_problem(bulk_csv(api, owner, text), 422, "too_many_rows")

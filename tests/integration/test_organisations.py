@@ -18,6 +18,7 @@ from joserfc.jwk import KeySet
 from tenantry.domain.model import MembershipStatus, OrgStatus
 from tenantry.domain.roles import OrgRole
 from tests.harness import (
+    ON_EVERY_STORE,
     Api,
     StoreTarget,
     TestClock,
@@ -34,6 +35,8 @@ from tests.org_builders import (
     stored_membership,
     stored_organisation,
 )
+
+pytestmark = ON_EVERY_STORE
 
 
 def verified_independently(api: Api, access_token: str) -> dict[str, Any]:

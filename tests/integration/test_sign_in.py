@@ -11,6 +11,7 @@ from tenantry.domain.audit import Outcome
 from tenantry.sessions.ports import AccessClaims
 from tenantry.tokens.signer import CLOCK_SKEW
 from tests.harness import (
+    ON_EVERY_STORE,
     PASSWORD,
     Account,
     Api,
@@ -34,7 +35,7 @@ from tests.integration.account_checks import (
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [pytest.mark.smtp, ON_EVERY_STORE]
 
 
 # --- credentials ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tenantry.settings import Environment, Settings
+from tenantry.settings import DynamoTarget, Environment, Settings, dynamo_target
 
 SAFE_PRODUCTION: dict[str, Any] = {
     "env": Environment.PRODUCTION,
@@ -126,3 +126,38 @@ def test_env_example_shows_each_default_as_tenantry_reads_it(tmp_path: Path) -> 
     assert from_example.model_dump() == Settings(_env_file=None).model_dump()
     left_empty = {name.removeprefix("TENANTRY_").lower() for name, value in lines if not value}
     assert {name for name in left_empty if Settings.model_fields[name].default is not None} == set()
+
+
+def test_a_dynamodb_url_names_its_table_region_and_endpoint() -> None:
+    url = "dynamodb://tenantry-prod?region=eu-west-1&endpoint=http://127.0.0.1:8000"
+
+    target = dynamo_target(Settings(_env_file=None, database_url=url).database_url)
+
+    assert target == DynamoTarget("tenantry-prod", "eu-west-1", "http://127.0.0.1:8000")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("dynamodb://", "is not dynamodb://TABLE"),
+        ("dynamodb://a?region=eu-west-1", "is not dynamodb://TABLE"),
+        ("dynamodb://tenantry/path", "takes only ?region="),
+        ("dynamodb://tenantry?key=secret", "takes only ?region="),
+        ("dynamodb://tenantry?region=Mars", "is not an AWS region"),
+        ("dynamodb://tenantry?endpoint=http://db.example.com", "must be https"),
+    ],
+)
+def test_a_malformed_dynamodb_url_is_refused_saying_why(url: str, says: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, database_url=url)
+    assert says in str(refused.value)
+
+
+def test_a_bulk_invitation_holds_15_rows_on_dynamodb_and_100_elsewhere() -> None:
+    on_dynamo = Settings(_env_file=None, database_url="dynamodb://tenantry?region=eu-west-1")
+    on_sqlite = Settings(_env_file=None)
+
+    assert (on_dynamo.bulk_invitation_max, on_sqlite.bulk_invitation_max) == (15, 100)
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, database_url=on_dynamo.database_url, invitation_bulk_max=16)
+    assert "at most 15 on DynamoDB" in str(refused.value)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from tenantry.cli.command import commands, err, load_settings, out
+from tenantry.settings import DYNAMO_SCHEME, DynamoTarget, dynamo_target
 
 dynamo_app = commands("tenantry's DynamoDB table.")
 
@@ -15,7 +16,8 @@ dynamo_app = commands("tenantry's DynamoDB table.")
 @dynamo_app.command("create-table")
 def create_table(
     table: Annotated[
-        str | None, typer.Option("--table", help="Its name (default TENANTRY_DYNAMODB_TABLE).")
+        str | None,
+        typer.Option("--table", help="Its name (default: the table TENANTRY_DATABASE_URL names)."),
     ] = None,
     point_in_time_recovery: Annotated[
         bool,
@@ -25,14 +27,22 @@ def create_table(
         ),
     ] = True,
 ) -> None:
-    """Create the table with its indexes and wait until it is ACTIVE. The region and
-    credentials come from TENANTRY_DYNAMODB_REGION and the AWS chain;
-    TENANTRY_DYNAMODB_ENDPOINT_URL names another endpoint (DynamoDB Local)."""
+    """Create the table with its indexes and wait until it is ACTIVE. The table, region and
+    endpoint come from TENANTRY_DATABASE_URL (dynamodb://TABLE?region=R[&endpoint=URL]), the
+    credentials from the AWS chain."""
     settings = load_settings()
-    name = table or settings.dynamodb_table
-    client = _client(settings.dynamodb_region, settings.dynamodb_endpoint_url)
+    if not settings.database_url.startswith(f"{DYNAMO_SCHEME}:"):
+        err.print(
+            "[red]error[/] not_dynamodb: TENANTRY_DATABASE_URL is not a dynamodb:// URL "
+            "(dynamodb://TABLE?region=REGION)"
+        )
+        raise typer.Exit(code=2)
+    target = dynamo_target(settings.database_url)
+    name = table or target.table
+    client = _client(target)
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from tenantry.store.dynamo.table import INDEXES
     from tenantry.store.dynamo.table import create_table as make
 
     try:
@@ -49,13 +59,13 @@ def create_table(
     except BotoCoreError as error:
         err.print(f"[red]error[/] dynamodb_unavailable: {error}")
         raise typer.Exit(code=1) from None
-    out.print(f"created table {name}: on demand, TTL on expires_at, 3 indexes")
+    out.print(f"created table {name}: on demand, TTL on expires_at, {len(INDEXES)} indexes")
 
 
-def _client(region: str | None, endpoint_url: str | None) -> Any:
+def _client(target: DynamoTarget) -> Any:
     try:
-        import boto3
+        from tenantry.store.dynamo.store import dynamo_client
     except ImportError:
         err.print("[red]error[/] aws_extra_missing: pip install 'tenantry[aws]'")
         raise typer.Exit(code=2) from None
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    return dynamo_client(target)

@@ -1,4 +1,5 @@
-"""Chooses the store named by `TENANTRY_DATABASE_URL`: SQLite or PostgreSQL, or `memory://`."""
+"""Chooses the store named by `TENANTRY_DATABASE_URL`: SQLite or PostgreSQL, `dynamodb://TABLE`,
+or `memory://`."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def open_store(url: str) -> Store:
         from tenantry.store.memory import MemoryStore
 
         return MemoryStore()
+    if url.startswith("dynamodb:"):
+        from tenantry.store.dynamo.store import open_dynamo_store
+
+        return open_dynamo_store(url)
     from tenantry.store.sql import SqlStore
 
     return SqlStore(url)

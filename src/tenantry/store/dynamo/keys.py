@@ -231,3 +231,67 @@ def invitation_token(org_id: str, token_hash: str) -> Key:
 def pending_invitation(org_id: str, email: str) -> Key:
     """The item that names the one PENDING invitation of the organisation for the address."""
     return {"PK": f"INVPENDING#{org_id}#{email}", "SK": UNIQUE}
+
+
+def outbox_entry(entry_id: str) -> Key:
+    return {"PK": f"MSG#{entry_id}", "SK": PROFILE}
+
+
+OUTBOX = "OUTBOX#"  # the outbox's lists by status: OUTBOX#PENDING, OUTBOX#DEAD, OUTBOX#SENT
+
+
+def outbox_index(status: str, next_attempt_at: datetime, entry_id: str) -> Key:
+    """An entry in its status's list (GSI3), by its next attempt then id: the pending ones in
+    the order they are due, the dead ones in the order they died."""
+    return {"GSI3PK": f"{OUTBOX}{status}", "GSI3SK": f"{sortable(next_attempt_at)}#{entry_id}"}
+
+
+def audit_head(chain_id: str) -> Key:
+    """A chain's head: its last seq and hash, how far it is archived, where it starts."""
+    return {"PK": f"AUDIT#{chain_id}", "SK": "HEAD"}
+
+
+AUDIT_EVENT_PREFIX = "SEQ#"
+AUDIT_CHAINS = "AUDIT_CHAINS"
+
+
+def audit_chain_entry(chain_id: str) -> Key:
+    """A chain in the list of chains, written with its first event: the heads themselves
+    each keep their own partition, so that chains never contend."""
+    return {"PK": AUDIT_CHAINS, "SK": chain_id}
+
+
+def seq_text(seq: int) -> str:
+    """A seq as text that sorts as the number does."""
+    return f"{seq:020d}"
+
+
+def audit_event(chain_id: str, seq: int) -> Key:
+    """A chain's events share its partition, in seq order."""
+    return {"PK": f"AUDIT#{chain_id}", "SK": f"{AUDIT_EVENT_PREFIX}{seq_text(seq)}"}
+
+
+def audit_list(chain_id: str, by: str, value: str) -> str:
+    """The partition of a chain's events that share one value of a filter (`by`: ACTOR,
+    RESOURCE, TYPE or REQUEST)."""
+    return f"AUDIT#{chain_id}#{by}#{value}"
+
+
+# The index of each list of a chain's events, and the event attribute it is by.
+AUDIT_LISTS = {"REQUEST": "GSI4", "RESOURCE": "GSI2", "ACTOR": "GSI1", "TYPE": "GSI3"}
+
+
+def audit_event_indexes(chain_id: str, seq: int, event_id: str, by: dict[str, str | None]) -> Key:
+    """An event in its chain's lists (`by`: the value of each list's filter it has, in seq
+    order), and found by its id (GSI5)."""
+    indexes = {"GSI5PK": audit_event_by_id(event_id), "GSI5SK": chain_id}
+    for name, value in by.items():
+        if value is not None:
+            index = AUDIT_LISTS[name]
+            indexes[f"{index}PK"] = audit_list(chain_id, name, value)
+            indexes[f"{index}SK"] = seq_text(seq)
+    return indexes
+
+
+def audit_event_by_id(event_id: str) -> str:
+    return f"AUDITEVENT#{event_id}"

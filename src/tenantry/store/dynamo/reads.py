@@ -3,7 +3,7 @@ eventually consistent, so nothing that decides a write is read through one)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,10 +19,16 @@ class Reads:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        self.closed = False  # the unit of work's block has ended
+
+    def _open_client(self) -> Any:
+        if self.closed:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._client
 
     def get(self, key: Key) -> dict[str, Any] | None:
         try:
-            answer = self._client.get_item(
+            answer = self._open_client().get_item(
                 TableName=self._table, Key=codec.encode(key), ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as error:
@@ -42,7 +48,7 @@ class Reads:
             }
             while pending:  # what DynamoDB left unprocessed (throttling) is asked again
                 try:
-                    answer = self._client.batch_get_item(RequestItems=pending)
+                    answer = self._open_client().batch_get_item(RequestItems=pending)
                 except (ClientError, BotoCoreError) as error:
                     raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
                 found.extend(
@@ -60,9 +66,11 @@ class Reads:
         keep: Callable[[dict[str, Any]], bool] = lambda _: True,
         wanted: int | None = None,
         newest_first: bool = False,
+        stop: Callable[[dict[str, Any]], bool] = lambda _: False,
     ) -> list[dict[str, Any]]:
         """The items of a key condition in key order, those `keep` takes, until `wanted` are
-        found (None: all). The main table is read strongly consistent; an index cannot be."""
+        found (None: all) or an item `stop` takes is read. The main table is read strongly
+        consistent; an index cannot be."""
         found: list[dict[str, Any]] = []
         arguments: dict[str, Any] = {
             "TableName": self._table,
@@ -74,18 +82,37 @@ class Reads:
             arguments["ConsistentRead"] = True
         else:
             arguments["IndexName"] = index
-        while True:
-            try:
-                answer = self._client.query(**arguments)
-            except (ClientError, BotoCoreError) as error:
-                raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
+        for answer in self._pages(arguments):
             for item in answer.get("Items", []):
                 decoded = codec.decode(item)
+                if stop(decoded):
+                    return found
                 if keep(decoded):
                     found.append(decoded)
                     if wanted is not None and len(found) >= wanted:
                         return found
+        return found
+
+    def count(self, key_condition: str, values: dict[str, Any], *, index: str) -> int:
+        """How many items of an index match a key condition (`Select=COUNT`, page by page)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": {f":{k}": codec.value(v) for k, v in values.items()},
+            "Select": "COUNT",
+        }
+        return sum(answer.get("Count", 0) for answer in self._pages(arguments))
+
+    def _pages(self, arguments: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """A query's answers, one page each, following `LastEvaluatedKey`."""
+        while True:
+            try:
+                answer = self._open_client().query(**arguments)
+            except (ClientError, BotoCoreError) as error:
+                raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
+            yield answer
             last = answer.get("LastEvaluatedKey")
             if not last:
-                return found
-            arguments["ExclusiveStartKey"] = last
+                return
+            arguments = {**arguments, "ExclusiveStartKey": last}

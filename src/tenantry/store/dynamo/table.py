@@ -1,11 +1,15 @@
-"""The one table: `PK`/`SK` and three global secondary indexes, on-demand billing, and TTL on
-`expires_at` (the epoch second after which DynamoDB may delete an expiring item)."""
+"""The one table: `PK`/`SK` and five global secondary indexes, on-demand billing, and TTL on
+`expires_at` (the epoch second after which DynamoDB may delete an expiring item).
+
+GSI1 to GSI3 are the lists of every entity (keys.py says which); GSI4 and GSI5 only the audit
+log's (its events by request, and by id). Every index is sparse: an item is in one only when
+it has that index's key attributes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-INDEXES = ("GSI1", "GSI2", "GSI3")
+INDEXES = ("GSI1", "GSI2", "GSI3", "GSI4", "GSI5")
 TTL_ATTRIBUTE = "expires_at"
 
 

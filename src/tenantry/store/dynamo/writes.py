@@ -16,10 +16,17 @@ expectation of an attribute an earlier one assigned is decided here, before anyt
 A use case's writes must fit one transaction (100 items): that is a property of each use
 case, kept by design (bulk invitations, for one, are capped below it), not split here, since
 a split commit would no longer be all or none.
+
+Some writes are made only at commit, from what the store holds then: a sealer (the audit log's)
+adds them, reading the chain heads it continues. Such a write is marked `retry`: when its
+condition fails, another commit moved the head first, and the commit is tried again with a
+fresh read, a bounded number of times, instead of being refused.
 """
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +40,8 @@ from tenantry.store.dynamo import codec
 from tenantry.store.dynamo.keys import Key
 
 MAX_TRANSACTION_ITEMS = 100
+BATCH_WRITE_LIMIT = 25  # requests one BatchWriteItem takes
+MAX_COMMIT_ATTEMPTS = 12  # of a commit whose sealed writes met a concurrent commit's
 Stored = dict[str, Any] | None  # an item as it is (decoded), or None: there is none
 
 
@@ -48,8 +57,12 @@ class _Write:
     put: dict[str, Any] | None = None  # a new item's attributes
     deletes: bool = False
     increments: dict[str, int] = field(default_factory=dict)  # SET name = name + delta
+    retry: bool = False  # a failed condition is a race to run again, not a refusal
+    impossible: bool = False  # a precondition already known to fail
 
     def holds(self, item: Stored) -> bool:
+        if self.impossible:
+            return False
         if item is None:
             return not self.exists
         return self.exists and all(
@@ -67,12 +80,17 @@ class _Write:
         return {**(item or {}), **assigned}
 
 
-class Writes:
-    def __init__(self, client: Any, table: str, reads_item: Callable[[Key], Stored]) -> None:
-        self._client = client
-        self._table = table
-        self._read = reads_item  # key -> Stored, strongly consistent
+class WriteList:
+    """Writes in the order they are made, each with its precondition."""
+
+    def __init__(self) -> None:
         self._writes: list[_Write] = []
+        self.closed = False  # the unit of work's block has ended
+
+    def _add(self, write: _Write) -> None:
+        if self.closed:
+            raise RuntimeError("unit of work used outside its `with` block")
+        self._writes.append(write)
 
     def put(
         self,
@@ -81,9 +99,11 @@ class Writes:
         *,
         code: str,
         on_conflict: TenantryError | None = None,
+        retry: bool = False,
     ) -> None:
         """A new item: its key must not be taken."""
-        self._writes.append(_Write(key, code, on_conflict, exists=False, put=dict(values)))
+        write = _Write(key, code, on_conflict, exists=False, put=dict(values), retry=retry)
+        self._add(write)
 
     def update(
         self,
@@ -94,10 +114,11 @@ class Writes:
         keep_set: bool = False,
         code: str,
         on_conflict: TenantryError | None = None,
+        retry: bool = False,
     ) -> None:
         """Set each attribute of `assignments` on the item, which must exist and hold the
         values of `expect`; with `keep_set`, only those the item does not have yet."""
-        self._writes.append(
+        self._add(
             _Write(
                 key,
                 code,
@@ -106,6 +127,7 @@ class Writes:
                 expect=dict(expect or {}),
                 assignments=dict(assignments),
                 keep_set=keep_set,
+                retry=retry,
             )
         )
 
@@ -119,7 +141,7 @@ class Writes:
     ) -> None:
         """Delete the item, which must exist and hold the values of `expect`."""
         write = _Write(key, code, on_conflict, exists=True, expect=dict(expect or {}), deletes=True)
-        self._writes.append(write)
+        self._add(write)
 
     def increment(
         self,
@@ -132,7 +154,7 @@ class Writes:
     ) -> None:
         """Add `delta` to the item's attribute `name` as stored at commit (not as read)."""
         write = _Write(key, code, on_conflict, exists=True, increments={name: delta})
-        self._writes.append(write)
+        self._add(write)
 
     def check(
         self,
@@ -143,10 +165,79 @@ class Writes:
         on_conflict: TenantryError | None = None,
     ) -> None:
         """Only a condition: the item exists and holds the values of `expect` at commit."""
-        self._writes.append(_Write(key, code, on_conflict, exists=True, expect=dict(expect or {})))
+        self._add(_Write(key, code, on_conflict, exists=True, expect=dict(expect or {})))
+
+    def refuse(self, key: Key, *, code: str, on_conflict: TenantryError | None = None) -> None:
+        """A precondition on the item already known to fail (one DynamoDB cannot state, such
+        as an inequality): the commit is refused with its conflict, in its place in order."""
+        self._add(_Write(key, code, on_conflict, exists=True, impossible=True))
+
+
+Sealer = Callable[[WriteList, list[Any]], None]  # adds the writes of what it was given
+
+
+class Writes(WriteList):
+    def __init__(self, client: Any, table: str, reads_item: Callable[[Key], Stored]) -> None:
+        super().__init__()
+        self._client = client
+        self._table = table
+        self._read = reads_item  # key -> Stored, strongly consistent
+        self._sealed: dict[Sealer, list[Any]] = {}
+        self._after: list[Callable[[], None]] = []
+
+    def seal(self, sealer: Sealer, value: Any) -> None:
+        """Buffer `value` for `sealer`: at commit, before the transaction (and again before
+        each retry of it), the sealer adds the writes of every value given it, made from what
+        the store holds then."""
+        if self.closed:
+            raise RuntimeError("unit of work used outside its `with` block")
+        self._sealed.setdefault(sealer, []).append(value)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the transaction has committed (tidying it does not depend on)."""
+        self._after.append(action)
 
     def commit(self) -> None:
         writes, self._writes = self._writes, []
+        to_seal, self._sealed = self._sealed, {}
+        after, self._after = self._after, []
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            sealed = WriteList()
+            for sealer, values in to_seal.items():
+                sealer(sealed, values)
+            try:
+                self._transact([*writes, *sealed._writes])
+            except _HeadMoved:
+                # Another commit moved a head the sealer read: read it again, after a pause
+                # that grows and is drawn at random, so that racing writers spread out.
+                time.sleep(random.uniform(0, min(0.1, 0.004 * 2**attempt)))  # noqa: S311 - a delay
+                continue
+            for action in after:
+                action()
+            return
+        raise Conflict("the change met too many concurrent ones; try again", code="conflict")
+
+    def rollback(self) -> None:
+        self._writes, self._sealed, self._after = [], {}, []
+
+    def delete_now(self, wanted: list[Key]) -> None:
+        """Delete the items at once, outside any transaction (tidying after a commit, which
+        nothing depends on: what a failure leaves is deleted another time)."""
+        for start in range(0, len(wanted), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self._table: [
+                    {"DeleteRequest": {"Key": codec.encode(key)}}
+                    for key in wanted[start : start + BATCH_WRITE_LIMIT]
+                ]
+            }
+            while pending:  # what DynamoDB left unprocessed (throttling) is asked again
+                try:
+                    answer = self._client.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as error:
+                    raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
+                pending = answer.get("UnprocessedItems") or {}
+
+    def _transact(self, writes: list[_Write]) -> None:
         if not writes:
             return
         groups = _by_item(writes)
@@ -170,9 +261,6 @@ class Writes:
             raise _refusal(error, groups) from None
         except BotoCoreError as error:
             raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
-
-    def rollback(self) -> None:
-        self._writes = []
 
     def _operation(self, plan: _Plan) -> dict[str, Any]:
         names: dict[str, str] = {}
@@ -231,6 +319,8 @@ class _Plan:
 def _plan(group: list[_Write]) -> _Plan | None:
     """The group's writes, in order, as one operation; None when one of them fails whatever
     the store holds (it expects other than what an earlier write of the group left)."""
+    if any(write.impossible for write in group):
+        return None
     first = group[0]
     plan = _Plan(first.key, must_exist=first.exists)
     known: dict[str, Any] = {}  # attributes the group set, as they will read
@@ -313,9 +403,15 @@ def _first_failure(group: list[_Write], stored: Stored) -> TenantryError:
     item = stored
     for write in group:
         if not write.holds(item):
+            if write.retry:
+                raise _HeadMoved
             return conflict(write.code, write.on_conflict)
         item = write.applied(item)
     return Conflict("the change met a concurrent one; try again", code="conflict")
+
+
+class _HeadMoved(Exception):
+    """A sealed write met a concurrent commit: the commit is sealed and tried again."""
 
 
 def _refusal(error: ClientError, groups: list[list[_Write]]) -> TenantryError:
@@ -327,6 +423,8 @@ def _refusal(error: ClientError, groups: list[list[_Write]]) -> TenantryError:
         if reason.get("Code") == "ConditionalCheckFailed":
             old = reason.get("Item")
             return _first_failure(group, codec.decode(dict(old)) if old else None)
+        if reason.get("Code") == "TransactionConflict" and any(w.retry for w in group):
+            raise _HeadMoved  # a commit in flight holds the head: seal after it
     # Another transaction held one of the items (TransactionConflict): nothing was applied,
     # and trying again is the answer.
     return Conflict("the change met a concurrent one; try again", code="conflict")
