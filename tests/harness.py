@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from tenantry.flows.dispatch import dispatch_due
 from tenantry.http.app import create_app
 from tenantry.mail.smtp import SmtpMailer
 from tenantry.settings import Environment, Settings, dynamo_target
+from tenantry.store.dynamo import codec
 from tenantry.store.dynamo.store import dynamo_client, open_dynamo_store
 from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.store import SqlStore
@@ -135,6 +137,11 @@ def items_of(url: str, *entities: str) -> Iterator[dict[str, Any]]:
         if not answer.get("LastEvaluatedKey"):
             return
         arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def dynamo_rows(url: str, entity: str) -> list[SimpleNamespace]:
+    """The items of one entity in a DynamoDB table, decoded, each as a row of attributes."""
+    return [SimpleNamespace(**codec.decode(item)) for item in items_of(url, entity)]
 
 
 def privileged(target: StoreTarget) -> AbstractContextManager[sa.Connection]:

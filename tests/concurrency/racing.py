@@ -17,6 +17,7 @@ from tenantry.domain.model import Membership, MembershipStatus, User
 from tenantry.domain.principal import SYSTEM
 from tenantry.domain.roles import OrgRole
 from tenantry.edge import run_use_case
+from tenantry.unit_of_work import UnitOfWork
 from tests.harness import PASSWORD, unique_email
 
 BARRIER_TIMEOUT_SECONDS = 60
@@ -24,24 +25,29 @@ BARRIER_TIMEOUT_SECONDS = 60
 T = TypeVar("T")
 
 
-def verified_users(tenantry: Tenantry, count: int) -> list[User]:
-    """`count` verified users, created by an operator in one transaction."""
-    return run_use_case(
-        tenantry.store.unit_of_work,
-        lambda uow: [
-            create_user(
-                uow,
-                tenantry.deps,
-                SYSTEM,
-                email=unique_email("racer"),
-                password=PASSWORD,
-                name=f"Racer {n}",
-                verified=True,
-            )
-            for n in range(count)
-        ],
-        clock=tenantry.clock,
-    )
+def verified_users(tenantry: Tenantry, count: int, *, per_unit: int = 25) -> list[User]:
+    """`count` verified users, created by an operator `per_unit` to a transaction (a user
+    writes three items, and one DynamoDB transaction holds 100)."""
+    made: list[User] = []
+    for start in range(0, count, per_unit):
+        numbers = range(start, min(count, start + per_unit))
+
+        def create(uow: UnitOfWork, numbers: range = numbers) -> list[User]:
+            return [
+                create_user(
+                    uow,
+                    tenantry.deps,
+                    SYSTEM,
+                    email=unique_email("racer"),
+                    password=PASSWORD,
+                    name=f"Racer {n}",
+                    verified=True,
+                )
+                for n in numbers
+            ]
+
+        made += run_use_case(tenantry.store.unit_of_work, create, clock=tenantry.clock)
+    return made
 
 
 def race(attempts: list[Callable[[], T]]) -> list[T | Exception]:

@@ -1,6 +1,6 @@
-"""Fifty accepts of one invitation released at once, through the HTTP app, on SQLite and
-PostgreSQL: by the invited user (fifty requests with their bearer token), and by two users
-of a forwarded link (new accounts racing, and a signed-in stranger). Exactly one accept
+"""Fifty accepts of one invitation released at once, through the HTTP app, on SQLite,
+PostgreSQL and DynamoDB: by the invited user (fifty requests with their bearer token), and by
+two users of a forwarded link (new accounts racing, and a signed-in stranger). Exactly one accept
 commits: one membership, one team membership, one `member_count` increment and one
 ACCEPTED event; every other racer gets a 4xx with its code, never a 5xx.
 """
@@ -13,7 +13,17 @@ from typing import Any
 from tenantry.domain.model import MembershipStatus
 from tests.access_builders import made_team, org_path, stored_team, stored_team_members
 from tests.concurrency.racing import race_requests
-from tests.harness import PASSWORD, Account, Api, StoreTarget, audit_events, unique_email
+from tests.harness import (
+    ON_EVERY_STORE,
+    PASSWORD,
+    Account,
+    Api,
+    StoreTarget,
+    audit_events,
+    unique_email,
+)
+
+pytestmark = ON_EVERY_STORE
 
 RACERS = 50
 

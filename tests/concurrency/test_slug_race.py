@@ -1,8 +1,10 @@
 """Many people register the same slug at the same instant: one organisation, the rest refused.
 
-Threads are released together by a barrier, on SQLite (one writer at a time, BEGIN IMMEDIATE)
-and on PostgreSQL (row-level security, the unique index decides). Every loser must get the
-domain's `Conflict` with code `slug_taken`: no "database is locked", no 500, no second row.
+Threads are released together by a barrier, on SQLite (one writer at a time, BEGIN IMMEDIATE),
+on PostgreSQL (row-level security, the unique index decides) and on DynamoDB (the slug's
+item, written with `attribute_not_exists` in the organisation's transaction, decides). Every
+loser must get the domain's `Conflict` with code `slug_taken`: no "database is locked", no
+500, no second row.
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from tenantry.edge import run_use_case
 from tenantry.organisations.service import register_organisation
 from tenantry.store.sql.tables import audit_events, memberships, organisations
 from tests.concurrency.racing import race, verified_users
-from tests.harness import Api, StoreTarget, bearer, privileged, unique_slug
+from tests.harness import (
+    ON_EVERY_STORE,
+    Api,
+    StoreTarget,
+    bearer,
+    dynamo_rows,
+    privileged,
+    unique_slug,
+)
+
+pytestmark = ON_EVERY_STORE
 
 SERVICE_RACERS = 50
 HTTP_RACERS = 10
@@ -41,6 +53,8 @@ class SlugState:
 
 
 def slug_state(target: StoreTarget, slug: str, racers: list[User]) -> SlugState:
+    if target.name == "dynamo":
+        return _slug_state_on_dynamo(target, slug, racers)
     with privileged(target) as db:
         orgs = db.execute(sa.select(organisations).where(organisations.c.slug == slug)).all()
         members = db.execute(
@@ -55,6 +69,19 @@ def slug_state(target: StoreTarget, slug: str, racers: list[User]) -> SlugState:
             )
         ).all()
     return SlugState(list(orgs), list(members), list(events))
+
+
+def _slug_state_on_dynamo(target: StoreTarget, slug: str, racers: list[User]) -> SlugState:
+    orgs = [o for o in dynamo_rows(target.url, "organisation") if o.slug == slug]
+    ids = {org.id for org in orgs}
+    members = [m for m in dynamo_rows(target.url, "membership") if m.org_id in ids]
+    actors = {user.id for user in racers}
+    events = [
+        e
+        for e in dynamo_rows(target.url, "audit_event")
+        if e.action == "organisation.create" and getattr(e, "actor_id", None) in actors
+    ]
+    return SlugState(orgs, members, events)
 
 
 def assert_one_winner_one_owner(state: SlugState, winner_id: str) -> None:
