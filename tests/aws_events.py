@@ -117,13 +117,15 @@ def http_api_proxy_event(
     body: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API's proxy integration event (payload 2.0) for the API function."""
+    """An HTTP API's proxy integration event (payload 2.0) for the API function; a query
+    string in `path` goes where API Gateway puts it."""
     sent = {"host": f"{API_ID}.execute-api.{REGION}.amazonaws.com", **(headers or {})}
+    path, _, query = path.partition("?")
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "cookies": [],
         "headers": sent,
         "requestContext": {

@@ -62,6 +62,20 @@ def _install() -> Path:
     return jar
 
 
+class NoScans:
+    """A DynamoDB client that fails the test on a Scan: the store reads by key and by index,
+    never by reading the whole table."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def scan(self, **_: Any) -> None:
+        raise AssertionError("the DynamoDB store scanned the table")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 class DynamoDbLocal:
     def __init__(self, jar: Path, folder: Path) -> None:
         java = shutil.which("java")

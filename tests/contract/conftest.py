@@ -22,7 +22,7 @@ from tenantry.store.dynamo.table import create_table
 from tenantry.store.memory import MemoryStore
 from tenantry.store.open import Store
 from tenantry.store.sql.tables import jobs, outbox, signing_keys
-from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401 - a fixture
+from tests.dynamodb_local import DynamoDbLocal, NoScans, dynamodb_local  # noqa: F401 - a fixture
 from tests.harness import copy_sqlite, postgres_target, rows_added_are_removed, sql_store
 
 STORES = ["memory", "sqlite", "postgres", "dynamo"]
@@ -69,20 +69,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             stack.enter_context(rows_added_are_removed(target, jobs.c.id))
             url = target.url
         yield stack.enter_context(sql_store(url))
-
-
-class NoScans:
-    """A DynamoDB client that fails the test on a Scan: the store reads by key and by index,
-    never by reading the whole table."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def scan(self, **_: Any) -> None:
-        raise AssertionError("the DynamoDB store scanned the table")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from tests.aws_events import (
     rest_token_event,
 )
 from tests.harness import (
+    ON_EVERY_STORE,
     Account,
     Api,
     StoreTarget,
@@ -42,6 +43,8 @@ from tests.integration.test_authorize import member_with_role
 from tests.integration.test_external_issuers import a_pool, a_pool_user, their_token
 from tests.jwks_server import CognitoPool, IssuerKey, JwksServer, jwks_server  # noqa: F401
 from tests.smtp_server import SmtpServer
+
+pytestmark = ON_EVERY_STORE
 
 ROUTES: dict[str, Any] = {
     "POST /sites/{id}/publish": "site:publish",

@@ -19,9 +19,18 @@ from tenantry.aws import authorizer as authorizer_function
 from tenantry.aws import outbox as outbox_function
 from tenantry.domain.errors import Invalid
 from tests.aws_events import LambdaContext, http_api_proxy_event, rest_token_event
-from tests.harness import PASSWORD, StoreTarget, test_settings, unique_email, unique_slug
+from tests.harness import (
+    ON_EVERY_STORE,
+    PASSWORD,
+    StoreTarget,
+    test_settings,
+    unique_email,
+    unique_slug,
+)
 from tests.servers import environment
 from tests.smtp_server import SmtpServer
+
+pytestmark = ON_EVERY_STORE
 
 ROUTES = {
     "POST /sites/{id}/publish": "site:publish",

@@ -63,14 +63,15 @@ class Reads:
         values: dict[str, Any],
         *,
         index: str | None = None,
-        keep: Callable[[dict[str, Any]], bool] = lambda _: True,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
         wanted: int | None = None,
         newest_first: bool = False,
         stop: Callable[[dict[str, Any]], bool] = lambda _: False,
     ) -> list[dict[str, Any]]:
         """The items of a key condition in key order, those `keep` takes, until `wanted` are
         found (None: all) or an item `stop` takes is read. The main table is read strongly
-        consistent; an index cannot be."""
+        consistent; an index cannot be. Without `keep`, each page asks for no more than
+        are wanted (`Limit`); with it, DynamoDB's own page size is read, filtered here."""
         found: list[dict[str, Any]] = []
         arguments: dict[str, Any] = {
             "TableName": self._table,
@@ -82,12 +83,14 @@ class Reads:
             arguments["ConsistentRead"] = True
         else:
             arguments["IndexName"] = index
+        if keep is None and wanted is not None:
+            arguments["Limit"] = wanted
         for answer in self._pages(arguments):
             for item in answer.get("Items", []):
                 decoded = codec.decode(item)
                 if stop(decoded):
                     return found
-                if keep(decoded):
+                if keep is None or keep(decoded):
                     found.append(decoded)
                     if wanted is not None and len(found) >= wanted:
                         return found
