@@ -41,7 +41,8 @@ def mailed_link(smtp_server: SmtpServer, email: str, marker: str) -> str:
     assert mails, f"no email to {email}"
     body = mails[-1].get_body(preferencelist=("plain",))
     assert body is not None
-    return body.get_content().split(marker)[1].split()[0]
+    secret: str = body.get_content().split(marker)[1].split()[0]
+    return secret
 
 
 def signed_up(smtp_server: SmtpServer, name: str) -> dict[str, Any]:
