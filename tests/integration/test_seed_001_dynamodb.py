@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tenantry.settings import dynamo_target
+from tenantry.store.dynamo.store import dynamo_client
 from tests import access_builders as access
 from tests.harness import Api, StoreTarget, audit_events, dynamo_client
 
