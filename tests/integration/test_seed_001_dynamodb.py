@@ -22,7 +22,7 @@ import pytest
 from tenantry.settings import dynamo_target
 from tenantry.store.dynamo.store import dynamo_client
 from tests import access_builders as access
-from tests.harness import Api, StoreTarget, audit_events, dynamo_client
+from tests.harness import Api, StoreTarget, audit_events
 
 pytestmark = pytest.mark.parametrize("store_target", ["dynamo"], indirect=True)
 
