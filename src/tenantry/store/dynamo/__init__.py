@@ -1,6 +1,5 @@
-"""The DynamoDB single-table store (`store/dynamo/`), in progress: the table, its keys, the
-unit of work that commits a use case's writes as one `TransactWriteItems`, and the
-repositories built so far: users, organisations, memberships, sessions, one-time and refresh
-tokens, signing keys, jobs, identity links. Still to come: roles, role assignments, teams,
-team memberships, invitations, the outbox and the audit log. It is not yet selectable through
-`TENANTRY_DATABASE_URL`: that comes when it implements every port of `unit_of_work.py`."""
+"""The DynamoDB single-table store (`store/dynamo/`), chosen by
+`TENANTRY_DATABASE_URL=dynamodb://TABLE?region=REGION`: the table and its indexes (`table.py`),
+every key (`keys.py`), strongly consistent reads (`reads.py`), the unit of work's writes
+committed as one `TransactWriteItems` (`writes.py`), and a repository module per port, as on
+the SQL and memory stores. docs/aws.md describes the design."""

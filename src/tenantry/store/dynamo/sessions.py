@@ -4,7 +4,7 @@ missing session alone (a new epoch, a revocation) look it up first."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tenantry.domain.errors import TenantryError
@@ -12,10 +12,8 @@ from tenantry.domain.model import Page, Session
 from tenantry.store.cursor import SESSIONS, decode_cursor, page_of, session_position
 from tenantry.store.dynamo import codec, keys
 from tenantry.store.dynamo.reads import Reads
-from tenantry.store.dynamo.table import TTL_ATTRIBUTE
+from tenantry.store.dynamo.table import KEPT_AFTER_EXPIRY, TTL_ATTRIBUTE
 from tenantry.store.dynamo.writes import Writes
-
-KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
 class DynamoSessions:

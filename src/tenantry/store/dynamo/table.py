@@ -7,10 +7,14 @@ it has that index's key attributes."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 INDEXES = ("GSI1", "GSI2", "GSI3", "GSI4", "GSI5")
 TTL_ATTRIBUTE = "expires_at"
+# How long an expired session or token is kept before DynamoDB may delete it: long enough
+# that a use of it just after expiry still finds it, and is refused as expired, not unknown.
+KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
 def table_definition(name: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ consistent read (an index would be only eventually consistent). Both expire: `ex
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tenantry.domain.errors import TenantryError
@@ -15,11 +15,10 @@ from tenantry.domain.model import OneTimeToken, RefreshToken, TokenPurpose
 from tenantry.store.dynamo import codec, keys
 from tenantry.store.dynamo.keys import Key
 from tenantry.store.dynamo.reads import Reads
-from tenantry.store.dynamo.table import TTL_ATTRIBUTE
+from tenantry.store.dynamo.table import KEPT_AFTER_EXPIRY, TTL_ATTRIBUTE
 from tenantry.store.dynamo.writes import Writes
 
 # How long after it stops working an expired token is kept (for the audit of a late click).
-KEPT_AFTER_EXPIRY = timedelta(days=1)
 
 
 class _HashedTokens:
