@@ -110,6 +110,7 @@ class DynamoDbLocal:
                 "-jar",
                 str(jar),
                 "-inMemory",
+                "-sharedDb",  # one database whatever the credentials and region a client has
                 "-port",
                 str(self.port),
             ],

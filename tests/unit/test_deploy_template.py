@@ -16,7 +16,7 @@ from tenantry.settings import Settings, dynamo_target
 from tenantry.store.dynamo.table import TTL_ATTRIBUTE, table_definition
 
 TEMPLATE = Path(__file__).parents[2] / "deploy" / "aws" / "template.yaml"
-FUNCTIONS = ("ApiFunction", "AuthorizerFunction", "OutboxFunction")
+FUNCTIONS = ("ApiFunction", "AuthorizerFunction", "OutboxFunction", "ArchiveFunction")
 # What a deployment passes (docs/aws.md), and what CloudFormation fills in itself.
 PARAMETERS = {
     "TableName": "tenantry",
@@ -84,6 +84,7 @@ def test_each_function_runs_one_of_tenantrys_lambda_entry_points(
         "ApiFunction": "tenantry.aws.api.handler",
         "AuthorizerFunction": "tenantry.aws.authorizer.handler",
         "OutboxFunction": "tenantry.aws.outbox.handler",
+        "ArchiveFunction": "tenantry.aws.archive.handler",
     }
     for handler in handlers.values():
         module, _, name = handler.rpartition(".")
