@@ -75,8 +75,10 @@ def server(
 
 @contextmanager
 def served(target: StoreTarget, folder: Path) -> Iterator[Served]:
-    """A ready server on `target` (SQLite: the file this process opens too)."""
-    settings = test_settings(target, folder)
+    """A ready server on `target` (SQLite: the file this process opens too). It runs no
+    outbox dispatcher: on the shared PostgreSQL a server kept for a whole module would
+    otherwise take other tests' email and print it (its mailer is the console)."""
+    settings = test_settings(target, folder, serve_dispatches_outbox=False)
     tenantry = bootstrap(settings)
     prepare_to_serve(tenantry)  # the signing keys exist before the server starts
     with ExitStack() as stack:

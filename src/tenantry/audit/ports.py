@@ -34,6 +34,22 @@ class AuditQuery:
     limit: int = 100
 
 
+def matches_filters(event: AuditEvent, query: AuditQuery) -> bool:
+    """Whether the event has every value the query filters on, and lies in its time range
+    (the chain and the seq bounds aside, which a store reads by key)."""
+    return (
+        query.actor_id in (None, event.actor_id)
+        and query.event_type in (None, event.event_type)
+        and query.resource_type in (None, event.resource_type)
+        and query.resource_id in (None, event.resource_id)
+        and query.action in (None, event.action)
+        and query.outcome in (None, event.outcome)
+        and query.request_id in (None, event.request_id)
+        and (query.since is None or event.occurred_at >= query.since)
+        and (query.until is None or event.occurred_at < query.until)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ChainState:
     """A chain as the store keeps it: its head, how far it is archived, where it now starts.
@@ -75,4 +91,4 @@ class AuditRepository(Protocol):
         ...
 
 
-__all__ = ["GENESIS", "AuditQuery", "AuditRepository", "ChainState"]
+__all__ = ["GENESIS", "AuditQuery", "AuditRepository", "ChainState", "matches_filters"]

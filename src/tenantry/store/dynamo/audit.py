@@ -21,21 +21,39 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tenantry.audit.ports import AuditQuery, ChainState
-from tenantry.domain.audit import (
-    ActorType,
-    AuditDraft,
-    AuditEvent,
-    EventType,
-    Outcome,
-    unchained_event,
+from tenantry.audit.ports import AuditQuery, ChainState, matches_filters
+from tenantry.domain.audit import AuditDraft, AuditEvent, unchained_event
+from tenantry.domain.audit_chain import (
+    GENESIS,
+    Anchor,
+    ChainHead,
+    canonical_fields,
+    chain_of,
+    chained,
+    event_from_fields,
 )
-from tenantry.domain.audit_chain import GENESIS, Anchor, ChainHead, chain_of, chained
 from tenantry.store.dynamo import codec, keys
 from tenantry.store.dynamo.reads import Reads
 from tenantry.store.dynamo.writes import WriteList, Writes
 
 _EVENTS = keys.AUDIT_EVENT_PREFIX
+_FIELDS = (
+    "event_id",
+    "org_id",
+    "occurred_at",
+    "event_type",
+    "action",
+    "outcome",
+    "actor_id",
+    "actor_type",
+    "resource_type",
+    "resource_id",
+    "reason",
+    "request_id",
+    "seq",
+    "prev_hash",
+    "hash",
+)
 _LAST_SEQ = 10**20 - 1  # the largest seq `keys.seq_text` writes
 
 
@@ -78,7 +96,7 @@ class DynamoAudit:
                 "high": prefix + keys.seq_text(high),
             },
             index=index,
-            keep=lambda item: _matches(_event(item), query),
+            keep=lambda item: matches_filters(_event(item), query),
             stop=_past_time_range(query, state.head.backstep),
             wanted=query.limit,
             newest_first=query.newest_first,
@@ -212,21 +230,9 @@ def _past_time_range(query: AuditQuery, backstep: timedelta) -> Callable[[dict[s
     return lambda _item: False
 
 
-def _matches(event: AuditEvent, query: AuditQuery) -> bool:
-    return (
-        query.actor_id in (None, event.actor_id)
-        and query.event_type in (None, event.event_type)
-        and query.resource_type in (None, event.resource_type)
-        and query.resource_id in (None, event.resource_id)
-        and query.action in (None, event.action)
-        and query.outcome in (None, event.outcome)
-        and query.request_id in (None, event.request_id)
-        and (query.since is None or event.occurred_at >= query.since)
-        and (query.until is None or event.occurred_at < query.until)
-    )
-
-
 def _attributes(event: AuditEvent, chain_id: str) -> dict[str, Any]:
+    """The event's item: its fields as they are hashed, the details as JSON text (exactly
+    the values that were hashed, whatever their types), and its place in the lists."""
     resource = (
         f"{event.resource_type}#{event.resource_id}"
         if event.resource_type is not None and event.resource_id is not None
@@ -240,46 +246,17 @@ def _attributes(event: AuditEvent, chain_id: str) -> dict[str, Any]:
     }
     return {
         "entity": "audit_event",
-        "event_id": event.event_id,
-        "org_id": event.org_id,
-        "seq": event.seq,
-        "occurred_at": event.occurred_at,
-        "event_type": event.event_type.value,
-        "action": event.action,
-        "actor_id": event.actor_id,
-        "actor_type": event.actor_type.value,
-        "resource_type": event.resource_type,
-        "resource_id": event.resource_id,
-        "outcome": event.outcome.value,
-        "reason": event.reason,
-        # As JSON text: exactly the values that were hashed, whatever their types.
+        **canonical_fields(event),
         "details": json.dumps(event.details),
-        "request_id": event.request_id,
-        "prev_hash": event.prev_hash,
         "hash": event.hash,
         **keys.audit_event_indexes(chain_id, event.seq or 0, event.event_id, lists),
     }
 
 
 def _event(item: dict[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        event_id=item["event_id"],
-        org_id=item.get("org_id"),
-        seq=item["seq"],
-        occurred_at=codec.required_moment(item["occurred_at"]),
-        event_type=EventType(item["event_type"]),
-        action=item["action"],
-        outcome=Outcome(item["outcome"]),
-        actor_id=item.get("actor_id"),
-        actor_type=ActorType(item["actor_type"]),
-        resource_type=item.get("resource_type"),
-        resource_id=item.get("resource_id"),
-        reason=item.get("reason"),
-        details=json.loads(item["details"]),
-        request_id=item.get("request_id"),
-        prev_hash=item.get("prev_hash"),
-        hash=item.get("hash"),
-    )
+    # An item leaves out what is None (codec.encode): such a field reads back as None.
+    fields = {name: item.get(name) for name in _FIELDS}
+    return event_from_fields({**fields, "details": json.loads(item["details"])})
 
 
 def _head_attributes(head: ChainHead) -> dict[str, Any]:

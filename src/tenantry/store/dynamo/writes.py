@@ -32,12 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tenantry.domain.errors import Conflict, TenantryError, Unavailable
 from tenantry.store.conflicts import conflict
 from tenantry.store.dynamo import codec
 from tenantry.store.dynamo.keys import Key
+
+log = structlog.get_logger()
 
 MAX_TRANSACTION_ITEMS = 100
 BATCH_WRITE_LIMIT = 25  # requests one BatchWriteItem takes
@@ -194,7 +197,8 @@ class Writes(WriteList):
         self._sealed.setdefault(sealer, []).append(value)
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once the transaction has committed (tidying it does not depend on)."""
+        """Run `action` once the transaction has committed: tidying that nothing depends on,
+        whose failure is logged and left to a later run, since the commit stands."""
         self._after.append(action)
 
     def commit(self) -> None:
@@ -213,7 +217,7 @@ class Writes(WriteList):
                 time.sleep(random.uniform(0, min(0.1, 0.004 * 2**attempt)))  # noqa: S311 - a delay
                 continue
             for action in after:
-                action()
+                _tidy(action)
             return
         raise Conflict("the change met too many concurrent ones; try again", code="conflict")
 
@@ -408,6 +412,15 @@ def _first_failure(group: list[_Write], stored: Stored) -> TenantryError:
             return conflict(write.code, write.on_conflict)
         item = write.applied(item)
     return Conflict("the change met a concurrent one; try again", code="conflict")
+
+
+def _tidy(action: Callable[[], None]) -> None:
+    """Run an after-commit action; its failure is logged, not raised: the commit stands, and
+    what the action left undone is done by a later one."""
+    try:
+        action()
+    except TenantryError as error:
+        log.warning("dynamo.tidying_failed", code=error.code, detail=error.detail)
 
 
 class _HeadMoved(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from tenantry.audit.ports import AuditQuery, ChainState
+from tenantry.audit.ports import AuditQuery, ChainState, matches_filters
 from tenantry.domain.audit import AuditDraft, AuditEvent, unchained_event
 from tenantry.domain.audit_chain import Anchor, ChainHead, chain_of, chained
 from tenantry.store.memory.intents import Intent
@@ -90,15 +90,7 @@ def _matches(event: AuditEvent, query: AuditQuery) -> bool:
     seq = event.seq or 0
     return (
         event.org_id == query.org_id
-        and query.actor_id in (None, event.actor_id)
-        and query.event_type in (None, event.event_type)
-        and query.resource_type in (None, event.resource_type)
-        and query.resource_id in (None, event.resource_id)
-        and query.action in (None, event.action)
-        and query.outcome in (None, event.outcome)
-        and query.request_id in (None, event.request_id)
-        and (query.since is None or event.occurred_at >= query.since)
-        and (query.until is None or event.occurred_at < query.until)
         and (query.before_seq is None or seq < query.before_seq)
         and (query.after_seq is None or seq > query.after_seq)
+        and matches_filters(event, query)
     )
