@@ -38,8 +38,10 @@ from tests.audit_builders import (
     pages,
     summary,
 )
-from tests.harness import Account, Api, TestClock
+from tests.harness import ON_EVERY_STORE, Account, Api, TestClock
 from tests.integration.account_checks import assert_problem
+
+pytestmark = ON_EVERY_STORE
 
 
 @pytest.fixture

@@ -37,9 +37,11 @@ from tests.access_builders import (
     stored_team_members,
     successes,
 )
-from tests.harness import Account, Api, StoreTarget, TestClock, audit_events
+from tests.harness import ON_EVERY_STORE, Account, Api, StoreTarget, TestClock, audit_events
 from tests.integration.account_checks import log_in_again
 from tests.org_builders import stored_membership, stored_organisation
+
+pytestmark = ON_EVERY_STORE
 
 # How a refusal is on record: a 403 or a 404 is DENIED, any other is a FAILURE of its kind.
 DENIED = (EventType.AUTHORIZATION, Outcome.DENIED)
