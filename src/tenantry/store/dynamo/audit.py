@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,23 +38,8 @@ from tenantry.store.dynamo.reads import Reads
 from tenantry.store.dynamo.writes import WriteList, Writes
 
 _EVENTS = keys.AUDIT_EVENT_PREFIX
-_FIELDS = (
-    "event_id",
-    "org_id",
-    "occurred_at",
-    "event_type",
-    "action",
-    "outcome",
-    "actor_id",
-    "actor_type",
-    "resource_type",
-    "resource_id",
-    "reason",
-    "request_id",
-    "seq",
-    "prev_hash",
-    "hash",
-)
+# The event's fields an item holds as they are (its details are JSON text).
+_FIELDS = tuple(field.name for field in fields(AuditEvent) if field.name != "details")
 _LAST_SEQ = 10**20 - 1  # the largest seq `keys.seq_text` writes
 
 
@@ -190,7 +176,8 @@ def _chain_writes(
             code="conflict",
             retry=True,
         )
-        sealed.put(keys.audit_chain_entry(chain_id), {"chain_id": chain_id}, code="conflict")
+        entry = keys.audit_chain_entry(chain_id)
+        sealed.put(entry, {"chain_id": chain_id}, code="conflict", retry=True)
     else:
         sealed.update(
             keys.audit_head(chain_id),
@@ -255,8 +242,8 @@ def _attributes(event: AuditEvent, chain_id: str) -> dict[str, Any]:
 
 def _event(item: dict[str, Any]) -> AuditEvent:
     # An item leaves out what is None (codec.encode): such a field reads back as None.
-    fields = {name: item.get(name) for name in _FIELDS}
-    return event_from_fields({**fields, "details": json.loads(item["details"])})
+    stored = {name: item.get(name) for name in _FIELDS}
+    return event_from_fields({**stored, "details": json.loads(item["details"])})
 
 
 def _head_attributes(head: ChainHead) -> dict[str, Any]:
