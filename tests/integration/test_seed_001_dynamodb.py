@@ -15,10 +15,13 @@ what the seed asked of it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tenantry.domain.ids import new_id
+from tenantry.domain.teams import TeamMembership
 from tenantry.settings import dynamo_target
 from tenantry.store.dynamo.store import dynamo_client
 from tests import access_builders as access
@@ -166,3 +169,30 @@ def test_a_team_member_and_the_teams_count_are_written_together_or_not_at_all(
     assert [item["user_id"]["S"] for item in members] == [member.user_id]
     adds = audit_events(store_target, org_id=org["id"], action="team.member_add")
     assert [e.outcome.value for e in adds] == ["SUCCESS", "FAILURE"]
+
+
+def test_deleting_a_team_of_more_members_than_one_transaction_holds_is_refused_whole(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """Ending 120 team memberships with the team would be 120 items and more: DynamoDB's one
+    transaction holds 100, and a split commit would not be all or none."""
+    owner, org = api.owner_with_org()
+    team_id = access.made_team(api, owner, "Crowd")
+    joined = datetime.now(UTC)
+    for _batch in range(3):  # straight into the store, 40 to a transaction
+        with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+            for _ in range(40):
+                uow.team_memberships.add(
+                    TeamMembership(org["id"], team_id, new_id("usr"), "MEMBER", joined)
+                )
+            uow.teams.add_to_member_count(org["id"], team_id, 40)
+            uow.commit()
+
+    refused = api.client.delete(access.org_path(owner, "teams", team_id), headers=owner.auth)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "change_too_large"
+    kept = api.client.get(access.org_path(owner, "teams", team_id), headers=owner.auth)
+    assert (kept.status_code, kept.json()["member_count"]) == (200, 120)
+    # Refused at commit, as a race lost there is: nothing was done, so nothing is on record.
+    assert audit_events(store_target, org_id=org["id"], action="team.delete") == []

@@ -246,9 +246,14 @@ class Writes(WriteList):
             return
         groups = _by_item(writes)
         if len(groups) > MAX_TRANSACTION_ITEMS:
-            raise RuntimeError(
-                f"a use case wrote {len(groups)} items; one transaction takes "
-                f"{MAX_TRANSACTION_ITEMS}: the use case must be made smaller, not split"
+            # Not split: a split commit would no longer be all or none. The bounded use cases
+            # never get here; one whose size the data sets (deleting a team of more members
+            # than a transaction holds) is refused whole, saying how to make it smaller.
+            raise Conflict(
+                f"the change would write {len(groups)} items, and one DynamoDB transaction "
+                f"holds {MAX_TRANSACTION_ITEMS}: make it smaller (remove a team's members, or "
+                "unassign a role, in steps first); nothing was changed",
+                code="change_too_large",
             )
         plans = []
         for group in groups:
