@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -192,6 +193,19 @@ def worker(*options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
+
+
+def said_within(process: subprocess.Popen[str], seconds: float) -> str:
+    """The next line the worker writes to its stderr, waited for at most `seconds`."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    stderr = process.stderr
+    threading.Thread(target=lambda: lines.put(stderr.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=seconds)
+    except queue.Empty:
+        process.kill()
+        raise AssertionError("the worker said nothing after the signal") from None
 
 
 def wait_until_holding(server: MisbehavingServer, process: subprocess.Popen[str]) -> None:
@@ -442,8 +456,11 @@ def test_a_signal_stops_the_worker_after_the_current_message_and_hands_back_the_
     wait_until_holding(smtp_server, process)
 
     process.send_signal(stop)
+    said = said_within(process, LAST_RESORT_SECONDS)  # the signal was taken: the worker says so
     gate.set()
     out, err = process.communicate(timeout=LAST_RESORT_SECONDS)
+
+    assert said.startswith("stopping: the message being sent is finished first"), said
 
     assert process.returncode == 0, (out, err)
     assert "stopped: sent 1, failed 0, dead 0" in out

@@ -144,7 +144,12 @@ def outbox_run(once: OnceOpt = False, batch: BatchOpt = 20, poll: PollOpt = None
     with operator_tenantry(as_json=False) as tenantry:
         dispatcher = _dispatcher(tenantry, batch=batch, poll=poll)
         sent = _LiveCount("sent", lambda: dispatcher.totals.sent)
-        with stopped_by_signals(dispatcher.stop_soon), _shown(sent):
+
+        def stop_soon() -> None:
+            err.print("stopping: the message being sent is finished first")
+            dispatcher.stop_soon()
+
+        with stopped_by_signals(stop_soon), _shown(sent):
             if once:
                 _reported(dispatcher.drain)
             else:
