@@ -77,6 +77,7 @@ def test_a_role_is_created_read_updated_and_deleted_as_one_item_of_its_organisat
     assert read.json()["permissions"] == ["test:read"]
     assert updated.status_code == 200, updated.text
     assert after_update is not None
+    assert [p["S"] for p in after_update["permissions"]["L"]] == ["test:read", "test:write"]
     assert updated.json()["permissions"] == ["test:read", "test:write"]
     assert deleted.status_code == 204, deleted.text
     assert table.item(f"ORG#{org['id']}", f"ROLE#{role_id}") is None

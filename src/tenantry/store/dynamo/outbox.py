@@ -82,10 +82,10 @@ class DynamoOutbox:
 
     def claim(self, entries: Sequence[OutboxEntry], *, until: datetime) -> None:
         for entry in entries:
-            self._move(entry, OutboxStatus.PENDING, until, {})
+            self._pending_again(entry, until, {})
 
     def make_due(self, entry: OutboxEntry, *, at: datetime) -> None:
-        self._move(entry, OutboxStatus.PENDING, at, {"attempts": 0}, was=entry.status)
+        self._pending_again(entry, at, {"attempts": 0}, was=entry.status)
 
     def mark_sent(self, entry_id: str, *, at: datetime) -> None:
         stored = self._reads.get(keys.outbox_entry(entry_id))
@@ -111,24 +111,24 @@ class DynamoOutbox:
         }
         self._writes.update(keys.outbox_entry(entry_id), failed, code="conflict")
 
-    def _move(
+    def _pending_again(
         self,
         entry: OutboxEntry,
-        status: OutboxStatus,
         next_attempt_at: datetime,
         also: dict[str, Any],
         *,
         was: OutboxStatus = OutboxStatus.PENDING,
     ) -> None:
-        """The entry as read (in status `was`, with its next attempt) now `status`, due at
+        """The entry as read (in status `was`, with its next attempt) PENDING, due at
         `next_attempt_at`; Conflict `outbox_claimed` if another dispatcher moved it first."""
+        pending = OutboxStatus.PENDING.value
         self._writes.update(
             keys.outbox_entry(entry.id),
             {
-                "status": status.value,
+                "status": pending,
                 "next_attempt_at": next_attempt_at,
                 **also,
-                **keys.outbox_index(status.value, next_attempt_at, entry.id),
+                **keys.outbox_index(pending, next_attempt_at, entry.id),
             },
             expect={"status": was.value, "next_attempt_at": entry.next_attempt_at},
             code="outbox_claimed",
