@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from tenantry.audit.ports import AuditQuery, AuditRepository
@@ -35,6 +34,7 @@ from tenantry.store.sql.audit import SqlAudit
 from tenantry.store.sql.store import SqlStore
 from tenantry.store.sql.writes import WriteBuffer
 from tests import token_sweep
+from tests.in_process import InProcessClient
 from tests.postgres_server import PgUrls
 from tests.smtp_server import HOST, SmtpServer
 
@@ -275,7 +275,7 @@ class Api:
     def __init__(self, tenantry: Tenantry, mailbox: Mailbox) -> None:
         self.tenantry = tenantry
         self.mailbox = mailbox
-        self.client = TestClient(create_app(tenantry), raise_server_exceptions=False)
+        self.client = InProcessClient(create_app(tenantry), raise_server_exceptions=False)
         self.client.event_hooks["response"].append(token_sweep.record_response)
 
     def signup(

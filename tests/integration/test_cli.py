@@ -39,6 +39,7 @@ from tenantry.flows.dispatch import dispatch_due
 from tenantry.http.app import create_app
 from tenantry.settings import Settings
 from tests.harness import PASSWORD, bearer, connected, unique_email, unique_slug
+from tests.in_process import InProcessClient
 from tests.postgres_server import PgUrls, tenantry_database
 
 PUBLIC_URL = "http://tenantry.test"
@@ -306,7 +307,7 @@ def test_keys_rotate_promotes_the_published_next_key_and_old_tokens_still_verify
     email = unique_email("keys")
     cli.create_user(email)
     with cli.another_process() as before:
-        client = TestClient(create_app(before))
+        client = InProcessClient(create_app(before))
         token_before = _login(client, email)
         published_before = _published_kids(client)
 
@@ -318,7 +319,7 @@ def test_keys_rotate_promotes_the_published_next_key_and_old_tokens_still_verify
     with cli.another_process() as after:
         with after.store.unit_of_work() as uow:
             states = {key.kid: key.state for key in uow.signing_keys.list()}
-        client = TestClient(create_app(after))
+        client = InProcessClient(create_app(after))
         still_valid = client.get("/v1/me", headers=bearer(token_before))
         token_after = _login(client, email)
         published_after = _published_kids(client)
@@ -403,7 +404,7 @@ def serve(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setattr(uvicorn, "run", lambda app, **options: handed.update(options, app=app))
         output = cli.ok("serve", *args)
         opened.append(handed["app"].state.tenantry)
-        return Served(output, TestClient(handed["app"]))
+        return Served(output, InProcessClient(handed["app"]))
 
     yield served
     for tenantry in opened:
@@ -491,7 +492,7 @@ def test_an_email_http_refuses_is_refused_by_the_cli_with_the_same_code(cli: Cli
     assert result.exit_code == 1, result.output
     assert "error invalid_email:" in result.output
     with cli.another_process() as tenantry:
-        refused = TestClient(create_app(tenantry)).post(
+        refused = InProcessClient(create_app(tenantry)).post(
             "/v1/auth/signup", json={"email": "not-an-email", "password": PASSWORD, "name": "N"}
         )
         with tenantry.store.unit_of_work() as uow:
@@ -511,7 +512,7 @@ def test_a_script_pipes_the_password_in_on_standard_input(cli: Cli) -> None:
 
     user_id = _found(r"created user (usr_\w+)", output)
     with cli.another_process() as tenantry:
-        assert _login(TestClient(create_app(tenantry)), email)
+        assert _login(InProcessClient(create_app(tenantry)), email)
         with tenantry.store.unit_of_work() as uow:
             events = uow.audit.find(AuditQuery(org_id=None, action="user.create"))
     assert [(e.actor_type, e.resource_id) for e in events] == [(ActorType.SYSTEM, user_id)]
@@ -557,7 +558,7 @@ def test_in_a_terminal_the_password_is_prompted_for_twice_and_not_echoed(cli: Cl
     assert "created user usr_" in plain
     assert PASSWORD not in plain
     with cli.another_process() as tenantry:
-        assert _login(TestClient(create_app(tenantry)), email)
+        assert _login(InProcessClient(create_app(tenantry)), email)
 
 
 def _in_a_terminal(args: list[str], *, answers: dict[str, str]) -> tuple[int, str]:

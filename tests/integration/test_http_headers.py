@@ -34,6 +34,7 @@ from tests.harness import (
     test_settings,
     unique_email,
 )
+from tests.in_process import InProcessClient
 from tests.integration.account_checks import assert_problem, audit_events_of
 from tests.smtp_server import SmtpServer
 
@@ -67,7 +68,7 @@ def another_tenantry(
     def client(**overrides: Any) -> TestClient:
         settings = test_settings(store_target, tmp_path, **overrides)
         built.append(build_tenantry(settings, clock, smtp_server))
-        return TestClient(create_app(built[-1]), raise_server_exceptions=False)
+        return InProcessClient(create_app(built[-1]), raise_server_exceptions=False)
 
     yield client
     for tenantry in built:
@@ -121,7 +122,7 @@ def test_an_unexpected_error_carries_the_policy_and_its_request_id(api: Api) -> 
 
     app = create_app(api.tenantry)
     app.add_api_route("/broken", broken_route)
-    response = TestClient(app, raise_server_exceptions=False).get("/broken")
+    response = InProcessClient(app, raise_server_exceptions=False).get("/broken")
 
     body = assert_problem(response, 500, "internal_error")
     assert policy_of(response) == api_policy()
@@ -274,7 +275,7 @@ def served(
         opened.append(handed["app"].state.tenantry)
         config = uvicorn.Config(**handed)
         config.load()
-        client = TestClient(cast(ASGIApp, config.loaded_app), client=("127.0.0.1", 50000))
+        client = InProcessClient(cast(ASGIApp, config.loaded_app), client=("127.0.0.1", 50000))
         return Served(config, client)
 
     yield serve

@@ -25,6 +25,7 @@ from tests.harness import (
     test_settings,
     unique_email,
 )
+from tests.in_process import InProcessClient
 from tests.integration.account_checks import assert_problem, audit_of, fail_logins
 from tests.smtp_server import SmtpServer
 
@@ -50,7 +51,7 @@ _addresses = (f"198.51.100.{n}" for n in itertools.count(1))
 def somewhere_else(api: Api, address: str | None = None) -> TestClient:
     """The API as seen from another client address than the harness's own ("testclient",
     where `verified_account` signed in: the account's usual address)."""
-    return TestClient(
+    return InProcessClient(
         api.client.app, raise_server_exceptions=False, client=(address or next(_addresses), 1)
     )
 

@@ -22,6 +22,7 @@ from tests.harness import (
     test_settings,
     unique_email,
 )
+from tests.in_process import InProcessClient
 from tests.integration.account_checks import (
     assert_problem,
     audit_of,
@@ -131,7 +132,7 @@ def test_one_client_address_is_limited_across_email_addresses(
     app = build_tenantry(settings, clock, smtp_server)
     try:
         api = Api(app, Mailbox(app, smtp_server))
-        spammer = TestClient(app=api.client.app, client=("203.0.113.9", 1))
+        spammer = InProcessClient(app=api.client.app, client=("203.0.113.9", 1))
         targets = [unique_email("target") for _ in range(4)]
 
         answers = [request_reset(spammer, email) for email in targets]

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import ActorType, Outcome
 from tests.harness import PASSWORD, Account, Api, Mailbox, StoreTarget, unique_email
+from tests.in_process import InProcessClient
 from tests.integration.account_checks import (
     assert_problem,
     audit_of,
@@ -143,7 +144,7 @@ def test_a_completed_reset_lifts_the_login_locks_at_once_at_every_address(
 ) -> None:
     account = api.verified_account()
     limit = api.tenantry.settings.login_failures_per_pair
-    elsewhere = TestClient(api.client.app, raise_server_exceptions=False, client=(TRAVEL, 1))
+    elsewhere = InProcessClient(api.client.app, raise_server_exceptions=False, client=(TRAVEL, 1))
     fail_logins(api, [account.email] * limit)
     for _ in range(limit):
         assert login_from(elsewhere, account.email, "a guess").status_code == 401
@@ -274,14 +275,14 @@ def test_current_password_guesses_from_elsewhere_count_against_the_account(
     thief_addresses = [f"203.0.113.{n}" for n in range(soft // pair + 1)]
     guesses = 0
     for address in thief_addresses:  # a stolen token, used from several places
-        thief = TestClient(api.client.app, raise_server_exceptions=False, client=(address, 1))
+        thief = InProcessClient(api.client.app, raise_server_exceptions=False, client=(address, 1))
         for _ in range(min(pair, soft - guesses)):
             response = change_password_from(thief, account, current="a guess")
             assert_problem(response, 403, "invalid_current_password")
             guesses += 1
 
     slowed = change_password_from(thief, account, current="yet another guess")
-    travelling = TestClient(api.client.app, raise_server_exceptions=False, client=(TRAVEL, 1))
+    travelling = InProcessClient(api.client.app, raise_server_exceptions=False, client=(TRAVEL, 1))
     new_place = login_from(travelling, account.email, PASSWORD)
 
     assert_problem(slowed, 429, "rate_limited")

@@ -53,6 +53,7 @@ from tests.harness import (
     test_settings,
     unique_email,
 )
+from tests.in_process import InProcessClient
 from tests.moto_server import TEST_CREDENTIALS, moto_endpoint
 from tests.s3_server import FaultProxy
 from tests.smtp_server import unused_port
@@ -269,7 +270,7 @@ def world_for(
         tenantry = bootstrap(settings, clock=clock)
         built.append(tenantry)
         prepare_to_serve(tenantry)
-        http = TestClient(create_app(tenantry), raise_server_exceptions=False)
+        http = InProcessClient(create_app(tenantry), raise_server_exceptions=False)
         return World(tenantry, http, store_target, clock, moto_endpoint, proxy)
 
     with rows_added_are_removed(store_target, outbox.c.id):

@@ -8,8 +8,6 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from tenantry.domain.audit import Outcome
 from tenantry.sessions.ports import AttemptPurpose, AttemptVerdict, ThrottleLimit
 from tenantry.throttle import LimitsLoginThrottle, ThrottleFigures
@@ -24,6 +22,7 @@ from tests.harness import (
     test_settings,
     unique_email,
 )
+from tests.in_process import InProcessClient
 from tests.redis_server import redis_url  # noqa: F401
 from tests.smtp_server import SmtpServer
 
@@ -44,7 +43,7 @@ def test_failures_counted_by_one_instance_throttle_the_other(
     account = api_one.verified_account()
     address = (unique_address(), 1)
     guesser_one, guesser_two = (
-        TestClient(api.client.app, raise_server_exceptions=False, client=address)
+        InProcessClient(api.client.app, raise_server_exceptions=False, client=address)
         for api in (api_one, api_two)
     )
 
