@@ -354,12 +354,16 @@ class Api:
             uow.commit()
 
 
-def audit_events(target: StoreTarget, **query: Any) -> list[AuditEvent]:
-    """Every matching audit event of one chain, oldest first, read a thousand at a time
-    through a connection that row-level security spares."""
+def audit_events(
+    target: StoreTarget, *, after_seq: int | None = None, **query: Any
+) -> list[AuditEvent]:
+    """Every matching audit event of one chain (after `after_seq`, if given), oldest first,
+    read a thousand at a time through a connection that row-level security spares."""
     found: list[AuditEvent] = []
     with _audit_log(target) as audit:
-        while page := audit.find(AuditQuery(limit=1000, after_seq=_last_seq(found), **query)):
+        while page := audit.find(
+            AuditQuery(limit=1000, after_seq=_last_seq(found, after_seq), **query)
+        ):
             found.extend(page)
     return found
 
@@ -376,8 +380,8 @@ def _audit_log(target: StoreTarget) -> Iterator[AuditRepository]:
         yield SqlAudit(connection, WriteBuffer(), None)
 
 
-def _last_seq(events: list[AuditEvent]) -> int | None:
-    return events[-1].seq if events else None
+def _last_seq(events: list[AuditEvent], start: int | None) -> int | None:
+    return events[-1].seq if events else start
 
 
 def actions(events: list[AuditEvent]) -> list[tuple[str, str]]:
