@@ -3,8 +3,10 @@ modules marked `ON_EVERY_STORE` (harness.py) on DynamoDB (AWS's DynamoDB Local) 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from tenantry.store.dynamo import store as dynamo_store
 from tenantry.store.dynamo.table import create_table
 from tenantry.store.sql.migrate import migrate
 from tests import token_sweep
-from tests.dynamodb_local import DynamoDbLocal, NoScans, dynamodb_local  # noqa: F401
+from tests.dynamodb_local import CHOICE as DYNAMODB_CHOICE
+from tests.dynamodb_local import DynamoDbEndpoint, NoScans, dynamodb  # noqa: F401
 from tests.harness import (
     Api,
     Mailbox,
@@ -33,6 +36,26 @@ from tests.temporal_server import fresh_temporal_server, temporal_server  # noqa
 STORES = ["sqlite", "postgres"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(DYNAMODB_CHOICE) == "moto" and os.environ.get("CI") == "true":
+        raise pytest.UsageError(
+            f"{DYNAMODB_CHOICE}=moto is for quick local runs: CI runs DynamoDB Local"
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On moto, the races on DynamoDB are skipped: moto applies racing transactions without
+    isolating them (both commit, or it fails), so they prove nothing there."""
+    if os.environ.get(DYNAMODB_CHOICE) != "moto":
+        return
+    skip = pytest.mark.skip(reason=f"a race needs DynamoDB Local: unset {DYNAMODB_CHOICE}")
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_dynamo = params is not None and "dynamo" in params.params.values()
+        if on_dynamo and item.get_closest_marker("races"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrated once per worker; each test gets a copy, so tests never share SQLite state."""
@@ -47,16 +70,33 @@ def migrated_postgres(pg_urls: PgUrls) -> PgUrls:  # noqa: F811
     return pg_urls
 
 
-@pytest.fixture(scope="session")
-def dynamo_table_url(dynamodb_local: DynamoDbLocal) -> Iterator[str]:  # noqa: F811
-    """One table for the test worker's DynamoDB tests: they use unique ids, as on the shared
-    PostgreSQL database."""
-    client, table = dynamodb_local.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
+@contextmanager
+def _new_table(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
+    client, table = dynamodb.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
     create_table(client, table)
     try:
-        yield dynamodb_local.store_url(table)
+        yield dynamodb.store_url(table)
     finally:
         client.delete_table(TableName=table)
+
+
+@pytest.fixture(scope="session")
+def dynamo_worker_table_url(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
+    """One table for the test worker's DynamoDB tests: they use unique ids, as on the shared
+    PostgreSQL database."""
+    with _new_table(dynamodb) as url:
+        yield url
+
+
+@pytest.fixture
+def dynamo_table_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The worker's table on DynamoDB Local; on moto, whose reads slow down as a table grows,
+    a table of the test's own (made in an instant there)."""
+    if os.environ.get(DYNAMODB_CHOICE) != "moto":
+        yield request.getfixturevalue("dynamo_worker_table_url")
+        return
+    with _new_table(request.getfixturevalue("dynamodb")) as url:
+        yield url
 
 
 @pytest.fixture(params=STORES)

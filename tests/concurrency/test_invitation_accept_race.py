@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from tenantry.domain.model import MembershipStatus
 from tests.access_builders import made_team, org_path, stored_team, stored_team_members
 from tests.concurrency.racing import race_requests
@@ -23,7 +25,7 @@ from tests.harness import (
     unique_email,
 )
 
-pytestmark = ON_EVERY_STORE
+pytestmark = [ON_EVERY_STORE, pytest.mark.races]
 
 RACERS = 50
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx2 import Response
@@ -37,7 +38,7 @@ from tests.harness import (
     unique_slug,
 )
 
-pytestmark = ON_EVERY_STORE
+pytestmark = [ON_EVERY_STORE, pytest.mark.races]
 
 SERVICE_RACERS = 50
 HTTP_RACERS = 10

@@ -22,7 +22,7 @@ from tenantry.store.dynamo.table import create_table
 from tenantry.store.memory import MemoryStore
 from tenantry.store.open import Store
 from tenantry.store.sql.tables import jobs, outbox, signing_keys
-from tests.dynamodb_local import DynamoDbLocal, NoScans, dynamodb_local  # noqa: F401 - a fixture
+from tests.dynamodb_local import DynamoDbEndpoint, NoScans, dynamodb  # noqa: F401 - a fixture
 from tests.harness import copy_sqlite, postgres_target, rows_added_are_removed, sql_store
 
 STORES = ["memory", "sqlite", "postgres", "dynamo"]
@@ -72,10 +72,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def dynamo_table(dynamodb_local: DynamoDbLocal) -> Iterator[tuple[Any, str]]:  # noqa: F811
+def dynamo_table(dynamodb: DynamoDbEndpoint) -> Iterator[tuple[Any, str]]:  # noqa: F811
     """One table for the test worker's DynamoDB tests (making one takes a while): they use
     unique ids, as on the shared PostgreSQL database."""
-    client, table = dynamodb_local.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
+    client, table = dynamodb.client(), f"tenantry-{uuid.uuid4().hex[:12]}"
     create_table(client, table)
     try:
         yield client, table

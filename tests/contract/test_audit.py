@@ -203,6 +203,7 @@ def test_a_unit_of_work_appends_again_after_a_rollback(store: Store) -> None:
     assert [(e.seq, e.action) for e in _events(store, present(draft.org_id))] == [(1, "kept")]
 
 
+@pytest.mark.races
 def test_racing_commits_to_one_chain_all_land_in_one_gapless_chain(store: Store) -> None:
     """Eight writers append to one organisation's chain at once (a first event among them):
     each event takes its own seq, none is lost, and the chain verifies."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import pytest
+
 from tenantry.domain.errors import Conflict
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import Organisation, OrgStatus
@@ -85,6 +87,7 @@ def test_an_update_and_an_epoch_bump_decided_on_one_read_commit_together(store: 
     assert _stored(store, org) == replace(renamed, authz_epoch=2)
 
 
+@pytest.mark.races
 def test_of_racing_epoch_bumps_from_one_epoch_exactly_one_commits(store: Store) -> None:
     org = given_org(store)
 

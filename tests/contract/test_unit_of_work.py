@@ -126,6 +126,7 @@ def test_a_token_used_twice_in_one_unit_of_work_is_refused_the_second_time(
     assert present(stored).used_at is None
 
 
+@pytest.mark.races
 def test_of_racing_sign_ups_with_one_email_exactly_one_commits(store: Store) -> None:
     email = make_user().email
 
@@ -141,6 +142,7 @@ def test_of_racing_sign_ups_with_one_email_exactly_one_commits(store: Store) -> 
     assert outcomes == ["committed"] + ["email_taken"] * 7
 
 
+@pytest.mark.races
 def test_of_racing_epoch_bumps_from_one_epoch_exactly_one_commits(store: Store) -> None:
     user = given_user(store)
 

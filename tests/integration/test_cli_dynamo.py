@@ -9,15 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from tenantry.cli import app
-from tests.dynamodb_local import DynamoDbLocal, dynamodb_local  # noqa: F401 - a fixture
+from tests.dynamodb_local import DynamoDbEndpoint, dynamodb  # noqa: F401 - a fixture
 
 
 @pytest.fixture
-def on_dynamodb_local(dynamodb_local: DynamoDbLocal, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+def on_dynamodb(dynamodb: DynamoDbEndpoint, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
     """The CLI's environment aimed at DynamoDB Local; the name of a table of the test's own."""
     for name, value in {
         "TENANTRY_DATABASE_URL": (
-            f"dynamodb://tenantry?region=eu-west-1&endpoint={dynamodb_local.endpoint_url}"
+            f"dynamodb://tenantry?region=eu-west-1&endpoint={dynamodb.endpoint_url}"
         ),
         "TENANTRY_SECRET_KEY": "cli-test-secret-" + "x" * 40,
         "AWS_ACCESS_KEY_ID": "local",
@@ -28,10 +28,10 @@ def on_dynamodb_local(dynamodb_local: DynamoDbLocal, monkeypatch: pytest.MonkeyP
 
 
 def test_create_table_makes_the_table_the_store_needs_and_refuses_a_second_time(
-    on_dynamodb_local: str,
-    dynamodb_local: DynamoDbLocal,  # noqa: F811
+    on_dynamodb: str,
+    dynamodb: DynamoDbEndpoint,  # noqa: F811
 ) -> None:
-    table = on_dynamodb_local
+    table = on_dynamodb
     command = ["dynamo", "create-table", "--table", table, "--no-point-in-time-recovery"]
 
     made = CliRunner().invoke(app, command)
@@ -39,7 +39,7 @@ def test_create_table_makes_the_table_the_store_needs_and_refuses_a_second_time(
 
     assert made.exit_code == 0, made.output
     assert f"created table {table}" in made.output
-    client = dynamodb_local.client()
+    client = dynamodb.client()
     described = client.describe_table(TableName=table)["Table"]
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [k["AttributeName"] for k in described["KeySchema"]] == ["PK", "SK"]
@@ -58,12 +58,12 @@ def test_create_table_makes_the_table_the_store_needs_and_refuses_a_second_time(
 
 
 def test_migrate_finds_the_table_and_keys_init_prepares_it_for_the_functions(
-    on_dynamodb_local: str,
-    dynamodb_local: DynamoDbLocal,  # noqa: F811
+    on_dynamodb: str,
+    dynamodb: DynamoDbEndpoint,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    table = on_dynamodb_local
-    monkeypatch.setenv("TENANTRY_DATABASE_URL", dynamodb_local.store_url(table))
+    table = on_dynamodb
+    monkeypatch.setenv("TENANTRY_DATABASE_URL", dynamodb.store_url(table))
     before = CliRunner().invoke(app, ["migrate"])
     CliRunner().invoke(app, ["dynamo", "create-table", "--no-point-in-time-recovery"])
 
@@ -76,7 +76,7 @@ def test_migrate_finds_the_table_and_keys_init_prepares_it_for_the_functions(
     assert after.exit_code == 0, after.output
     assert "no schema to migrate" in after.output
     assert keys.exit_code == 0, keys.output
-    ring = dynamodb_local.client().query(
+    ring = dynamodb.client().query(
         TableName=table,
         KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": "SIGNING_KEYS"}},
