@@ -3,8 +3,8 @@ Starlette's `TestClient(app)`.
 
 `TestClient` starts a thread with a new event loop for every request it sends (unless it is
 entered, which runs the app's lifespan and so its background dispatcher) and crosses between
-the two threads about nine times. That was about 4 ms of the 8 ms a `GET /v1/me` took, and
-the suite sends hundreds of thousands of requests. Here every client of the test process
+the two threads about nine times: about 3 ms of the 8 ms a `GET /v1/me` took, and requests
+are most of what the suite's time goes on. Here every client of the test process
 shares one event loop on a daemon thread; a request is one hand-over onto it, where httpx's
 own `ASGITransport` runs the app to its last byte. The lifespan is not run, as with a
 `TestClient` that is not entered; the app sees the same client address ("testclient").
