@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.model import Membership, Organisation
 from tenantry.store.sql.tables import audit_events, memberships, organisations
-from tests.harness import Account, Api, StoreTarget, items_of, privileged
+from tests.harness import Account, Api, StoreTarget, dynamo_rows, items_of, privileged
 
 
 def register_org(api: Api, account: Account, slug: str, name: str = "Acme") -> Any:
@@ -50,11 +50,15 @@ def row_counts(target: StoreTarget) -> dict[str, int]:
 
 
 def organisation_rows_with_slug(target: StoreTarget, slug: str) -> list[Any]:
+    if target.name == "dynamo":
+        return [row for row in dynamo_rows(target.url, "organisation") if row.slug == slug]
     with privileged(target) as db:
         return list(db.execute(sa.select(organisations).where(organisations.c.slug == slug)))
 
 
 def membership_rows_of(target: StoreTarget, user_id: str) -> list[Any]:
+    if target.name == "dynamo":
+        return [row for row in dynamo_rows(target.url, "membership") if row.user_id == user_id]
     with privileged(target) as db:
         return list(db.execute(sa.select(memberships).where(memberships.c.user_id == user_id)))
 

@@ -13,6 +13,7 @@ import pytest
 from tenantry.domain.audit import Outcome
 from tenantry.domain.model import User
 from tests.harness import (
+    ON_EVERY_STORE,
     PASSWORD,
     Api,
     Mailbox,
@@ -37,7 +38,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [ON_EVERY_STORE, pytest.mark.smtp]
 
 
 @pytest.fixture(autouse=True)

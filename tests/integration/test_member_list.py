@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from tenantry.domain.audit import Outcome
-from tests.harness import Account, Api, StoreTarget, TestClock, audit_events
+from tests.harness import ON_EVERY_STORE, Account, Api, StoreTarget, TestClock, audit_events
+
+pytestmark = ON_EVERY_STORE
 
 
 def member_pages(api: Api, account: Account, org_id: str, limit: int) -> list[dict[str, Any]]:

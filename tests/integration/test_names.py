@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import Api, Mailbox, StoreTarget, audit_events, unique_email, unique_slug
+from tests.harness import (
+    ON_EVERY_STORE,
+    Api,
+    Mailbox,
+    StoreTarget,
+    audit_events,
+    unique_email,
+    unique_slug,
+)
 from tests.integration.account_checks import assert_problem, audit_events_of
 from tests.org_builders import (
     membership_rows_of,
@@ -37,6 +45,8 @@ GOOD_NAMES = {
     "Persian with a zero-width non-joiner": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
     "Hebrew": "חברה בע״מ",
 }
+
+pytestmark = ON_EVERY_STORE
 
 
 @pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())

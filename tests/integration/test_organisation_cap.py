@@ -18,11 +18,13 @@ from tenantry.flows.registration import register_and_provision
 from tenantry.runner import Runner
 from tenantry.store.sql.tables import jobs
 from tests.harness import (
+    ON_EVERY_STORE,
     Account,
     Api,
     Mailbox,
     StoreTarget,
     build_tenantry,
+    dynamo_rows,
     privileged,
     test_settings,
     unique_slug,
@@ -34,7 +36,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [ON_EVERY_STORE, pytest.mark.smtp]
 
 CAP = 2
 DAY = timedelta(days=1)
@@ -64,6 +66,9 @@ def registered(api: Api, account: Account) -> str:
 
 
 def jobs_of(target: StoreTarget, org_id: str) -> list[Any]:
+    if target.name == "dynamo":
+        rows = dynamo_rows(target.url, "job")
+        return [row for row in rows if row.id.startswith(f"provision:{org_id}:")]
     with privileged(target) as db:
         return list(db.execute(sa.select(jobs).where(jobs.c.id.like(f"provision:{org_id}:%"))))
 

@@ -9,11 +9,13 @@ from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus, OrgStatus
 from tenantry.domain.roles import OrgRole
 from tests.access_builders import stored_epoch
-from tests.harness import Api, StoreTarget, TestClock, audit_events
+from tests.harness import ON_EVERY_STORE, Api, StoreTarget, TestClock, audit_events
 from tests.integration.account_checks import log_in_again
 from tests.org_builders import patch_org, stored_membership, stored_organisation
 
 # --- the role hierarchy -------------------------------------------------------------------
+
+pytestmark = ON_EVERY_STORE
 
 
 def test_owner_and_admin_update_name_and_settings_and_settings_merge(

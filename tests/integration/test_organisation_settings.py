@@ -12,9 +12,11 @@ import pytest
 from tenantry.domain import org_settings
 from tenantry.domain.model import Organisation
 from tenantry.domain.organisations import revise
-from tests.harness import Account, Api, StoreTarget, audit_events
+from tests.harness import ON_EVERY_STORE, Account, Api, StoreTarget, audit_events
 from tests.integration.account_checks import assert_problem
 from tests.org_builders import patch_org, stored_organisation
+
+pytestmark = ON_EVERY_STORE
 
 
 def nested(depth: int, bottom: Any = "bottom") -> Any:

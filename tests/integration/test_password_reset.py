@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import ActorType, Outcome
-from tests.harness import PASSWORD, Account, Api, Mailbox, StoreTarget, unique_email
+from tests.harness import ON_EVERY_STORE, PASSWORD, Account, Api, Mailbox, StoreTarget, unique_email
 from tests.in_process import InProcessClient
 from tests.integration.account_checks import (
     assert_problem,
@@ -25,7 +25,7 @@ from tests.integration.account_checks import (
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [ON_EVERY_STORE, pytest.mark.smtp]
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,7 @@ from tests.access_builders import (
     successes,
     unassign,
 )
-from tests.harness import Api, StoreTarget, TestClock, actions, audit_events
+from tests.harness import ON_EVERY_STORE, Api, StoreTarget, TestClock, actions, audit_events
 
 SITE_EDITOR = ["site:read", "site:publish", "site:page:edit"]
 
@@ -42,6 +42,8 @@ SITE_EDITOR = ["site:read", "site:publish", "site:page:edit"]
 DENIED = (EventType.AUTHORIZATION, Outcome.DENIED)
 ROLE_FAILED = (EventType.ROLE_CHANGE, Outcome.FAILURE)
 EDIT_FAILED = (EventType.ROLE_CHANGE, Outcome.FAILURE)  # a refused `role.update`
+
+pytestmark = ON_EVERY_STORE
 
 
 def role_grants(
