@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tenantry.domain.audit import Outcome
 from tenantry.domain.roles import OrgRole
 from tests.access_builders import (
-    MEMBER_BUILT_INS,
     MEMBER_GRANTS,
     NO_MATCH,
     VECTORS,
@@ -34,17 +33,26 @@ from tests.access_builders import (
     joined,
     made_role,
     made_team,
-    match_vectors,
     patch_role,
     remove_member,
     role_path,
     stored_epoch,
     unassign,
 )
-from tests.harness import Account, Api, StoreTarget, TestClock, audit_events, bearer
+from tests.harness import (
+    ON_EVERY_STORE,
+    Account,
+    Api,
+    StoreTarget,
+    TestClock,
+    audit_events,
+    bearer,
+)
 from tests.integration.account_checks import audit_events_of
 
 # --- asking, and what the answers and the audit trail should say ----------------------------
+
+pytestmark = ON_EVERY_STORE
 
 
 def post_authorize(api: Api, token: str | None, body: dict[str, Any]) -> Any:
@@ -530,12 +538,6 @@ def test_no_bearer_is_401_missing_token(api: Api, store_target: StoreTarget) -> 
 
 
 # --- the conformance vectors, through HTTP --------------------------------------------------
-
-
-def test_the_vectors_left_out_are_only_those_a_member_holds_anyway() -> None:
-    left_out = [case for case in match_vectors() if case not in VECTORS]
-    assert len(VECTORS) >= 150
-    assert {case["required"] for case in left_out} <= MEMBER_BUILT_INS
 
 
 def test_every_match_vector_through_authorize(api: Api, store_target: StoreTarget) -> None:
