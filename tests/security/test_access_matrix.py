@@ -39,6 +39,7 @@ from tests.access_builders import (
     remove_member,
 )
 from tests.harness import (
+    ON_EVERY_STORE,
     Account,
     Api,
     StoreTarget,
@@ -558,6 +559,7 @@ def test_every_caller_gets_the_answer_the_matrix_gives_in_a_world_of_its_own(
     assert not wrong, "\n".join(wrong)
 
 
+@ON_EVERY_STORE
 def test_every_caller_gets_the_answer_the_matrix_gives_on_every_other_route(
     api: Api, store_target: StoreTarget
 ) -> None:
