@@ -18,14 +18,23 @@ from tenantry.edge import run_use_case
 from tenantry.organisations import service as orgs
 from tenantry.sessions import service as sessions
 from tenantry.store.sql.tables import sessions as session_rows
-from tests.harness import PASSWORD, Account, Api, StoreTarget, audit_events, privileged
+from tests.harness import (
+    ON_EVERY_STORE,
+    PASSWORD,
+    Account,
+    Api,
+    StoreTarget,
+    audit_events,
+    dynamo_rows,
+    privileged,
+)
 from tests.integration.account_checks import assert_problem, log_in_again, session_ids
 from tests.org_builders import register_org
 
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [ON_EVERY_STORE, pytest.mark.smtp]
 
 
 def pages(api: Api, account: Account, url: str, limit: int) -> list[dict[str, Any]]:
@@ -44,6 +53,12 @@ def pages(api: Api, account: Account, url: str, limit: int) -> list[dict[str, An
 
 
 def stored_live_session_ids(target: StoreTarget, user_id: str) -> set[str]:
+    """The ids of the user's sessions that were never revoked, as the store holds them."""
+    if target.name == "dynamo":
+        rows = dynamo_rows(target.url, "session")
+        return {
+            r.id for r in rows if r.user_id == user_id and getattr(r, "revoked_at", None) is None
+        }
     with privileged(target) as db:
         query = sa.select(session_rows.c.id).where(
             session_rows.c.user_id == user_id, session_rows.c.revoked_at.is_(None)

@@ -6,17 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
 
 from tenantry.domain.audit import AuditEvent, Outcome
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import Session
 from tenantry.sessions.service import MAX_EVICTIONS_PER_SIGN_IN
-from tenantry.store.sql.tables import sessions
 from tests.harness import (
+    ON_EVERY_STORE,
     Account,
     Api,
     Mailbox,
@@ -24,7 +23,6 @@ from tests.harness import (
     audit_events,
     bearer,
     build_tenantry,
-    privileged,
     test_settings,
 )
 from tests.integration.account_checks import (
@@ -40,7 +38,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [ON_EVERY_STORE, pytest.mark.smtp]
 
 CAP = 3
 
@@ -71,9 +69,12 @@ def current_session(api: Api, account: Account) -> str:
     return current
 
 
-def stored_session(target: StoreTarget, session_id: str) -> Any:
-    with privileged(target) as db:
-        return db.execute(sa.select(sessions).where(sessions.c.id == session_id)).one()
+def stored_session(api: Api, user_id: str, session_id: str) -> Session:
+    """The session as the store holds it, read through tenantry's own repository."""
+    with api.tenantry.store.unit_of_work(user_id=user_id) as uow:
+        found = uow.sessions.get(session_id)
+    assert found is not None
+    return found
 
 
 def evictions(target: StoreTarget, user_id: str) -> list[AuditEvent]:
@@ -90,7 +91,7 @@ def test_a_sign_in_beyond_the_cap_revokes_the_oldest_session(
     signed_in = capped.login(oldest.email)
 
     assert signed_in.status_code == 200, signed_in.text
-    row = stored_session(store_target, oldest_session)
+    row = stored_session(capped, oldest.user_id, oldest_session)
     assert (row.revoked_at, row.revoked_reason) == (clock.now(), "evicted")
     assert_problem(refresh(capped, oldest.refresh_token), 401, "session_ended")
     assert_problem(me(capped, oldest.access_token), 401, "token_revoked")
@@ -118,7 +119,7 @@ def test_each_further_sign_in_evicts_exactly_one_session_the_oldest_left(
     evicted = evictions(store_target, signed_in[0].user_id)
 
     assert sorted(event.details["session_id"] for event in evicted) == sorted(begun[:2])
-    assert stored_session(store_target, begun[2]).revoked_at is None
+    assert stored_session(capped, signed_in[0].user_id, begun[2]).revoked_at is None
 
 
 def test_sessions_that_ended_by_epoch_are_not_counted_or_evicted(
