@@ -541,8 +541,9 @@ def test_no_bearer_is_401_missing_token(api: Api, store_target: StoreTarget) -> 
 
 
 def test_every_match_vector_through_authorize(api: Api, store_target: StoreTarget) -> None:
-    """Every vector (but those left out above): one member holds a role whose permissions are
-    edited to each granted set in turn; an empty set is a member with no custom role."""
+    """Every vector (but those a member holds anyway, which `VECTORS` leaves out: the unit
+    tests check which): one member holds a role whose permissions are edited to each granted
+    set in turn; an empty set is a member with no custom role."""
     owner, org = api.owner_with_org()
     holder, role_id = member_with_role(api, owner, "Vectors", ["vector:placeholder"])
     bare = api.member_of(org["id"])
