@@ -19,6 +19,7 @@ from tests import token_sweep
 from tests.dynamodb_local import CHOICE as DYNAMODB_CHOICE
 from tests.dynamodb_local import DynamoDbEndpoint, NoScans, dynamodb  # noqa: F401
 from tests.harness import (
+    ON_EVERY_STORE,
     Api,
     Mailbox,
     StoreTarget,
@@ -54,6 +55,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         on_dynamo = params is not None and "dynamo" in params.params.values()
         if on_dynamo and item.get_closest_marker("races"):
             item.add_marker(skip)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own parameters are made
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`ON_EVERY_STORE_USED`: the store-backed tests of the module run on DynamoDB too."""
+    marked = metafunc.definition.get_closest_marker("every_store") is not None
+    if marked and "store_target" in metafunc.fixturenames:
+        # As a mark, which pytest's own hooks then apply in place of the fixture's parameters.
+        metafunc.definition.add_marker(ON_EVERY_STORE)
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,10 @@ ON_EVERY_STORE = pytest.mark.parametrize(
     "store_target", ["sqlite", "postgres", "dynamo"], indirect=True
 )
 
+# For a module some of whose tests start servers of their own and use no store: those of its
+# tests that use one run on every store (conftest's `pytest_generate_tests`).
+ON_EVERY_STORE_USED = pytest.mark.every_store
+
 PASSWORD = "correct horse battery staple"
 FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
 SENDER = "tenantry <no-reply@tenantry.test>"
