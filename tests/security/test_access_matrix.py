@@ -542,6 +542,7 @@ def wrong_cells(
     return wrong
 
 
+@ON_EVERY_STORE
 @pytest.mark.parametrize("route", sorted(OWN_WORLD), ids=lambda r: f"{r[0]} {ORG}{r[1]}")
 def test_every_caller_gets_the_answer_the_matrix_gives_in_a_world_of_its_own(
     api: Api,
