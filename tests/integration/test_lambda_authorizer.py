@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tenantry.aws.authorizer import LambdaAuthorizer, Unauthorized
@@ -395,6 +395,7 @@ EVENT_VALUES = st.recursive(
         max_size=4,
     ),
 )
+@example(shape="2.0", noise={"routeKey": [], "identitySource": ["hunter2"]})  # was a TypeError
 def test_no_event_built_around_a_strangers_or_no_token_is_ever_allowed(
     api: Api, shape: str, noise: dict[str, Any]
 ) -> None:

@@ -114,9 +114,15 @@ def _http_api_event(event: dict[str, Any]) -> AuthorizerRequest:
         arn,
         method,
         path,
-        event.get("routeKey"),
+        _text_or_none(event.get("routeKey")),
         _parameters(event.get("pathParameters")),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
 
 
 def _method_and_path(arn: str) -> tuple[str, str]:
