@@ -9,7 +9,8 @@ from dataclasses import replace
 from tenantry.domain.ids import new_id
 from tenantry.domain.roles import Role, RoleAssignment, RoleScope
 from tenantry.store.open import Store
-from tests.contract.builders import AT, make_role, minutes
+from tenantry.unit_of_work import UnitOfWork
+from tests.contract.builders import AT, make_assignment, make_role, minutes
 from tests.contract.steps import (
     committed,
     given_assignment,
@@ -201,3 +202,32 @@ def test_a_role_removed_and_assigned_again_in_one_unit_of_work_commits(store: St
         org_id=org.id,
     )
     assert _of_member(store, org.id, member) == [again]
+
+
+def test_a_deleted_roles_assignments_end_with_it_however_many_there_are(store: Store) -> None:
+    org, user = given_org(store), new_id("usr")
+    role, other = given_role(store, org), given_role(store, org)
+    holders = [new_id("usr") for _ in range(150)]  # more than a DynamoDB transaction holds
+    for start in range(0, len(holders), 40):
+        batch = [make_assignment(org, holder, role) for holder in holders[start : start + 40]]
+        committed(
+            store, *(lambda uow, a=a: uow.role_assignments.add(a) for a in batch), org_id=org.id
+        )
+    given_assignment(store, org, user, role)
+    stays = given_assignment(store, org, user, other, assigned_at=AT + minutes(1))
+
+    committed(
+        store,
+        lambda uow: uow.role_assignments.end_all_for_role(org.id, role.id),
+        lambda uow: uow.roles.delete(org.id, role.id),
+        org_id=org.id,
+    )
+
+    def remaining(uow: UnitOfWork) -> tuple[object, ...]:
+        return (
+            uow.role_assignments.list_for_role(org.id, role.id),
+            uow.role_assignments.list_for_member(org.id, user),
+            uow.role_assignments.list_for_member(org.id, holders[0]),
+        )
+
+    assert read(store, remaining, org_id=org.id) == ([], [stays], [])

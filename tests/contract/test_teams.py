@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from tenantry.domain.errors import Invalid
 from tenantry.domain.ids import new_id
 from tenantry.domain.model import Organisation, Page
-from tenantry.domain.roles import TeamRole
+from tenantry.domain.roles import RoleScope, TeamRole
 from tenantry.domain.teams import Team, TeamMembership
 from tenantry.store.open import Store
 from tenantry.unit_of_work import UnitOfWork
@@ -21,6 +22,7 @@ from tests.contract.steps import (
     committed,
     given_member,
     given_org,
+    given_role,
     given_team,
     given_team_member,
     present,
@@ -328,7 +330,7 @@ def test_a_users_teams_are_listed_by_team_id_in_that_organisation_only(store: St
 
 def test_the_holders_of_a_team_role_are_listed_by_team_then_user(store: Store) -> None:
     org = given_org(store)
-    custom_role = new_id("rol")
+    custom_role = given_role(store, org, scope=RoleScope.TEAM).id
     teams = sorted((given_team(store, org) for _ in range(2)), key=lambda team: team.id)
     leads = [
         given_team_member(store, team, team_role=custom_role, joined_at=AT + minutes(9 - i))
@@ -370,3 +372,86 @@ def test_a_removed_member_leaves_that_team_only(store: Store) -> None:
     assert read(
         store, lambda uow: uow.team_memberships.list_for_user(org.id, user.id), org_id=org.id
     ) == [stays]
+
+
+def _members_in_batches(store: Store, team: Team, count: int, **changes: Any) -> None:
+    """`count` members (40 to a unit of work: one DynamoDB transaction holds 100 items)."""
+    made = [make_team_member(team, **changes) for _ in range(count)]
+    for start in range(0, count, 40):
+        batch = made[start : start + 40]
+        committed(
+            store,
+            *(lambda uow, m=m: uow.team_memberships.add(m) for m in batch),
+            org_id=team.org_id,
+        )
+
+
+def test_a_deleted_teams_memberships_end_with_it_however_many_there_are(store: Store) -> None:
+    org, user = given_org(store), make_user()
+    role = given_role(store, org, scope=RoleScope.TEAM).id
+    team, other = given_team(store, org), given_team(store, org)
+    _members_in_batches(store, team, 150, team_role=role)  # more than a DynamoDB transaction
+    given_team_member(store, team, user, team_role=role)
+    stays = given_team_member(store, other, user, team_role=role)
+
+    committed(
+        store,
+        lambda uow: uow.team_memberships.end_all_for_team(org.id, team.id),
+        lambda uow: uow.teams.delete(org.id, team.id),
+        org_id=org.id,
+    )
+
+    def remaining(uow: UnitOfWork) -> tuple[object, ...]:
+        return (
+            uow.team_memberships.all_for_team(org.id, team.id),
+            uow.team_memberships.list_for_user(org.id, user.id),
+            uow.team_memberships.list_with_role(org.id, role),
+        )
+
+    assert read(store, remaining, org_id=org.id) == ([], [stays], [stays])
+
+
+def test_the_memberships_of_a_team_stay_when_its_deletion_is_refused(store: Store) -> None:
+    org = given_org(store)
+    team = given_team(store, org)
+    members = [given_team_member(store, team, joined_at=AT + minutes(i)) for i in range(2)]
+
+    error = refused(
+        store,
+        lambda uow: uow.team_memberships.end_all_for_team(org.id, team.id),
+        lambda uow: uow.teams.delete(org.id, new_id("team")),  # not there
+        org_id=org.id,
+    )
+
+    assert error.code == "team_changed"
+    listed = read(
+        store, lambda uow: uow.team_memberships.all_for_team(org.id, team.id), org_id=org.id
+    )
+    assert listed == members
+
+
+def test_a_deleted_custom_team_role_leaves_every_holder_a_member(store: Store) -> None:
+    org, user = given_org(store), make_user()
+    role = given_role(store, org, scope=RoleScope.TEAM).id
+    team, other = given_team(store, org), given_team(store, org)
+    _members_in_batches(store, team, 150, team_role=role)  # more than a DynamoDB transaction
+    held = given_team_member(store, other, user, team_role=role)
+    lead = given_team_member(store, other, team_role=TeamRole.LEAD.value, joined_at=AT + minutes(1))
+
+    committed(
+        store,
+        lambda uow: uow.team_memberships.reset_team_role(org.id, role),
+        lambda uow: uow.roles.delete(org.id, role),
+        org_id=org.id,
+    )
+
+    def after(uow: UnitOfWork) -> tuple[object, ...]:
+        return (
+            uow.team_memberships.list_with_role(org.id, role),
+            {m.team_role for m in uow.team_memberships.all_for_team(org.id, team.id)},
+            uow.team_memberships.all_for_team(org.id, other.id),
+            uow.team_memberships.list_for_user(org.id, user.id),
+        )
+
+    as_member = replace(held, team_role=TeamRole.MEMBER.value)
+    assert read(store, after, org_id=org.id) == ([], {"MEMBER"}, [as_member, lead], [as_member])

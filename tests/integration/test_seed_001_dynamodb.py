@@ -10,7 +10,7 @@ what the seed asked of it.
 - GSI queries: the organisation's teams (GSI2) and a member's teams in it (GSI1).
 - Pagination: ten teams read three at a time through the index, each once, in order.
 - Transactions: a team member and the team's `member_count` are written together; a refused
-  add changes neither.
+  add changes neither; a team of more members than one transaction holds is deleted whole.
 """
 
 from __future__ import annotations
@@ -20,12 +20,16 @@ from typing import Any
 
 import pytest
 
+from tenantry.domain.audit import Outcome
+from tenantry.domain.errors import Conflict
 from tenantry.domain.ids import new_id
+from tenantry.domain.roles import RoleAssignment
 from tenantry.domain.teams import TeamMembership
 from tenantry.settings import dynamo_target
 from tenantry.store.dynamo.store import dynamo_client
 from tests import access_builders as access
 from tests.harness import Api, StoreTarget, audit_events
+from tests.integration.test_authorize import check
 
 pytestmark = pytest.mark.parametrize("store_target", ["dynamo"], indirect=True)
 
@@ -172,13 +176,16 @@ def test_a_team_member_and_the_teams_count_are_written_together_or_not_at_all(
     assert [e.outcome.value for e in adds] == ["SUCCESS", "FAILURE"]
 
 
-def test_deleting_a_team_of_more_members_than_one_transaction_holds_is_refused_whole(
+def test_deleting_a_team_of_more_members_than_one_transaction_holds_ends_every_membership(
     api: Api, store_target: StoreTarget
 ) -> None:
-    """Ending 120 team memberships with the team would be 120 items and more: DynamoDB's one
-    transaction holds 100, and a split commit would not be all or none."""
+    """120 memberships and more would not fit in DynamoDB's one transaction of 100 items: the
+    team's deletion commits alone, and its memberships are deleted after it."""
+    table = Table(store_target)
     owner, org = api.owner_with_org()
     team_id = access.made_team(api, owner, "Crowd")
+    member = api.member_of(org["id"])
+    assert access.add_to_team(api, owner, team_id, member.user_id).status_code == 201
     joined = datetime.now(UTC)
     for _batch in range(3):  # straight into the store, 40 to a transaction
         with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
@@ -189,11 +196,101 @@ def test_deleting_a_team_of_more_members_than_one_transaction_holds_is_refused_w
             uow.teams.add_to_member_count(org["id"], team_id, 40)
             uow.commit()
 
-    refused = api.client.delete(access.org_path(owner, "teams", team_id), headers=owner.auth)
+    deleted = api.client.delete(access.org_path(owner, "teams", team_id), headers=owner.auth)
 
-    assert refused.status_code == 409, refused.text
-    assert refused.json()["code"] == "change_too_large"
-    kept = api.client.get(access.org_path(owner, "teams", team_id), headers=owner.auth)
-    assert (kept.status_code, kept.json()["member_count"]) == (200, 120)
-    # Refused at commit, as a race lost there is: nothing was done, so nothing is on record.
-    assert audit_events(store_target, org_id=org["id"], action="team.delete") == []
+    assert deleted.status_code == 204, deleted.text
+    assert table.item(f"ORG#{org['id']}", f"TEAM#{team_id}") is None
+    assert table.partition("GSI2", f"TEAM#{org['id']}#{team_id}#MEMBERS") == []
+    assert api.client.get("/v1/me/teams", headers=member.auth).json()["items"] == []
+    [event] = audit_events(store_target, org_id=org["id"], action="team.delete")
+    assert event.outcome is Outcome.SUCCESS
+    assert len(event.details["members_removed"]) == 121
+
+
+def test_the_memberships_a_deleted_team_leaves_until_they_are_deleted_grant_nothing(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """Between the team's deletion and its memberships' (or if deleting them failed), a
+    membership of the team is still in the table: no read across teams shows it."""
+    table = Table(store_target)
+    owner, org = api.owner_with_org()
+    member = api.member_of(org["id"])
+    team_id = access.made_team(api, owner, "Leaving")
+    made = access.create_role(api, owner, "Team publisher", ["site:publish"], scope="TEAM")
+    role_id = made.json()["id"]
+    added = access.add_to_team(api, owner, team_id, member.user_id, role_id)
+    assert added.status_code == 201, added.text
+    granted = check(api, member, org["id"], "site:publish", team_id=team_id).json()
+    epoch = access.stored_epoch(api.tenantry, org["id"])
+    with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+        uow.teams.delete(org["id"], team_id)  # what the deletion commits, and nothing after
+        uow.organisations.bump_authz_epoch(org["id"], expected=epoch)
+        uow.commit()
+
+    denied = check(api, member, org["id"], "site:publish", team_id=team_id).json()
+    mine = api.client.get("/v1/me/teams", headers=member.auth).json()["items"]
+
+    assert granted["allowed"] is True
+    assert table.partition("GSI2", f"TEAM#{org['id']}#{team_id}#MEMBERS") != []  # still there
+    assert (denied["allowed"], mine) == (False, [])
+    with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+        assert uow.team_memberships.list_with_role(org["id"], role_id) == []
+
+
+def test_deleting_a_role_more_members_hold_than_one_transaction_holds_ends_every_hold(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """120 assignments of an organisation role, and 120 team members holding a team role:
+    each role's deletion commits alone, and what held it is tidied after."""
+    table = Table(store_target)
+    owner, org = api.owner_with_org()
+    org_role = access.made_role(api, owner, "Crowd role", ["site:read"])
+    team_role = access.made_role(api, owner, "Crowd lead", ["site:publish"], scope="TEAM")
+    team_id = access.made_team(api, owner, "Crowd")
+    joined = datetime.now(UTC)
+    for _batch in range(3):  # straight into the store, 40 of each to a transaction
+        with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+            for _ in range(40):
+                user_id = new_id("usr")
+                uow.role_assignments.add(
+                    RoleAssignment(org["id"], user_id, org_role, joined, owner.user_id)
+                )
+                uow.team_memberships.add(
+                    TeamMembership(org["id"], team_id, user_id, team_role, joined)
+                )
+            uow.commit()
+
+    deleted = [access.delete_role(api, owner, role) for role in (org_role, team_role)]
+
+    assert [response.status_code for response in deleted] == [204, 204]
+    assert table.partition("GSI1", f"ORG#{org['id']}#ROLE#{org_role}") == []
+    assert table.partition("GSI3", f"ORG#{org['id']}#TEAMROLE#{team_role}") == []
+    members = table.partition("GSI2", f"TEAM#{org['id']}#{team_id}#MEMBERS")
+    assert {item["team_role"]["S"] for item in members} == {"MEMBER"}
+    assert len(members) == 120
+    events = audit_events(store_target, org_id=org["id"], action="role.delete")
+    assert [(len(e.details["unassigned"]), len(e.details["team_roles_reset"])) for e in events] == [
+        (120, 0),
+        (0, 120),
+    ]
+
+
+def test_a_unit_of_work_of_more_items_than_one_transaction_holds_is_refused_whole(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """No use case writes so much by design; were one to, it is refused, never split."""
+    table = Table(store_target)
+    owner, org = api.owner_with_org()
+    team_id = access.made_team(api, owner, "Too many")
+    joined = datetime.now(UTC)
+
+    with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+        for _ in range(101):
+            uow.team_memberships.add(
+                TeamMembership(org["id"], team_id, new_id("usr"), "MEMBER", joined)
+            )
+        with pytest.raises(Conflict) as refused:
+            uow.commit()
+
+    assert refused.value.code == "change_too_large"
+    assert table.partition("GSI2", f"TEAM#{org['id']}#{team_id}#MEMBERS") == []

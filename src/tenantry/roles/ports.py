@@ -46,3 +46,8 @@ class RoleAssignmentsRepository(Protocol):
 
     def remove(self, org_id: str, user_id: str, role_id: str) -> None:
         """Precondition: the member holds the role (`Conflict` `role_not_assigned`)."""
+
+    def end_all_for_role(self, org_id: str, role_id: str) -> None:
+        """End every assignment of the role this unit of work deletes, however many. A store
+        may remove them after the commit (DynamoDB: one transaction holds 100 items), so from
+        the commit on no read returns an assignment of a role that is gone."""

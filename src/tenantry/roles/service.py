@@ -36,7 +36,6 @@ from tenantry.domain.roles import (
     Role,
     RoleAssignment,
     RoleScope,
-    TeamRole,
     is_custom_role_id,
     role_permissions,
 )
@@ -207,12 +206,10 @@ def delete_role(
     )
     role = role_or_raise(uow, org_id, role_id)
     assignments = uow.role_assignments.list_for_role(org_id, role_id)
-    epoch = bump_epoch(uow, access)
-    for assignment in assignments:
-        uow.role_assignments.remove(org_id, assignment.user_id, role_id)
     in_teams = uow.team_memberships.list_with_role(org_id, role_id)
-    for member in in_teams:
-        uow.team_memberships.set_role(org_id, member.team_id, member.user_id, TeamRole.MEMBER)
+    epoch = bump_epoch(uow, access)
+    uow.role_assignments.end_all_for_role(org_id, role_id)
+    uow.team_memberships.reset_team_role(org_id, role_id)
     uow.roles.delete(org_id, role_id)
     uow.audit.append(
         access_event(

@@ -64,3 +64,13 @@ class TeamMembershipsRepository(Protocol):
 
     def remove(self, org_id: str, team_id: str, user_id: str) -> None:
         """Precondition: the user is in the team (`Conflict` `not_team_member`)."""
+
+    def reset_team_role(self, org_id: str, team_role: str) -> None:
+        """Every member holding `team_role`, a custom role this unit of work deletes, holds
+        MEMBER in that team, however many. A store may change them after the commit, so from
+        the commit on every read gives MEMBER for a custom team role that is gone."""
+
+    def end_all_for_team(self, org_id: str, team_id: str) -> None:
+        """End every membership of the team this unit of work deletes, however many. A store
+        may remove them after the commit (DynamoDB: one transaction holds 100 items), so from
+        the commit on no read returns a membership of a team that is gone."""

@@ -191,8 +191,7 @@ def delete_team(
     team = team_or_raise(uow, org_id, team_id)
     members = uow.team_memberships.all_for_team(org_id, team_id)
     epoch = bump_epoch(uow, access)
-    for member in members:
-        uow.team_memberships.remove(org_id, team_id, member.user_id)
+    uow.team_memberships.end_all_for_team(org_id, team_id)
     uow.teams.delete(org_id, team_id)
     uow.audit.append(
         access_event(

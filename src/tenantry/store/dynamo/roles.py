@@ -93,6 +93,10 @@ class DynamoRoleAssignments:
             {"pk": f"ORG#{org_id}#MEMBER#{user_id}", "prefix": keys.ROLE_PREFIX},
         )
         listed = [_assignment(item) for item in found]
+        if listed:  # a deleted role's assignments are removed after its deletion commits
+            wanted = [keys.role(org_id, role_id) for role_id in sorted({a.role_id for a in listed})]
+            there = {item["id"] for item in self._reads.get_many(wanted)}
+            listed = [a for a in listed if a.role_id in there]
         return sorted(listed, key=lambda a: (a.assigned_at, a.role_id))
 
     def list_for_role(self, org_id: str, role_id: str) -> list[RoleAssignment]:
@@ -121,6 +125,19 @@ class DynamoRoleAssignments:
         self._writes.delete(
             keys.role_assignment(org_id, user_id, role_id), code="role_not_assigned"
         )
+
+    def end_all_for_role(self, org_id: str, role_id: str) -> None:
+        # Not in the transaction, which holds 100 items whatever the number of holders: the
+        # role's deletion commits, from then on `list_for_member` hides its assignments, and
+        # they are deleted after (what a failed delete, or the index not yet showing an
+        # assignment, leaves stays hidden).
+        self._writes.after_commit(lambda: self._delete_assignments(org_id, role_id))
+
+    def _delete_assignments(self, org_id: str, role_id: str) -> None:
+        found = self._reads.query(
+            "GSI1PK = :pk", {"pk": f"ORG#{org_id}#ROLE#{role_id}"}, index="GSI1"
+        )
+        self._writes.delete_now([{"PK": item["PK"], "SK": item["SK"]} for item in found])
 
 
 def _attributes(role: Role) -> dict[str, Any]:

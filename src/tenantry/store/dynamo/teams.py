@@ -5,10 +5,12 @@ partition, and are also found by user (GSI1) and by team role (GSI3)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Page
+from tenantry.domain.roles import TeamRole, is_custom_role_id
 from tenantry.domain.teams import Team, TeamMembership
 from tenantry.store.cursor import (
     TEAM_MEMBERS,
@@ -107,7 +109,10 @@ class DynamoTeamMemberships:
 
     def get(self, org_id: str, team_id: str, user_id: str) -> TeamMembership | None:
         found = self._reads.get(keys.team_membership(org_id, team_id, user_id))
-        return _member(found) if found is not None else None
+        if found is None:
+            return None
+        [member] = self._as_stored(org_id, [_member(found)])
+        return member
 
     def list_for_team(
         self, org_id: str, team_id: str, *, limit: int, cursor: str | None
@@ -120,7 +125,7 @@ class DynamoTeamMemberships:
             values["start"] = f"{keys.sortable(after[0])}#{after[1]}"
             condition += " AND GSI2SK > :start"
         found = self._reads.query(condition, values, index="GSI2", wanted=limit + 1)
-        listed = [_member(item) for item in found]
+        listed = self._as_stored(org_id, [_member(item) for item in found])
         return page_of(listed, limit=limit, position=team_member_position, kind=kind)
 
     def all_for_team(self, org_id: str, team_id: str) -> list[TeamMembership]:
@@ -129,7 +134,8 @@ class DynamoTeamMemberships:
             "PK = :pk AND begins_with(SK, :prefix)",
             {"pk": f"TEAM#{org_id}#{team_id}", "prefix": keys.MEMBER_PREFIX},
         )
-        return sorted((_member(item) for item in found), key=team_member_position)
+        listed = self._as_stored(org_id, [_member(item) for item in found])
+        return sorted(listed, key=team_member_position)
 
     def list_for_user(self, org_id: str, user_id: str) -> list[TeamMembership]:
         found = self._reads.query(
@@ -137,13 +143,36 @@ class DynamoTeamMemberships:
             {"pk": f"ORG#{org_id}#USER#{user_id}", "prefix": keys.TEAM_PREFIX},
             index="GSI1",
         )
-        return [_member(item) for item in found]
+        return self._as_stored(org_id, [_member(item) for item in found], across_teams=True)
 
     def list_with_role(self, org_id: str, team_role: str) -> list[TeamMembership]:
         found = self._reads.query(
             "GSI3PK = :pk", {"pk": f"ORG#{org_id}#TEAMROLE#{team_role}"}, index="GSI3"
         )
-        return [_member(item) for item in found]
+        listed = self._as_stored(org_id, [_member(item) for item in found], across_teams=True)
+        return [m for m in listed if m.team_role == team_role]
+
+    def _as_stored(
+        self, org_id: str, found: list[TeamMembership], *, across_teams: bool = False
+    ) -> list[TeamMembership]:
+        """The memberships as they stand once a deletion's tidying is done: a deleted team's
+        memberships are removed, and a deleted custom team role becomes MEMBER, only after the
+        deletion has committed (`end_all_for_team`, `reset_team_role`). Read in one batch.
+        (A read by team is of a team the unit of work has found: only the reads across teams
+        look for the team.)"""
+        team_ids = sorted({m.team_id for m in found}) if across_teams else []
+        role_ids = sorted({m.team_role for m in found if is_custom_role_id(m.team_role)})
+        if not team_ids and not role_ids:
+            return found
+        wanted = [keys.team(org_id, t) for t in team_ids] + [keys.role(org_id, r) for r in role_ids]
+        there = {(item["entity"], item["id"]) for item in self._reads.get_many(wanted)}
+        return [
+            m
+            if ("role", m.team_role) in there or not is_custom_role_id(m.team_role)
+            else replace(m, team_role=TeamRole.MEMBER.value)
+            for m in found
+            if not across_teams or ("team", m.team_id) in there
+        ]
 
     def add(self, membership: TeamMembership) -> None:
         m = membership
@@ -169,6 +198,38 @@ class DynamoTeamMemberships:
 
     def remove(self, org_id: str, team_id: str, user_id: str) -> None:
         self._writes.delete(keys.team_membership(org_id, team_id, user_id), code="not_team_member")
+
+    def end_all_for_team(self, org_id: str, team_id: str) -> None:
+        # Not in the transaction, which holds 100 items whatever the team's size: the team's
+        # deletion commits, from then on the reads across teams hide its memberships, and
+        # they are deleted after; what a failed delete leaves stays hidden.
+        self._writes.after_commit(lambda: self._delete_members(org_id, team_id))
+
+    def _delete_members(self, org_id: str, team_id: str) -> None:
+        found = self._reads.query(  # the team's own partition, strongly consistent
+            "PK = :pk AND begins_with(SK, :prefix)",
+            {"pk": f"TEAM#{org_id}#{team_id}", "prefix": keys.MEMBER_PREFIX},
+        )
+        self._writes.delete_now([{"PK": item["PK"], "SK": item["SK"]} for item in found])
+
+    def reset_team_role(self, org_id: str, team_role: str) -> None:
+        # After the commit, as `end_all_for_team` (the reads give MEMBER meanwhile).
+        self._writes.after_commit(lambda: self._reset(org_id, team_role))
+
+    def _reset(self, org_id: str, team_role: str) -> None:
+        found = self._reads.query(
+            "GSI3PK = :pk", {"pk": f"ORG#{org_id}#TEAMROLE#{team_role}"}, index="GSI3"
+        )
+        member = TeamRole.MEMBER.value
+        for m in (_member(item) for item in found):
+            indexes = keys.team_membership_indexes(
+                org_id, m.team_id, m.user_id, member, m.joined_at
+            )
+            self._writes.update_now(
+                keys.team_membership(org_id, m.team_id, m.user_id),
+                {"team_role": member, **indexes},
+                expect={"team_role": team_role},
+            )
 
 
 def _attributes(team: Team) -> dict[str, Any]:

@@ -241,18 +241,33 @@ class Writes(WriteList):
                     raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
                 pending = answer.get("UnprocessedItems") or {}
 
+    def update_now(self, key: Key, assignments: dict[str, Any], *, expect: dict[str, Any]) -> None:
+        """Update the item at once, outside any transaction, if it is still as `expect` says
+        (tidying after a commit: an item changed since, or gone, is left as it is)."""
+        write = _Write(key, "conflict", None, exists=True, expect=expect, assignments=assignments)
+        plan = _plan([write])
+        assert plan is not None  # one write alone expects only of the stored item
+        [(_kind, operation)] = self._operation(plan).items()
+        operation.pop("ReturnValuesOnConditionCheckFailure")  # a transaction's option
+        try:
+            self._client.update_item(**operation)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise Unavailable(f"the store did not answer: {error}") from None
+        except BotoCoreError as error:
+            raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
+
     def _transact(self, writes: list[_Write]) -> None:
         if not writes:
             return
         groups = _by_item(writes)
         if len(groups) > MAX_TRANSACTION_ITEMS:
-            # Not split: a split commit would no longer be all or none. The bounded use cases
-            # never get here; one whose size the data sets (deleting a team of more members
-            # than a transaction holds) is refused whole, saying how to make it smaller.
+            # Not split: a split commit would no longer be all or none. No use case gets here
+            # by design (those the data could grow, a team's or a role's deletion, tidy what
+            # held it after the commit); were one to, it is refused whole.
             raise Conflict(
                 f"the change would write {len(groups)} items, and one DynamoDB transaction "
-                f"holds {MAX_TRANSACTION_ITEMS}: make it smaller (remove a team's members, or "
-                "unassign a role, in steps first); nothing was changed",
+                f"holds {MAX_TRANSACTION_ITEMS}; nothing was changed",
                 code="change_too_large",
             )
         plans = []

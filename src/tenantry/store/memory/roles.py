@@ -94,3 +94,6 @@ class MemoryRoleAssignments:
 
     def remove(self, org_id: str, user_id: str, role_id: str) -> None:
         self._table.delete((org_id, user_id, role_id), code="role_not_assigned")
+
+    def end_all_for_role(self, org_id: str, role_id: str) -> None:
+        self._table.delete_where(lambda a: a.org_id == org_id and a.role_id == role_id)

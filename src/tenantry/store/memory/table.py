@@ -129,6 +129,32 @@ class Table(Generic[K, R]):
 
         self._transaction.write(Intent(apply, code, on_conflict))
 
+    def delete_where(self, where: Callable[[R], bool]) -> None:
+        """Delete every record that matches at commit, none if none does (a SQL DELETE with
+        no expectation)."""
+        rows = self._rows
+
+        def apply(state: MemoryState) -> bool:
+            table = rows(state)
+            for key in [key for key, record in table.items() if where(record)]:
+                del table[key]
+            return True
+
+        self._transaction.write(Intent(apply, "conflict"))
+
+    def update_where(self, where: Callable[[R], bool], change: Callable[[R], R]) -> None:
+        """Replace every record that matches at commit by `change(record)`, none if none does
+        (a SQL UPDATE with no expectation)."""
+        rows = self._rows
+
+        def apply(state: MemoryState) -> bool:
+            table = rows(state)
+            for key in [key for key, record in table.items() if where(record)]:
+                table[key] = change(table[key])
+            return True
+
+        self._transaction.write(Intent(apply, "conflict"))
+
     def require(
         self,
         key: K,

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Page
+from tenantry.domain.roles import TeamRole
 from tenantry.domain.teams import Team, TeamMembership
 from tenantry.store.cursor import (
     TEAM_MEMBERS,
@@ -133,3 +134,12 @@ class MemoryTeamMemberships:
 
     def remove(self, org_id: str, team_id: str, user_id: str) -> None:
         self._table.delete((org_id, team_id, user_id), code="not_team_member")
+
+    def reset_team_role(self, org_id: str, team_role: str) -> None:
+        self._table.update_where(
+            lambda m: m.org_id == org_id and m.team_role == team_role,
+            lambda m: replace(m, team_role=TeamRole.MEMBER.value),
+        )
+
+    def end_all_for_team(self, org_id: str, team_id: str) -> None:
+        self._table.delete_where(lambda m: m.org_id == org_id and m.team_id == team_id)

@@ -167,3 +167,7 @@ class SqlRoleAssignments:
     def remove(self, org_id: str, user_id: str, role_id: str) -> None:
         statement = role_assignments.delete().where(_the_assignment(org_id, user_id, role_id))
         self._writes.add(statement, expect=Expect.ONE_ROW, code="role_not_assigned")
+
+    def end_all_for_role(self, org_id: str, role_id: str) -> None:
+        c = role_assignments.c
+        self._writes.add(role_assignments.delete().where(c.org_id == org_id, c.role_id == role_id))

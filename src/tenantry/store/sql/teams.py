@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tenantry.domain.errors import TenantryError
 from tenantry.domain.model import Page
+from tenantry.domain.roles import TeamRole
 from tenantry.domain.teams import Team, TeamMembership
 from tenantry.store.cursor import (
     TEAM_MEMBERS,
@@ -234,3 +235,16 @@ class SqlTeamMemberships:
     def remove(self, org_id: str, team_id: str, user_id: str) -> None:
         statement = team_memberships.delete().where(_the_member(org_id, team_id, user_id))
         self._writes.add(statement, expect=Expect.ONE_ROW, code="not_team_member")
+
+    def reset_team_role(self, org_id: str, team_role: str) -> None:
+        c = team_memberships.c
+        statement = (
+            team_memberships.update()
+            .where(c.org_id == org_id, c.team_role == team_role)
+            .values(team_role=TeamRole.MEMBER.value)
+        )
+        self._writes.add(statement)
+
+    def end_all_for_team(self, org_id: str, team_id: str) -> None:
+        c = team_memberships.c
+        self._writes.add(team_memberships.delete().where(c.org_id == org_id, c.team_id == team_id))
