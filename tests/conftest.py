@@ -61,9 +61,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`ON_EVERY_STORE_USED`: the store-backed tests of the module run on DynamoDB too."""
     marked = metafunc.definition.get_closest_marker("every_store") is not None
-    if marked and "store_target" in metafunc.fixturenames:
+    if marked and "store_target" in metafunc.fixturenames and not _stores_chosen(metafunc):
         # As a mark, which pytest's own hooks then apply in place of the fixture's parameters.
         metafunc.definition.add_marker(ON_EVERY_STORE)
+
+
+def _stores_chosen(metafunc: pytest.Metafunc) -> bool:
+    """Whether the test names its stores itself (`parametrize("store_target", ...)`)."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "store_target" in (
+            names.replace(" ", "").split(",") if isinstance(names, str) else names
+        ):
+            return True
+    return False
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from tenantry.edge import run_use_case
 from tenantry.keys.service import rotate_signing_keys
 from tenantry.tokens.keys import load_private_key
 from tests.harness import (
+    ON_EVERY_STORE_USED,
     Account,
     Api,
     Mailbox,
@@ -42,7 +43,7 @@ from tests.harness import (
 from tests.integration.account_checks import assert_problem, audit_of, me
 from tests.smtp_server import SmtpServer
 
-pytestmark = pytest.mark.smtp
+pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
 
 # SQLite only, on a database of this test's own (see the module docstring).
 owns_the_key_ring = pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)

@@ -33,7 +33,9 @@ from tests.audit_builders import (
     org_with_history,
     summary,
 )
-from tests.harness import Api, StoreTarget, TestClock, audit_events
+from tests.harness import ON_EVERY_STORE_USED, Api, StoreTarget, TestClock, audit_events
+
+pytestmark = ON_EVERY_STORE_USED
 
 
 @pytest.fixture
@@ -58,6 +60,7 @@ def assert_newest_first(items: list[dict[str, Any]]) -> None:
 def test_audit_events_queryable_by_org_and_date(
     api: Api, clock: TestClock, history: History, cli: None
 ) -> None:
+
     other_owner, other_org = api.owner_with_org()  # busy in the same minutes, elsewhere
     _, second, third = history.started
 

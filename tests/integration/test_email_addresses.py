@@ -17,6 +17,7 @@ from tenantry.bootstrap import bootstrap
 from tenantry.cli import app as cli_app
 from tenantry.settings import Environment, Settings
 from tests.harness import (
+    ON_EVERY_STORE_USED,
     PASSWORD,
     Api,
     Mailbox,
@@ -36,7 +37,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
 
 SPECIAL_USE = ["example.test", "corp.local", "corp.internal", "localhost"]
 

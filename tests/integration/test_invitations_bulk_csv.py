@@ -9,10 +9,13 @@ from typing import Any
 
 from tenantry.domain.audit import Outcome
 from tests import access_builders as access
-from tests.harness import Account, Api, StoreTarget, audit_events
+from tests.harness import ON_EVERY_STORE_USED, Account, Api, StoreTarget, audit_events
 from tests.harness import unique_email as new_email
 from tests.integration.account_checks import assert_problem, audit_events_of
 from tests.integration.test_invitations import statuses
+
+pytestmark = ON_EVERY_STORE_USED
+
 
 CSV = {"Content-Type": "text/csv; charset=utf-8"}
 
@@ -36,6 +39,7 @@ def listed(api: Api, owner: Account) -> list[dict[str, Any]]:
 def test_a_csv_file_gets_a_result_for_every_row_and_the_good_ones_are_written_and_mailed(
     api: Api, store_target: StoreTarget
 ) -> None:
+
     owner, org = api.owner_with_org()
     member = api.member_of(org["id"])
     team = access.made_team(api, owner, "Support")

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import Outcome
 from tests.harness import (
+    ON_EVERY_STORE_USED,
     PASSWORD,
     Account,
     Api,
@@ -32,7 +33,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
 
 
 @pytest.fixture(autouse=True)

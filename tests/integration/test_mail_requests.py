@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import ActorType, Outcome
 from tests.harness import (
+    ON_EVERY_STORE_USED,
     PASSWORD,
     Api,
     Mailbox,
@@ -34,7 +35,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = pytest.mark.smtp
+pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
 
 RESET = "Reset your password"
 VERIFY = "Verify your email address"

@@ -10,8 +10,19 @@ from tenantry.domain.organisations import PROVISIONING_START_GRACE, provisioning
 from tenantry.domain.principal import Principal
 from tenantry.edge import run_use_case
 from tenantry.organisations.service import register_organisation
-from tests.harness import Account, Api, StoreTarget, TestClock, actions, audit_events, unique_slug
+from tests.harness import (
+    ON_EVERY_STORE_USED,
+    Account,
+    Api,
+    StoreTarget,
+    TestClock,
+    actions,
+    audit_events,
+    unique_slug,
+)
 from tests.org_builders import stored_organisation
+
+pytestmark = ON_EVERY_STORE_USED
 
 
 def registered_only(api: Api, owner: Account) -> Organisation:

@@ -20,15 +20,17 @@ from typing import Any
 
 import pytest
 
+from tenantry.access.checks import load_access
+from tenantry.domain.access import AccessSnapshot
 from tenantry.domain.audit import Outcome
 from tenantry.domain.errors import Conflict
 from tenantry.domain.ids import new_id
 from tenantry.domain.roles import RoleAssignment
 from tenantry.domain.teams import TeamMembership
 from tenantry.settings import dynamo_target
-from tenantry.store.dynamo.store import dynamo_client
+from tenantry.store.dynamo.store import DynamoStore, dynamo_client
 from tests import access_builders as access
-from tests.harness import Api, StoreTarget, audit_events
+from tests.harness import Account, Api, StoreTarget, audit_events
 from tests.integration.test_authorize import check
 
 pytestmark = pytest.mark.parametrize("store_target", ["dynamo"], indirect=True)
@@ -294,3 +296,59 @@ def test_a_unit_of_work_of_more_items_than_one_transaction_holds_is_refused_whol
 
     assert refused.value.code == "change_too_large"
     assert table.partition("GSI2", f"TEAM#{org['id']}#{team_id}#MEMBERS") == []
+
+
+class Counted:
+    """A DynamoDB client that counts the requests made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.requests: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.requests.append(name)
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def test_reading_a_members_access_costs_the_same_requests_whatever_they_hold(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """Hiding what a deleted team or role left costs one batch read, whatever the member
+    holds; the roles it reads are read once in the unit of work, not again for the snapshot."""
+    where = dynamo_target(store_target.url)
+    owner, org = api.owner_with_org()
+    few, many = api.member_of(org["id"]), api.member_of(org["id"])
+    for member, count in ((few, 1), (many, 5)):
+        for n in range(count):
+            name = f"{member.user_id} {n}"
+            role = access.made_role(api, owner, f"Role {name}", ["site:read"])
+            lead = access.made_role(api, owner, f"Lead {name}", ["site:publish"], scope="TEAM")
+            team = access.made_team(api, owner, f"Team {name}")
+            assert access.assign(api, owner, member.user_id, role).status_code in (200, 201)
+            assert access.add_to_team(api, owner, team, member.user_id, lead).status_code == 201
+
+    def requests_to_read(member: Account) -> tuple[list[str], AccessSnapshot | None]:
+        client = Counted(dynamo_client(where))
+        with DynamoStore(client, where.table).unit_of_work(org_id=org["id"]) as uow:
+            organisation = uow.organisations.get(org["id"])
+            assert organisation is not None
+            client.requests.clear()
+            return client.requests, load_access(uow, organisation, member.user_id)
+
+    read_few, access_of_few = requests_to_read(few)
+    read_many, access_of_many = requests_to_read(many)
+
+    assert access_of_few is not None
+    assert access_of_many is not None
+    assert (len(access_of_few.team_ids), len(access_of_many.team_ids)) == (1, 5)
+    # The membership, the assignments, the roles they name, the teams (an index), and the
+    # teams with their custom team roles.
+    expected = ["get_item", "query", "batch_get_item", "query", "batch_get_item"]
+    assert read_few == read_many == expected

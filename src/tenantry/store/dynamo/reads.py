@@ -20,6 +20,7 @@ class Reads:
         self._client = client
         self._table = table
         self.closed = False  # the unit of work's block has ended
+        self._remembered: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     def _open_client(self) -> Any:
         if self.closed:
@@ -35,6 +36,24 @@ class Reads:
             raise Unavailable(f"the store did not answer: {type(error).__name__}") from None
         item = answer.get("Item")
         return codec.decode(item) if item is not None else None
+
+    def remembered(self, wanted: list[Key]) -> list[dict[str, Any]]:
+        """`get_many`, each key read once in the unit of work: what a read of access reads
+        twice (the roles a member's assignments name, to hide those of a deleted role, then
+        to build the snapshot) costs one round trip. The first answer stands for the rest of
+        the unit of work, which is as if the second read had been made with the first."""
+        unknown = [key for key in wanted if (key["PK"], key["SK"]) not in self._remembered]
+        if unknown:
+            for key in unknown:
+                self._remembered[key["PK"], key["SK"]] = None
+            for item in self.get_many(unknown):
+                self._remembered[item["PK"], item["SK"]] = item
+        known = (self._remembered[key["PK"], key["SK"]] for key in wanted)
+        return [item for item in known if item is not None]
+
+    def forget(self) -> None:
+        """After a commit or a rollback: what was remembered may have changed since."""
+        self._remembered.clear()
 
     def get_many(self, wanted: list[Key]) -> list[dict[str, Any]]:
         """The items of those keys that exist (strongly consistent), in no promised order."""

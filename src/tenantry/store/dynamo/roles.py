@@ -25,7 +25,7 @@ class DynamoRoles:
         return _role(found) if found is not None else None
 
     def get_many(self, org_id: str, role_ids: Sequence[str]) -> list[Role]:
-        found = self._reads.get_many([keys.role(org_id, role_id) for role_id in set(role_ids)])
+        found = self._reads.remembered([keys.role(org_id, role_id) for role_id in set(role_ids)])
         return [_role(item) for item in found]
 
     def list(self, org_id: str) -> list[Role]:
@@ -95,7 +95,7 @@ class DynamoRoleAssignments:
         listed = [_assignment(item) for item in found]
         if listed:  # a deleted role's assignments are removed after its deletion commits
             wanted = [keys.role(org_id, role_id) for role_id in sorted({a.role_id for a in listed})]
-            there = {item["id"] for item in self._reads.get_many(wanted)}
+            there = {item["id"] for item in self._reads.remembered(wanted)}
             listed = [a for a in listed if a.role_id in there]
         return sorted(listed, key=lambda a: (a.assigned_at, a.role_id))
 

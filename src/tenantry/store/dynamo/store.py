@@ -70,10 +70,14 @@ class DynamoUnitOfWork:
         """Nothing to bind: DynamoDB has no session state."""
 
     def commit(self) -> None:
-        self._open_writes().commit()
+        try:
+            self._open_writes().commit()
+        finally:
+            self._reads.forget()
 
     def rollback(self) -> None:
         self._open_writes().rollback()
+        self._reads.forget()
 
     def __exit__(
         self,

@@ -165,7 +165,7 @@ class DynamoTeamMemberships:
         if not team_ids and not role_ids:
             return found
         wanted = [keys.team(org_id, t) for t in team_ids] + [keys.role(org_id, r) for r in role_ids]
-        there = {(item["entity"], item["id"]) for item in self._reads.get_many(wanted)}
+        there = {(item["entity"], item["id"]) for item in self._reads.remembered(wanted)}
         return [
             m
             if ("role", m.team_role) in there or not is_custom_role_id(m.team_role)
