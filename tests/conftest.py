@@ -103,20 +103,19 @@ def _new_table(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def dynamo_worker_table_url(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
-    """One table for the test worker's DynamoDB tests: they use unique ids, as on the shared
-    PostgreSQL database."""
+    """One table for the worker's servers kept for a module (`servers.server`): their tests use
+    unique ids, as on the shared PostgreSQL database."""
     with _new_table(dynamodb) as url:
         yield url
 
 
 @pytest.fixture
-def dynamo_table_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The worker's table on DynamoDB Local; on moto, whose reads slow down as a table grows,
-    a table of the test's own (made in an instant there)."""
-    if os.environ.get(DYNAMODB_CHOICE) != "moto":
-        yield request.getfixturevalue("dynamo_worker_table_url")
-        return
-    with _new_table(request.getfixturevalue("dynamodb")) as url:
+def dynamo_table_url(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
+    """A table of the test's own, as SQLite tests get a database of their own: made in a few
+    milliseconds, and what the test reads whole (the token sweep) stays small. (One table
+    for all of a worker's tests grew to tens of thousands of items, and moto's reads slow
+    down as a table grows.)"""
+    with _new_table(dynamodb) as url:
         yield url
 
 

@@ -3,11 +3,13 @@
 An organisation's events are made through the HTTP API; the test then changes their rows
 directly, as someone with the database's owner role could (on PostgreSQL the owner is bound
 by forced row-level security, so the tampering transaction lifts it for itself and puts it
-back). `GET /v1/organisations/{org}/audit-events/verify` and `tenantry audit verify --org ORG
---json` must each name the problem and the event at which the chain first breaks.
+back), or their items on DynamoDB, as a role that may write the table could.
+`GET /v1/organisations/{org}/audit-events/verify` and `tenantry audit verify --org ORG --json`
+must each name the problem and the event at which the chain first breaks.
 
-Only the test's own organisations are tampered with: the shared PostgreSQL database keeps
-working for later tests, with a few broken chains of organisations nobody uses again.
+Only the test's own organisations are tampered with: the shared PostgreSQL database (and the
+worker's DynamoDB table) keep working for later tests, with a few broken chains of
+organisations nobody uses again.
 """
 
 from __future__ import annotations
@@ -19,22 +21,29 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
 
 from tenantry.bootstrap import Tenantry
 from tenantry.domain.audit import AuditDraft, AuditEvent, EventType, Outcome, unchained_event
-from tenantry.domain.audit_chain import ChainHead, chained, hash_of
+from tenantry.domain.audit_chain import ChainHead, chain_of, chained, hash_of
 from tenantry.domain.ids import new_id
+from tenantry.settings import dynamo_target
+from tenantry.store.dynamo import codec
+from tenantry.store.dynamo import keys as dynamo_keys
+from tenantry.store.dynamo.audit import event_attributes
+from tenantry.store.dynamo.store import dynamo_client
 from tenantry.store.sql.tables import audit_events
 from tests.access_builders import made_team
-from tests.harness import Account, Api, StoreTarget, connected
+from tests.harness import ON_EVERY_STORE_USED, Account, Api, StoreTarget, connected
 from tests.harness import audit_events as stored_events
 from tests.integration.test_cli import Cli, _logging_restored, environment
 
 __all__ = ["_logging_restored", "environment"]  # fixtures shared with test_cli
+
+pytestmark = ON_EVERY_STORE_USED
 
 TEAMS = 5  # each an event, so that the chain has a middle and an end to tamper with
 
@@ -78,15 +87,89 @@ def audited_org(api: Api, target: StoreTarget) -> AuditedOrg:
 # --- tampering, as the owner role ------------------------------------------------------------
 
 
+class Tampering(Protocol):
+    """What someone who may write the store's audit events directly can do to them."""
+
+    def update(self, event: AuditEvent, **values: Any) -> None: ...
+    def delete(self, *events: AuditEvent) -> None: ...
+    def insert(self, event: AuditEvent) -> None: ...
+    def swap_seqs(self, first: AuditEvent, second: AuditEvent) -> None: ...
+
+
+class SqlTampering:
+    """As the database's owner role, on rows."""
+
+    def __init__(self, db: sa.Connection) -> None:
+        self._db = db
+
+    def update(self, event: AuditEvent, **values: Any) -> None:
+        self._db.execute(audit_events.update().where(_row(event.event_id)).values(**values))
+
+    def delete(self, *events: AuditEvent) -> None:
+        ids = [event.event_id for event in events]
+        self._db.execute(audit_events.delete().where(audit_events.c.event_id.in_(ids)))
+
+    def insert(self, event: AuditEvent) -> None:
+        self._db.execute(audit_events.insert().values(**row_of(event)))
+
+    def swap_seqs(self, first: AuditEvent, second: AuditEvent) -> None:
+        # Through a free seq: (org_id, seq) is unique.
+        self.update(first, seq=-1)
+        self.update(second, seq=first.seq)
+        self.update(first, seq=second.seq)
+
+
+class DynamoTampering:
+    """As a role that may write the table, on items (an event's key is its chain and seq)."""
+
+    def __init__(self, target: StoreTarget) -> None:
+        where = dynamo_target(target.url)
+        self._client, self._table = dynamo_client(where), where.table
+
+    def update(self, event: AuditEvent, **values: Any) -> None:
+        item = self._item(event)
+        if "details" in values:  # kept as JSON text
+            values["details"] = json.dumps(values["details"])
+        self._put({**item, **values})
+
+    def delete(self, *events: AuditEvent) -> None:
+        for event in events:
+            self._client.delete_item(TableName=self._table, Key=codec.encode(_key(event)))
+
+    def insert(self, event: AuditEvent) -> None:
+        self._put({**_key(event), **event_attributes(event, chain_of(event.org_id))})
+
+    def swap_seqs(self, first: AuditEvent, second: AuditEvent) -> None:
+        one, other = self._item(first), self._item(second)
+        self._put({**other, "SK": one["SK"], "seq": first.seq})
+        self._put({**one, "SK": other["SK"], "seq": second.seq})
+
+    def _item(self, event: AuditEvent) -> dict[str, Any]:
+        found = self._client.get_item(
+            TableName=self._table, Key=codec.encode(_key(event)), ConsistentRead=True
+        )
+        return codec.decode(found["Item"])
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self._client.put_item(TableName=self._table, Item=codec.encode(item))
+
+
+def _key(event: AuditEvent) -> dict[str, str]:
+    return dynamo_keys.audit_event(chain_of(event.org_id), event.seq or 0)
+
+
 @contextmanager
-def tampering(target: StoreTarget) -> Iterator[sa.Connection]:
-    """One transaction as the database's owner, free of row-level security on audit events
-    until it commits (ALTER TABLE is transactional: a failure puts FORCE back too)."""
+def tampering(target: StoreTarget) -> Iterator[Tampering]:
+    """On SQL, one transaction as the database's owner, free of row-level security on audit
+    events until it commits (ALTER TABLE is transactional: a failure puts FORCE back too)."""
+    if target.name == "dynamo":
+        yield DynamoTampering(target)
+        return
     postgres = target.migration_url is not None
     with connected(target.migration_url or target.url) as db, db.begin():
         if postgres:
             db.execute(sa.text("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY"))
-        yield db
+        yield SqlTampering(db)
         if postgres:
             db.execute(sa.text("ALTER TABLE audit_events FORCE ROW LEVEL SECURITY"))
 
@@ -99,15 +182,15 @@ def _row(event_id: str) -> sa.ColumnElement[bool]:
     return audit_events.c.event_id == event_id
 
 
-def edit_a_field(db: sa.Connection, events: list[AuditEvent]) -> None:
-    db.execute(audit_events.update().where(_row(events[2].event_id)).values(action="team.delete"))
+def edit_a_field(store: Tampering, events: list[AuditEvent]) -> None:
+    store.update(events[2], action="team.delete")
 
 
-def delete_a_middle_row(db: sa.Connection, events: list[AuditEvent]) -> None:
-    db.execute(audit_events.delete().where(_row(events[2].event_id)))
+def delete_a_middle_row(store: Tampering, events: list[AuditEvent]) -> None:
+    store.delete(events[2])
 
 
-def forge_a_row_at_the_tail(db: sa.Connection, events: list[AuditEvent]) -> None:
+def forge_a_row_at_the_tail(store: Tampering, events: list[AuditEvent]) -> None:
     last = events[-1]
     head = ChainHead(last.org_id or "", last.seq or 0, last.hash or "", last.occurred_at)
     draft = AuditDraft(
@@ -121,37 +204,27 @@ def forge_a_row_at_the_tail(db: sa.Connection, events: list[AuditEvent]) -> None
     later = last.occurred_at + timedelta(seconds=1)
     # Hashed as the service hashes: only the chain's head knows the row is not one of its own.
     [forged], _ = chained(head, [unchained_event(draft, at=later, request_id=None)])
-    db.execute(audit_events.insert().values(**row_of(forged)))
+    store.insert(forged)
 
 
-def insert_a_row_without_seq(db: sa.Connection, events: list[AuditEvent]) -> None:
-    stray = replace(events[1], event_id=new_id("evt"), seq=None, prev_hash=None, hash=None)
-    db.execute(audit_events.insert().values(**row_of(stray)))
+def insert_a_row_without_seq(store: Tampering, events: list[AuditEvent]) -> None:
+    store.insert(replace(events[1], event_id=new_id("evt"), seq=None, prev_hash=None, hash=None))
 
 
-def swap_two_rows(db: sa.Connection, events: list[AuditEvent]) -> None:
-    second, third = events[1].event_id, events[2].event_id
-    # Through a free seq: (org_id, seq) is unique.
-    db.execute(audit_events.update().where(_row(second)).values(seq=-1))
-    db.execute(audit_events.update().where(_row(third)).values(seq=2))
-    db.execute(audit_events.update().where(_row(second)).values(seq=3))
+def swap_two_rows(store: Tampering, events: list[AuditEvent]) -> None:
+    store.swap_seqs(events[1], events[2])
 
 
-def truncate_the_tail(db: sa.Connection, events: list[AuditEvent]) -> None:
-    tail = [event.event_id for event in events[-2:]]
-    db.execute(audit_events.delete().where(audit_events.c.event_id.in_(tail)))
+def truncate_the_tail(store: Tampering, events: list[AuditEvent]) -> None:
+    store.delete(*events[-2:])
 
 
-def edit_and_rehash_a_row(db: sa.Connection, events: list[AuditEvent]) -> None:
+def edit_and_rehash_a_row(store: Tampering, events: list[AuditEvent]) -> None:
     edited = replace(events[2], details={"name": "Renamed by hand"})
-    db.execute(
-        audit_events.update()
-        .where(_row(edited.event_id))
-        .values(details=edited.details, hash=hash_of(edited))
-    )
+    store.update(edited, details=edited.details, hash=hash_of(edited))
 
 
-Tamper = Callable[[sa.Connection, list[AuditEvent]], None]
+Tamper = Callable[[Tampering, list[AuditEvent]], None]
 # Where each kind of tampering is caught: (problem, the event's index in the original chain
 # (None: the inserted row), the seq reported).
 Expected = Callable[[list[AuditEvent]], tuple[str, int | None, int | None]]
@@ -169,6 +242,11 @@ CASES: dict[str, tuple[Tamper, Expected]] = {
     "truncate": (truncate_the_tail, lambda events: ("head_mismatch", -3, len(events) - 2)),
     "edit_and_rehash": (edit_and_rehash_a_row, lambda events: ("prev_hash_mismatch", 3, 4)),
 }
+
+
+# An event's item is keyed by its chain and seq on DynamoDB: an item without a seq is never
+# read as an event, so there is no unchained event to catch.
+NOT_ON_DYNAMODB = {"insert_unchained"}
 
 
 # --- what the verifiers report -------------------------------------------------------------
@@ -203,14 +281,23 @@ def intact(report: dict[str, Any], org: AuditedOrg) -> None:
     assert report["checked"] == report["head_seq"] >= len(org.events)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    ("store_target", "case"),
+    [
+        (store, case)
+        for store in ("sqlite", "postgres", "dynamo")
+        for case in CASES
+        if store != "dynamo" or case not in NOT_ON_DYNAMODB
+    ],
+    indirect=["store_target"],
+)
 def test_tampering_is_caught_at_the_right_event_over_http_and_by_the_cli(
     api: Api, store_target: StoreTarget, cli: Cli, case: str
 ) -> None:
     org = audited_org(api, store_target)
     tamper, expected = CASES[case]
-    with tampering(store_target) as db:
-        tamper(db, org.events)
+    with tampering(store_target) as store:
+        tamper(store, org.events)
     problem, index, seq = expected(org.events)
     known = {event.event_id for event in org.events}
     if index is None:  # the row the tampering inserted
@@ -233,8 +320,8 @@ def test_an_untouched_organisation_verifies_and_another_ones_tampering_is_not_in
     api: Api, store_target: StoreTarget, cli: Cli
 ) -> None:
     untouched, tampered = audited_org(api, store_target), audited_org(api, store_target)
-    with tampering(store_target) as db:
-        edit_a_field(db, tampered.events)
+    with tampering(store_target) as store:
+        edit_a_field(store, tampered.events)
 
     intact(verified_over_http(api, untouched), untouched)
     [by_cli] = verified_by_cli(cli, "--org", untouched.id, exit_code=0)
@@ -246,8 +333,8 @@ def test_verify_without_an_organisation_reports_every_chain_and_fails_on_a_broke
     api: Api, store_target: StoreTarget, cli: Cli
 ) -> None:
     untouched, tampered = audited_org(api, store_target), audited_org(api, store_target)
-    with tampering(store_target) as db:
-        delete_a_middle_row(db, tampered.events)
+    with tampering(store_target) as store:
+        delete_a_middle_row(store, tampered.events)
 
     chains = verified_by_cli(cli, exit_code=1)
 

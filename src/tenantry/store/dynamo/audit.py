@@ -164,7 +164,7 @@ def _chain_writes(
     for event in linked:
         sealed.put(
             keys.audit_event(chain_id, event.seq or 0),
-            _attributes(event, chain_id),
+            event_attributes(event, chain_id),
             code="conflict",
             retry=True,
         )
@@ -217,7 +217,7 @@ def _past_time_range(query: AuditQuery, backstep: timedelta) -> Callable[[dict[s
     return lambda _item: False
 
 
-def _attributes(event: AuditEvent, chain_id: str) -> dict[str, Any]:
+def event_attributes(event: AuditEvent, chain_id: str) -> dict[str, Any]:
     """The event's item: its fields as they are hashed, the details as JSON text (exactly
     the values that were hashed, whatever their types), and its place in the lists."""
     resource = (
