@@ -135,11 +135,20 @@ def serving(environment: dict[str, str], folder: Path) -> Iterator[Started]:
             process.wait()
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A free loopback port that no earlier server of this process was given: what a product
+    remembers of a tenantry (tenantry.fastapi's key set per base URL) must not meet another
+    tenantry, on another store with other keys, at the same URL later in the run."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def ready(base: str, process: subprocess.Popen[bytes], log: Path) -> str:

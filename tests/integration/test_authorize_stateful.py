@@ -38,10 +38,7 @@ from tenantry.domain.decision import CompiledAccess, Decision
 from tenantry.domain.ids import new_id
 from tenantry.domain.roles import OrgRole
 from tests import access_builders as builders
-from tests.harness import ON_EVERY_STORE_USED, Account, Api, TestClock
-
-pytestmark = ON_EVERY_STORE_USED
-
+from tests.harness import Account, Api, TestClock
 
 PATTERNS = (
     "site:*",
@@ -66,7 +63,6 @@ ASKED = (
     "organisation:read",
     "role:assign",
 )
-
 MEMBERS = 3
 SOME_PATTERNS = st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3, unique=True)
 # Every permission of the pool at once (a decision each, for one request), or a few.

@@ -1,5 +1,5 @@
-"""The outbox dispatcher on SQLite and on PostgreSQL: delivery, retries with backoff, dead
-letters, batches and the background thread.
+"""The outbox dispatcher on SQLite, PostgreSQL and DynamoDB Local: delivery, retries with
+backoff, dead letters, batches and the background thread.
 
 The PostgreSQL database is shared by the whole session and holds other tests' mail. So each
 test here mails addresses of its own, runs its clock long before anything other tests queue
@@ -22,11 +22,15 @@ from tenantry.domain.model import EmailMessage, OutboxStatus
 from tenantry.flows.dispatch import DispatchReport, backoff, dispatch_due
 from tenantry.flows.dispatcher import OutboxDispatcher
 from tenantry.mail.templates import EmailTemplates
-from tenantry.store.sql.store import SqlStore
+from tenantry.store.dynamo import codec
+from tenantry.store.dynamo.store import open_dynamo_store
+from tenantry.store.open import Store
 from tenantry.store.sql.tables import outbox
 from tests.harness import (
+    ON_EVERY_STORE_USED,
     StoreTarget,
     TestClock,
+    dynamo_rows,
     privileged,
     rows_added_are_removed,
     smtp_mailer,
@@ -35,7 +39,7 @@ from tests.harness import (
 )
 from tests.smtp_server import SmtpServer, unused_port
 
-pytestmark = pytest.mark.smtp
+pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
 
 LINK = "https://app.example/verify-email?token=abc"
 LONG_AGO = datetime(2001, 1, 1, 12, 0, tzinfo=UTC)
@@ -54,8 +58,12 @@ class OutboxRow:
 
 
 @pytest.fixture
-def store(store_target: StoreTarget) -> Iterator[SqlStore]:
-    """The store as the runtime role sees it; what the test queued is deleted afterwards."""
+def store(store_target: StoreTarget) -> Iterator[Store]:
+    """The store as the runtime role sees it; what the test queued is deleted afterwards (on
+    DynamoDB, the test's table goes with it)."""
+    if store_target.name == "dynamo":
+        yield open_dynamo_store(store_target.url)
+        return
     with sql_store(store_target.url) as store, rows_added_are_removed(store_target, outbox.c.id):
         yield store
 
@@ -66,7 +74,7 @@ def clock() -> TestClock:
     return TestClock(LONG_AGO)
 
 
-def enqueue(store: SqlStore, clock: TestClock, *recipients: str) -> None:
+def enqueue(store: Store, clock: TestClock, *recipients: str) -> None:
     with store.unit_of_work() as uow:
         for recipient in recipients:
             uow.outbox.add(
@@ -77,6 +85,8 @@ def enqueue(store: SqlStore, clock: TestClock, *recipients: str) -> None:
 
 def rows(target: StoreTarget, *recipients: str) -> list[OutboxRow]:
     """The recipients' messages as stored, oldest first, read past RLS."""
+    if target.name == "dynamo":
+        return _items(target, recipients)
     columns = [outbox.c[field.name] for field in fields(OutboxRow)]
     query = sa.select(*columns).where(outbox.c.recipient.in_(recipients))
     with privileged(target) as db:
@@ -84,14 +94,30 @@ def rows(target: StoreTarget, *recipients: str) -> list[OutboxRow]:
         return [OutboxRow(**{**row._asdict(), "status": OutboxStatus(row.status)}) for row in found]
 
 
-def dispatch(
-    store: SqlStore, mailer: Any, clock: TestClock, max_attempts: int = 5
-) -> DispatchReport:
+def _items(target: StoreTarget, recipients: tuple[str, ...]) -> list[OutboxRow]:
+    found = [row for row in dynamo_rows(target.url, "outbox_entry") if row.recipient in recipients]
+    found.sort(key=lambda row: (row.created_at, row.id))
+    return [
+        OutboxRow(
+            recipient=row.recipient,
+            status=OutboxStatus(row.status),
+            attempts=row.attempts,
+            next_attempt_at=codec.required_moment(row.next_attempt_at),
+            sent_at=codec.moment(getattr(row, "sent_at", None)),
+            last_error=getattr(row, "last_error", None),
+            text_body=row.text_body,
+            html_body=row.html_body,
+        )
+        for row in found
+    ]
+
+
+def dispatch(store: Store, mailer: Any, clock: TestClock, max_attempts: int = 5) -> DispatchReport:
     return dispatch_due(store.unit_of_work, mailer, clock=clock, max_attempts=max_attempts)
 
 
 def test_a_due_message_is_delivered_and_marked_sent(
-    store: SqlStore, store_target: StoreTarget, clock: TestClock, smtp_server: SmtpServer
+    store: Store, store_target: StoreTarget, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
     recipient = unique_email("ada")
     enqueue(store, clock, recipient)
@@ -108,7 +134,7 @@ def test_a_due_message_is_delivered_and_marked_sent(
 
 
 def test_a_failed_send_counts_the_attempt_and_backs_off(
-    store: SqlStore, store_target: StoreTarget, clock: TestClock
+    store: Store, store_target: StoreTarget, clock: TestClock
 ) -> None:
     recipient = unique_email("ada")
     enqueue(store, clock, recipient)
@@ -132,7 +158,7 @@ def test_a_failed_send_counts_the_attempt_and_backs_off(
 
 
 def test_a_message_is_dead_after_max_attempts_and_never_retried(
-    store: SqlStore, store_target: StoreTarget, clock: TestClock
+    store: Store, store_target: StoreTarget, clock: TestClock
 ) -> None:
     recipient = unique_email("ada")
     enqueue(store, clock, recipient)
@@ -157,7 +183,7 @@ def stored_bodies(target: StoreTarget, recipient: str) -> tuple[str, str, str]:
 
 
 def test_a_dead_message_keeps_its_bodies_for_a_retry(
-    store: SqlStore, store_target: StoreTarget, clock: TestClock
+    store: Store, store_target: StoreTarget, clock: TestClock
 ) -> None:
     recipient = unique_email("undeliverable")
     enqueue(store, clock, recipient)
@@ -178,7 +204,7 @@ def test_a_dead_message_keeps_its_bodies_for_a_retry(
 
 
 def test_one_bad_message_does_not_block_the_others(
-    store: SqlStore, store_target: StoreTarget, clock: TestClock, smtp_server: SmtpServer
+    store: Store, store_target: StoreTarget, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
     first, third = unique_email("first"), unique_email("third")
     # A recipient with CRLF is refused while the message is built: a real malformed message.
@@ -208,7 +234,7 @@ def test_one_bad_message_does_not_block_the_others(
 
 
 def test_the_batch_size_bounds_one_dispatch(
-    store: SqlStore, clock: TestClock, smtp_server: SmtpServer
+    store: Store, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
     enqueue(store, clock, *(unique_email(f"user{i}") for i in range(5)))
     mailer = smtp_mailer(smtp_server.port)
@@ -230,7 +256,7 @@ def test_backoff_doubles_from_ten_seconds_up_to_an_hour_with_jitter(
 
 
 def test_the_dispatcher_thread_delivers_and_stops_at_once(
-    store: SqlStore, clock: TestClock, smtp_server: SmtpServer
+    store: Store, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
     enqueue(store, clock, unique_email("ada"))
     dispatcher = OutboxDispatcher(
@@ -251,7 +277,7 @@ def test_the_dispatcher_thread_delivers_and_stops_at_once(
 
 
 def test_the_dispatcher_survives_a_failing_store(
-    store: SqlStore, clock: TestClock, smtp_server: SmtpServer
+    store: Store, clock: TestClock, smtp_server: SmtpServer
 ) -> None:
     enqueue(store, clock, unique_email("ada"))
     calls = 0

@@ -12,19 +12,28 @@ from tenantry.domain.model import OutboxStatus
 from tenantry.flows.dispatch import DispatchReport, dispatch_due
 from tenantry.store.sql.outbox import outbox
 from tests.harness import (
+    ON_EVERY_STORE_USED,
     PASSWORD,
     Api,
     StoreTarget,
     TestClock,
     build_tenantry,
+    dynamo_rows,
     privileged,
     test_settings,
     unique_email,
 )
 from tests.smtp_server import SmtpServer
 
+pytestmark = ON_EVERY_STORE_USED
+
 
 def stored(target: StoreTarget, recipient: str) -> list[tuple[str, str, str, str | None]]:
+    if target.name == "dynamo":
+        found = [
+            row for row in dynamo_rows(target.url, "outbox_entry") if row.recipient == recipient
+        ]
+        return [(r.status, r.text_body, r.html_body, getattr(r, "last_error", None)) for r in found]
     query = sa.select(
         outbox.c.status, outbox.c.text_body, outbox.c.html_body, outbox.c.last_error
     ).where(outbox.c.recipient == recipient)
