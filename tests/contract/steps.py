@@ -48,6 +48,20 @@ def committed(
         uow.commit()
 
 
+def adding(record: RoleAssignment | TeamMembership) -> Write:
+    """The write that adds a role assignment or a team membership."""
+    if isinstance(record, RoleAssignment):
+        return lambda uow: uow.role_assignments.add(record)
+    return lambda uow: uow.team_memberships.add(record)
+
+
+def committed_in_batches(store: Store, writes: list[Write], *, org_id: str) -> None:
+    """The writes, 40 to a unit of work: more than one DynamoDB transaction holds (100 items)
+    can only be made in steps."""
+    for start in range(0, len(writes), 40):
+        committed(store, *writes[start : start + 40], org_id=org_id)
+
+
 def read(
     store: Store,
     query: Callable[[UnitOfWork], T],

@@ -12,7 +12,9 @@ from tenantry.store.open import Store
 from tenantry.unit_of_work import UnitOfWork
 from tests.contract.builders import AT, make_assignment, make_role, minutes
 from tests.contract.steps import (
+    adding,
     committed,
+    committed_in_batches,
     given_assignment,
     given_org,
     given_role,
@@ -208,11 +210,8 @@ def test_a_deleted_roles_assignments_end_with_it_however_many_there_are(store: S
     org, user = given_org(store), new_id("usr")
     role, other = given_role(store, org), given_role(store, org)
     holders = [new_id("usr") for _ in range(150)]  # more than a DynamoDB transaction holds
-    for start in range(0, len(holders), 40):
-        batch = [make_assignment(org, holder, role) for holder in holders[start : start + 40]]
-        committed(
-            store, *(lambda uow, a=a: uow.role_assignments.add(a) for a in batch), org_id=org.id
-        )
+    assignments = [make_assignment(org, holder, role) for holder in holders]
+    committed_in_batches(store, [adding(a) for a in assignments], org_id=org.id)
     given_assignment(store, org, user, role)
     stays = given_assignment(store, org, user, other, assigned_at=AT + minutes(1))
 

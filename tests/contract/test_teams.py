@@ -19,7 +19,9 @@ from tenantry.store.open import Store
 from tenantry.unit_of_work import UnitOfWork
 from tests.contract.builders import AT, make_team, make_team_member, make_user, minutes
 from tests.contract.steps import (
+    adding,
     committed,
+    committed_in_batches,
     given_member,
     given_org,
     given_role,
@@ -375,15 +377,8 @@ def test_a_removed_member_leaves_that_team_only(store: Store) -> None:
 
 
 def _members_in_batches(store: Store, team: Team, count: int, **changes: Any) -> None:
-    """`count` members (40 to a unit of work: one DynamoDB transaction holds 100 items)."""
     made = [make_team_member(team, **changes) for _ in range(count)]
-    for start in range(0, count, 40):
-        batch = made[start : start + 40]
-        committed(
-            store,
-            *(lambda uow, m=m: uow.team_memberships.add(m) for m in batch),
-            org_id=team.org_id,
-        )
+    committed_in_batches(store, [adding(m) for m in made], org_id=team.org_id)
 
 
 def test_a_deleted_teams_memberships_end_with_it_however_many_there_are(store: Store) -> None:
