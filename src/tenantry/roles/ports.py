@@ -50,4 +50,5 @@ class RoleAssignmentsRepository(Protocol):
     def end_all_for_role(self, org_id: str, role_id: str) -> None:
         """End every assignment of the role this unit of work deletes, however many. A store
         may remove them after the commit (DynamoDB: one transaction holds 100 items), so from
-        the commit on no read returns an assignment of a role that is gone."""
+        the commit on `list_for_member` leaves out an assignment of a role that is gone (the
+        other reads are of a role the caller has found)."""

@@ -73,4 +73,6 @@ class TeamMembershipsRepository(Protocol):
     def end_all_for_team(self, org_id: str, team_id: str) -> None:
         """End every membership of the team this unit of work deletes, however many. A store
         may remove them after the commit (DynamoDB: one transaction holds 100 items), so from
-        the commit on no read returns a membership of a team that is gone."""
+        the commit on the reads across teams (`list_for_user`, `list_with_role`) leave out a
+        membership of a team that is gone (the reads by team are of a team the caller has
+        found)."""

@@ -111,7 +111,7 @@ class DynamoTeamMemberships:
         found = self._reads.get(keys.team_membership(org_id, team_id, user_id))
         if found is None:
             return None
-        [member] = self._as_stored(org_id, [_member(found)])
+        [member] = self._after_tidying(org_id, [_member(found)])
         return member
 
     def list_for_team(
@@ -125,7 +125,7 @@ class DynamoTeamMemberships:
             values["start"] = f"{keys.sortable(after[0])}#{after[1]}"
             condition += " AND GSI2SK > :start"
         found = self._reads.query(condition, values, index="GSI2", wanted=limit + 1)
-        listed = self._as_stored(org_id, [_member(item) for item in found])
+        listed = self._after_tidying(org_id, [_member(item) for item in found])
         return page_of(listed, limit=limit, position=team_member_position, kind=kind)
 
     def all_for_team(self, org_id: str, team_id: str) -> list[TeamMembership]:
@@ -134,7 +134,7 @@ class DynamoTeamMemberships:
             "PK = :pk AND begins_with(SK, :prefix)",
             {"pk": f"TEAM#{org_id}#{team_id}", "prefix": keys.MEMBER_PREFIX},
         )
-        listed = self._as_stored(org_id, [_member(item) for item in found])
+        listed = self._after_tidying(org_id, [_member(item) for item in found])
         return sorted(listed, key=team_member_position)
 
     def list_for_user(self, org_id: str, user_id: str) -> list[TeamMembership]:
@@ -143,19 +143,19 @@ class DynamoTeamMemberships:
             {"pk": f"ORG#{org_id}#USER#{user_id}", "prefix": keys.TEAM_PREFIX},
             index="GSI1",
         )
-        return self._as_stored(org_id, [_member(item) for item in found], across_teams=True)
+        return self._after_tidying(org_id, [_member(item) for item in found], across_teams=True)
 
     def list_with_role(self, org_id: str, team_role: str) -> list[TeamMembership]:
         found = self._reads.query(
             "GSI3PK = :pk", {"pk": f"ORG#{org_id}#TEAMROLE#{team_role}"}, index="GSI3"
         )
-        listed = self._as_stored(org_id, [_member(item) for item in found], across_teams=True)
+        listed = self._after_tidying(org_id, [_member(item) for item in found], across_teams=True)
         return [m for m in listed if m.team_role == team_role]
 
-    def _as_stored(
+    def _after_tidying(
         self, org_id: str, found: list[TeamMembership], *, across_teams: bool = False
     ) -> list[TeamMembership]:
-        """The memberships as they stand once a deletion's tidying is done: a deleted team's
+        """The memberships as they will be once a deletion's tidying is done: a deleted team's
         memberships are removed, and a deleted custom team role becomes MEMBER, only after the
         deletion has committed (`end_all_for_team`, `reset_team_role`). Read in one batch.
         (A read by team is of a team the unit of work has found: only the reads across teams
