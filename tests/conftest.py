@@ -101,14 +101,6 @@ def _new_table(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
         client.delete_table(TableName=table)
 
 
-@pytest.fixture(scope="session")
-def dynamo_worker_table_url(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
-    """One table for the worker's servers kept for a module (`servers.server`): their tests use
-    unique ids, as on the shared PostgreSQL database."""
-    with _new_table(dynamodb) as url:
-        yield url
-
-
 @pytest.fixture
 def dynamo_table_url(dynamodb: DynamoDbEndpoint) -> Iterator[str]:  # noqa: F811
     """A table of the test's own, as SQLite tests get a database of their own: made in a few

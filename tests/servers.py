@@ -56,28 +56,21 @@ class Served:
 
 def store_target_for(request: pytest.FixtureRequest, folder: Path) -> StoreTarget:
     """`store_target` for a fixture wider than a test (`params=STORES`): a server started once
-    for a module. SQLite: a copy of the template of its own; PostgreSQL: the shared database;
-    DynamoDB: the worker's table (AWS credentials set, as DynamoDB Local takes any)."""
+    for a module. SQLite: a copy of the template of its own; PostgreSQL: the shared database."""
     if request.param == "sqlite":
         url = copy_sqlite(request.getfixturevalue("sqlite_template"), folder / "tenantry.db")
         return StoreTarget("sqlite", url, url)
-    if request.param == "dynamo":
-        url = request.getfixturevalue("dynamo_worker_table_url")
-        return StoreTarget("dynamo", url, url)
     return postgres_target(request.getfixturevalue("migrated_postgres"))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres", "dynamo"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     """One real `tenantry serve` per store for a whole test module (import it into one)."""
     folder = tmp_path_factory.mktemp("tenantry")
-    with pytest.MonkeyPatch.context() as environ:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            environ.setenv(name, os.environ.get(name, "local"))  # for the store on DynamoDB
-        with served(store_target_for(request, folder), folder) as started:
-            yield started
+    with served(store_target_for(request, folder), folder) as started:
+        yield started
 
 
 @contextmanager

@@ -47,7 +47,6 @@ from tests.access_builders import (
 )
 from tests.concurrency.racing import race_requests
 from tests.harness import (
-    ON_EVERY_STORE_USED,
     Account,
     Api,
     Mailbox,
@@ -75,8 +74,6 @@ from tests.servers import environment as environment_of
 from tests.smtp_server import SmtpServer
 
 __all__ = ["_logging_restored", "cli", "environment", "jwks_server"]  # fixtures
-
-pytestmark = ON_EVERY_STORE_USED
 
 PERMISSION = "site:publish"
 PAST_INTERVAL = timedelta(seconds=DEFAULT_REFETCH_INTERVAL_SECONDS + 1)

@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import Outcome
 from tests.harness import (
-    ON_EVERY_STORE_USED,
     PASSWORD,
     Account,
     Api,
@@ -33,7 +32,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
+pytestmark = pytest.mark.smtp
 
 
 @pytest.fixture(autouse=True)

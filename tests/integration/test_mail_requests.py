@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from tenantry.domain.audit import ActorType, Outcome
 from tests.harness import (
-    ON_EVERY_STORE_USED,
     PASSWORD,
     Api,
     Mailbox,
@@ -35,7 +34,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
+pytestmark = pytest.mark.smtp
 
 RESET = "Reset your password"
 VERIFY = "Verify your email address"

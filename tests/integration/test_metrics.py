@@ -14,7 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tenantry.settings import Environment
 from tests.harness import (
-    ON_EVERY_STORE_USED,
     Api,
     Mailbox,
     StoreTarget,
@@ -29,7 +28,7 @@ from tests.smtp_server import SmtpServer
 if TYPE_CHECKING:
     from tests.harness import TestClock  # not at run time: pytest would try to collect it
 
-pytestmark = [pytest.mark.smtp, ON_EVERY_STORE_USED]
+pytestmark = pytest.mark.smtp
 
 TOKEN = "scrape-" + "s" * 32
 Labels = dict[str, str]
@@ -168,7 +167,6 @@ def _ages_with_the_clock(api: Api, clock: TestClock) -> None:
     assert value(scrape(api), "tenantry_outbox_pending") == 0
 
 
-@pytest.mark.parametrize("store_target", ["sqlite", "postgres"], indirect=True)  # SQL's pool
 def test_the_database_pool_is_reported(api: Api) -> None:
     samples = scrape(api)
 

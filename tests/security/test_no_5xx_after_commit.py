@@ -22,7 +22,6 @@ import pytest
 from tenantry.domain.audit import Outcome
 from tests.access_builders import made_role, made_team
 from tests.harness import (
-    ON_EVERY_STORE,
     Account,
     Api,
     StoreTarget,
@@ -32,8 +31,6 @@ from tests.harness import (
     unique_slug,
 )
 from tests.org_builders import stored_organisation
-
-pytestmark = ON_EVERY_STORE
 
 WRITE_METHODS = ("post", "patch", "put", "delete")
 
