@@ -60,7 +60,6 @@ def assert_newest_first(items: list[dict[str, Any]]) -> None:
 def test_audit_events_queryable_by_org_and_date(
     api: Api, clock: TestClock, history: History, cli: None
 ) -> None:
-
     other_owner, other_org = api.owner_with_org()  # busy in the same minutes, elsewhere
     _, second, third = history.started
 

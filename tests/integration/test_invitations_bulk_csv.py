@@ -16,7 +16,6 @@ from tests.integration.test_invitations import statuses
 
 pytestmark = ON_EVERY_STORE_USED
 
-
 CSV = {"Content-Type": "text/csv; charset=utf-8"}
 
 
@@ -39,7 +38,6 @@ def listed(api: Api, owner: Account) -> list[dict[str, Any]]:
 def test_a_csv_file_gets_a_result_for_every_row_and_the_good_ones_are_written_and_mailed(
     api: Api, store_target: StoreTarget
 ) -> None:
-
     owner, org = api.owner_with_org()
     member = api.member_of(org["id"])
     team = access.made_team(api, owner, "Support")

@@ -239,6 +239,50 @@ def test_the_memberships_a_deleted_team_leaves_until_they_are_deleted_grant_noth
         assert uow.team_memberships.list_with_role(org["id"], role_id) == []
 
 
+def test_what_a_deleted_role_leaves_until_it_is_tidied_grants_nothing(
+    api: Api, store_target: StoreTarget
+) -> None:
+    """Between a role's deletion and the tidying of its holds (or if that failed), its
+    assignment and team role are still in the table: a member's assignments leave it out,
+    and the team role reads as MEMBER."""
+    table = Table(store_target)
+    owner, org = api.owner_with_org()
+    member = api.member_of(org["id"])
+    org_role = access.made_role(api, owner, "Leaving publisher", ["site:publish"])
+    team_role = access.made_role(api, owner, "Leaving lead", ["site:deploy"], scope="TEAM")
+    team_id = access.made_team(api, owner, "Leaving")
+    assert access.assign(api, owner, member.user_id, org_role).status_code in (200, 201)
+    added = access.add_to_team(api, owner, team_id, member.user_id, team_role)
+    assert added.status_code == 201, added.text
+    granted = [
+        check(api, member, org["id"], "site:publish").json()["allowed"],
+        check(api, member, org["id"], "site:deploy", team_id=team_id).json()["allowed"],
+    ]
+    epoch = access.stored_epoch(api.tenantry, org["id"])
+    with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+        for role_id in (org_role, team_role):  # what the deletions commit, and nothing after
+            uow.roles.delete(org["id"], role_id)
+        uow.organisations.bump_authz_epoch(org["id"], expected=epoch)
+        uow.commit()
+
+    denied = [
+        check(api, member, org["id"], "site:publish").json()["allowed"],
+        check(api, member, org["id"], "site:deploy", team_id=team_id).json()["allowed"],
+    ]
+    with api.tenantry.store.unit_of_work(org_id=org["id"]) as uow:
+        assignments = uow.role_assignments.list_for_member(org["id"], member.user_id)
+        in_team = uow.team_memberships.get(org["id"], team_id, member.user_id)
+        holders = uow.team_memberships.list_with_role(org["id"], team_role)
+
+    assert granted == [True, True]
+    assert table.partition("GSI1", f"ORG#{org['id']}#ROLE#{org_role}") != []  # still there
+    assert table.partition("GSI3", f"ORG#{org['id']}#TEAMROLE#{team_role}") != []
+    assert denied == [False, False]
+    assert assignments == []
+    assert in_team is not None
+    assert (in_team.team_role, holders) == ("MEMBER", [])
+
+
 def test_deleting_a_role_more_members_hold_than_one_transaction_holds_ends_every_hold(
     api: Api, store_target: StoreTarget
 ) -> None:
