@@ -372,6 +372,13 @@ def audit_events(
     return found
 
 
+def audit_head(target: StoreTarget, org_id: str | None) -> int:
+    """The seq of the newest event of one chain (0 while it is empty)."""
+    with _audit_log(target) as audit:
+        newest = audit.find(AuditQuery(org_id=org_id, newest_first=True, limit=1))
+    return newest[0].seq or 0 if newest else 0
+
+
 @contextmanager
 def _audit_log(target: StoreTarget) -> Iterator[AuditRepository]:
     """The audit log of every tenant: on SQL through a connection row-level security spares;

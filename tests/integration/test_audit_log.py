@@ -265,6 +265,12 @@ def test_another_organisations_event_is_not_found_here(api: Api) -> None:
     for event_id in (theirs["event_id"], "evt_does_not_exist"):
         refused = api.client.get(log_path(org["id"], event_id), headers=owner.auth)
         assert_problem(refused, 404, "audit_event_not_found")
+    # Each is on record at home, alike: the caller cannot tell the two apart there either.
+    home = everything(api, owner, outcome="DENIED")
+    assert [(i["action"], i["reason"], i["resource_id"]) for i in reversed(home)] == [
+        ("audit:read", "audit_event_not_found", theirs["event_id"]),
+        ("audit:read", "audit_event_not_found", "evt_does_not_exist"),
+    ]
     at_home = api.client.get(log_path(other_org["id"], theirs["event_id"]), headers=other.auth)
     assert at_home.json() == theirs
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tenantry.domain.audit import Outcome
 from tenantry.domain.model import MembershipStatus
 from tenantry.domain.roles import OrgRole
 from tests import access_builders as access
@@ -404,6 +405,12 @@ def test_bulk_gives_each_row_its_result_and_writes_the_good_ones(
         e for e in invitation_events(store_target, org["id"]) if e.action == "invitation.create"
     ]
     assert {e.resource_id for e in created} >= set(made)
+    # A row naming a role the organisation does not have is on record, as one invitation's
+    # 404 is (it may be another tenant's role); the sender's own slips are not.
+    refused = audit_events(store_target, org_id=org["id"], outcome=Outcome.DENIED)
+    assert [(e.actor_id, e.action, e.reason, e.details) for e in refused] == [
+        (owner.user_id, "invitation:create", "role_not_found", {"row": 6})
+    ]
 
 
 def test_bulk_all_or_nothing_writes_nothing_when_a_row_fails(api: Api) -> None:

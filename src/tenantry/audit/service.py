@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenantry.access.checks import require_permission
+from tenantry.access.checks import denied, require_permission
 from tenantry.audit.ports import AuditQuery, ChainState
-from tenantry.domain.audit import AuditEvent, EventType, Outcome
+from tenantry.domain.audit import ActorType, AuditEvent, EventType, Outcome
 from tenantry.domain.audit_chain import ChainBreak, chain_of, first_break
 from tenantry.domain.errors import Invalid, NotFound
 from tenantry.domain.model import Page
@@ -100,8 +100,11 @@ def get_event(uow: UnitOfWork, principal: Principal, org_id: str, event_id: str)
     """Needs `audit:read`. Another organisation's event is not found, as one that never was."""
     require_permission(uow, principal, org_id, READ, resource_type=AUDIT, resource_id=event_id)
     event = uow.audit.get(org_id, event_id)
-    if event is None:
-        raise NotFound("audit event not found", code="audit_event_not_found")
+    if event is None:  # a refusal like any other 404: on record in the caller's organisation
+        scope = org_id if principal.actor_type is ActorType.SYSTEM else principal.org_id
+        code = "audit_event_not_found"
+        refusal = denied(principal, scope, READ, AUDIT, event_id[:40], code)
+        raise NotFound("audit event not found", code=code, audit=refusal)
     return event
 
 

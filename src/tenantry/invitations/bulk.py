@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from tenantry.access.checks import require_permission
+from tenantry.access.checks import denied, require_permission
 from tenantry.access.epoch import bump_epoch
 from tenantry.access.events import refusals_audited
 from tenantry.accounts.email_address import normalise_email
 from tenantry.context import ServiceDeps
 from tenantry.domain.access import AccessSnapshot
-from tenantry.domain.audit import EventType
-from tenantry.domain.errors import Conflict, Invalid, RateLimited, TenantryError
+from tenantry.domain.audit import ActorType, AuditDraft, EventType
+from tenantry.domain.errors import Conflict, Invalid, NotFound, RateLimited, TenantryError
 from tenantry.domain.invitations import Invitation
 from tenantry.domain.model import Organisation
 from tenantry.domain.principal import Principal
@@ -131,13 +131,28 @@ def _checked_rows(
                 raise Conflict("the address is in the request twice", code="duplicate_row")
         except TenantryError as error:
             checked.append(_Checked(_failed(number, _as_shown(row.email), error)))
-            if error.audit is not None:  # an escalation attempt is on record, row by row
-                uow.audit.append(error.audit, at=now)
+            refusal = error.audit or _not_found_row(principal, access.org_id, number, error)
+            if refusal is not None:  # an escalation, or a team or role that is not there
+                uow.audit.append(refusal, at=now)
             continue
         seen.add(email)
         result = RowResult(number, email, RowStatus.CREATED)
         checked.append(_Checked(result, replacing, row.binding))
     return checked
+
+
+def _not_found_row(
+    principal: Principal, org_id: str, number: int, error: TenantryError
+) -> AuditDraft | None:
+    """A row naming a team or role the organisation does not have (perhaps another
+    tenant's) is on record, as a single invitation's 404 is; a duplicate or a bad address
+    is the sender's mistake, answered in the row alone."""
+    if not isinstance(error, NotFound):
+        return None
+    scope = org_id if principal.actor_type is ActorType.SYSTEM else principal.org_id
+    return denied(
+        principal, scope, "invitation:create", INVITATION, org_id, error.code, {"row": number}
+    )
 
 
 def _written(
