@@ -11,6 +11,7 @@ from tenantry.cli import (
     identity,
     invite,
     outbox,
+    probe,
     serve,
     worker,
 )
@@ -32,6 +33,7 @@ app.add_typer(audit.audit_app, name="audit")
 app.add_typer(outbox.outbox_app, name="outbox")
 app.add_typer(invite.invite_app, name="invite")
 app.add_typer(dynamo.dynamo_app, name="dynamo")
+app.command()(probe.probe)
 
 __all__ = ["app", "main"]
 

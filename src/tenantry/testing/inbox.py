@@ -40,14 +40,16 @@ def wait_for_link(
     address: str,
     link: re.Pattern[str],
     *,
+    after: int = 0,
     timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
-    """The token of the newest `link` mailed to `address`, waiting for it to arrive (the
-    target's dispatcher sends the outbox a moment after the request that wrote it)."""
+    """The token of the newest `link` mailed to `address` after its first `after` messages,
+    waiting for it to arrive (the target's dispatcher sends the outbox a moment after the
+    request that wrote it)."""
     deadline = time.monotonic() + timeout
     while True:
-        for text in reversed(inbox.texts_to(address)):
+        for text in reversed(inbox.texts_to(address)[after:]):
             if found := link.search(text):
                 return found.group(1)
         if time.monotonic() > deadline:

@@ -1,0 +1,66 @@
+"""`tenantry probe --url URL` against a started `tenantry serve`, as a reviewer runs it
+against their own deployment: the target mails the probe's SMTP address, trusts its issuer,
+and issues 30-second tokens, so that the expired-token pass waits a minute, not ten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tenantry.testing import trusted_issuer_entry
+from tests.harness import StoreTarget, copy_sqlite, test_settings
+from tests.servers import environment, free_port, ready, serving
+
+pytestmark = pytest.mark.smtp
+
+PROBE_SECONDS = 600  # the walk, and the wait for a token to expire, with room to spare
+
+
+def test_the_probe_finds_no_leak_in_a_started_server(sqlite_template: Path, tmp_path: Path) -> None:
+    url = copy_sqlite(sqlite_template, tmp_path / "tenantry.db")
+    smtp_port, issuer_port = free_port(), free_port()
+    settings = test_settings(StoreTarget("sqlite", url, url), tmp_path, access_token_ttl_seconds=30)
+    target = environment(settings) | {
+        "TENANTRY_MAILER": "smtp",
+        "TENANTRY_SMTP_HOST": "127.0.0.1",
+        "TENANTRY_SMTP_PORT": str(smtp_port),
+        "TENANTRY_OUTBOX_POLL_SECONDS": "0.2",
+        "TENANTRY_TRUSTED_ISSUERS": json.dumps([trusted_issuer_entry("127.0.0.1", issuer_port)]),
+    }
+
+    with serving(target, tmp_path / "server") as started:
+        base = ready(*started)
+        probed = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "tenantry.cli",
+                "probe",
+                "--url",
+                base,
+                "--json",
+                "--smtp",
+                f"127.0.0.1:{smtp_port}",
+                "--issuer-port",
+                str(issuer_port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_SECONDS,
+            cwd=tmp_path,
+        )
+
+    assert probed.returncode == 0, probed.stdout + probed.stderr
+    report = json.loads(probed.stdout)
+    assert report["leaks"] == 0
+    assert report["findings"] == []
+    assert report["routes_uncovered"] == []
+    assert report["principals_not_set_up"] == {}
+    assert len(report["principals"]) == 10
+    assert report["compared_with_a_random_id"] > 500
+    # Over HTTP the system chain is not visible: those refusals' events are not compared.
+    assert 0 < report["audit_not_visible_over_http"] < report["audit_events_compared"]
