@@ -62,5 +62,6 @@ def test_the_probe_finds_no_leak_in_a_started_server(sqlite_template: Path, tmp_
     assert report["principals_not_set_up"] == {}
     assert len(report["principals"]) == 10
     assert report["compared_with_a_random_id"] > 500
+    assert report["attack_tokens"] > 20
     # Over HTTP the system chain is not visible: those refusals' events are not compared.
     assert 0 < report["audit_not_visible_over_http"] < report["audit_events_compared"]

@@ -11,13 +11,17 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenantry.bootstrap import Tenantry
 from tenantry.http.app import create_app
 from tenantry.testing import CASES, Kind, Oracle, ProbeIssuer, Report, probe
+from tenantry.testing.attacks import Attack, forged
 from tenantry.testing.inbox import plain_text
+from tenantry.testing.issuer import public_jwks
 from tests.harness import (
     ON_EVERY_STORE,
     Mailbox,
@@ -127,6 +131,14 @@ def test_no_route_lets_one_tenant_see_or_touch_another(
     assert report.pairs > 500
     assert report.audited == report.pairs - PUBLIC_PAIRS
     assert report.audit_unseen == 0
+    assert report.attack_tokens == len(forged_from_any_token())
+
+
+def forged_from_any_token() -> list[Attack]:
+    """The corpus the probe tries: its length does not depend on the token it is made from."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = jwt.encode({"sub": "usr_x"}, key, "ES256", headers={"kid": "k", "typ": "at+jwt"})
+    return forged(token, public_jwks(key, "k", "ES256"), lure_url="http://127.0.0.1:9")
 
 
 PUBLIC_PAIRS = sum(1 for c in CASES if c.oracle is Oracle.PUBLIC and c.foreign())

@@ -16,11 +16,11 @@ from types import TracebackType
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 AUDIENCE = "tenantry-probe"
 ORGANISATION_CLAIM = "custom:organisation_id"
-JWKS_PATH = "/.well-known/jwks.json"
+JWKS_PATH = "/.well-known/jwks.json"  # the server answers every path alike
 
 
 def trusted_issuer_entry(host: str, port: int) -> dict[str, Any]:
@@ -34,11 +34,7 @@ class ProbeIssuer:
         self.entry = trusted_issuer_entry(host, port)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._kid = "probe-" + secrets.token_hex(6)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
-        document = json.dumps(
-            {"keys": [{**public, "kid": self._kid, "alg": "RS256", "use": "sig"}]}
-        ).encode()
-        self._server = ThreadingHTTPServer((host, port), _jwks_handler(document))
+        self._server = JwksServer(host, port, public_jwks(self._key, self._kid, "RS256"))
 
     def token(self, subject: str, email: str, org_id: str, ttl_seconds: int = 900) -> str:
         """A token of this issuer for `email`, naming `org_id`, valid for `ttl_seconds`."""
@@ -56,6 +52,48 @@ class ProbeIssuer:
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
 
     def __enter__(self) -> ProbeIssuer:
+        self._server.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.__exit__(kind, error, tb)
+
+
+class JwksServer:
+    """One JSON document on loopback, at every path, counting the requests that come."""
+
+    def __init__(self, host: str, port: int, document: dict[str, Any]) -> None:
+        self.requests = 0
+        self._body = json.dumps(document).encode()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        served = self
+
+        class Answer(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(served._body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the probe prints its own summary."""
+
+        return Answer
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> JwksServer:
         threading.Thread(target=self._server.serve_forever, name="probe-jwks", daemon=True).start()
         return self
 
@@ -69,16 +107,12 @@ class ProbeIssuer:
         self._server.server_close()
 
 
-def _jwks_handler(document: bytes) -> type[BaseHTTPRequestHandler]:
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = self.path == JWKS_PATH
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(document if found else b"{}")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the probe prints its own summary."""
-
-    return Jwks
+def public_jwks(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, kid: str, alg: str
+) -> dict[str, Any]:
+    """The JWKS of one key pair's public half."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    else:
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    return {"keys": [{**public, "kid": kid, "alg": alg, "use": "sig"}]}

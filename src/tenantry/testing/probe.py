@@ -19,7 +19,9 @@ from typing import Any
 
 import jwt
 
+from tenantry.testing.attacks import forged
 from tenantry.testing.cases import CASES, ORG_ID, Case, Oracle, inventory, random_like
+from tenantry.testing.issuer import JwksServer
 from tenantry.testing.wire import Client, Response, new_request_id, send
 from tenantry.testing.world import Kind, Principal, World, renew
 
@@ -83,6 +85,7 @@ class Report:
     pairs: int = 0
     audited: int = 0  # calls whose audit events were found and compared
     audit_unseen: int = 0  # calls audited on the system chain, which HTTP does not show
+    attack_tokens: int = 0  # forged tokens tried (`tenantry.testing.attacks.forged`)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -101,6 +104,7 @@ class Report:
             "compared_with_a_random_id": self.pairs,
             "audit_events_compared": self.audited,
             "audit_not_visible_over_http": self.audit_unseen,
+            "attack_tokens": self.attack_tokens,
             "leaks": len(self.findings),
         }
 
@@ -146,6 +150,8 @@ class Probe:
             for done, case in enumerate(walked, start=len(walked)):
                 self.progress(f"{case.route} (expired token)", done, total)
                 self.walk(case, [self.world.expired])
+        self.progress("attack tokens", total, total)
+        self.try_forged_tokens()
         self.progress("done", total, total)
         return self.report
 
@@ -206,6 +212,67 @@ class Probe:
         )
         self.report.calls += 1
         return Sent(values, request_id, response)
+
+    def try_forged_tokens(self) -> None:
+        """The JWT attack corpus made from a member's token and the target's published keys:
+        each one refused 401 with its code on an organisation's route and on the authorizer,
+        audited once where the probe can see, and the `jku`/`x5u` lure never asked."""
+        member = self.world.attacker.member
+        assert member.access_token is not None
+        renew(self.client, member)
+        jwks = self.read_as(member, "/.well-known/jwks.json")[1]
+        org_id = self.world.attacker.org_id
+        with JwksServer("127.0.0.1", 0, {"keys": []}) as lure:
+            for attack in forged(member.access_token, jwks, lure_url=lure.url):
+                self.report.attack_tokens += 1
+                for method, path, body in (
+                    ("GET", f"/v1/organisations/{org_id}", None),
+                    (
+                        "POST",
+                        "/v1/authorize",
+                        {"organisation_id": org_id, "permission": "organisation:read"},
+                    ),
+                ):
+                    request_id = new_request_id()
+                    answer = send(
+                        self.client,
+                        method,
+                        path,
+                        token=attack.token,
+                        body=body,
+                        request_id=request_id,
+                    )
+                    self.report.calls += 1
+                    code = _code(Sent({}, request_id, answer))
+                    if (answer.status_code, code) != (401, attack.refused_as):
+                        self.report.findings.append(
+                            Finding(
+                                f"{method} {path}",
+                                "forged token",
+                                attack.name,
+                                f"answered {answer.status_code} {code}",
+                            )
+                        )
+                    elif self.system_chain is not None:
+                        recorded = self.system_chain([request_id])
+                        if signature(recorded) != [("None", "auth.token", "FAILURE", code, "None")]:
+                            self.report.findings.append(
+                                Finding(
+                                    f"{method} {path}",
+                                    "forged token",
+                                    attack.name,
+                                    f"audited as {signature(recorded)}",
+                                )
+                            )
+        if lure.requests:
+            self.report.findings.append(
+                Finding(
+                    "jku/x5u",
+                    "forged token",
+                    "a URL in the header",
+                    f"the target fetched it {lure.requests} times",
+                )
+            )
 
     # --- the oracles -------------------------------------------------------------------------
 
