@@ -28,6 +28,8 @@ from tests.harness import (
 )
 from tests.smtp_server import SmtpServer
 
+MAX_EXAMPLES = 25  # per operation: the CI budget
+
 
 @pytest.fixture
 def fuzz_state(
@@ -61,7 +63,10 @@ def test_no_request_makes_tenantry_fail(fuzz_state: dict[str, Any]) -> None:
 def _fuzz(operation: Any, auth: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
     )
     def check(case: Any) -> None:
         response = case.call(headers=auth)

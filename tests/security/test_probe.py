@@ -146,7 +146,8 @@ PUBLIC_PAIRS = sum(1 for c in CASES if c.oracle is Oracle.PUBLIC and c.foreign()
 
 class LeakyTarget:
     """tenantry with a hole cut in it: a refusal about an organisation that exists answers
-    403 (not 404) and names it in a header. What the probe is for is to see such things."""
+    403 (not 404), names it in a header and lets any site read it. What the probe is for is
+    to see such things."""
 
     def __init__(self, app: ASGIApp, tenantry: Tenantry) -> None:
         self.app, self.tenantry = app, tenantry
@@ -160,7 +161,8 @@ class LeakyTarget:
             start = message["type"] == "http.response.start"
             if found is not None and start and message["status"] == 404:
                 message["status"] = 403
-                message["headers"] = [*message.get("headers", []), (b"x-org", found.encode())]
+                told = [(b"x-org", found.encode()), (b"access-control-allow-origin", b"*")]
+                message["headers"] = [*message.get("headers", []), *told]
             await send(message)
 
         await self.app(scope, receive, leaky_send)
@@ -190,3 +192,4 @@ def test_a_target_that_tells_real_from_random_ids_is_caught(
     assert any("reveals 'Borealis Probe" in p for p in problems), problems
     assert "answered 403, not 404" in problems
     assert any(p.startswith("answered 403 organisation_not_found, but 404") for p in problems)
+    assert "another site's page may read the answer (access-control-allow-origin)" in problems

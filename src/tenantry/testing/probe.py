@@ -30,6 +30,33 @@ from tenantry.testing.world import Kind, Principal, World, renew
 SystemChain = Callable[[Collection[str]], list[dict[str, Any]]]
 Progress = Callable[[str, int, int], None]
 
+HOSTILE_ORIGIN = "https://attacker.example"  # every call comes from another site's page
+# The header policy every answer carries (docs/security.md#headers), as `name: value` or
+# `name` where any value will do.
+REQUIRED_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy": None,
+    "cache-control": None,
+}
+# Names of what tenantry stores and never answers with.
+SECRET_NAMES = frozenset(
+    {
+        "password",
+        "password_hash",
+        "token_hash",
+        "refresh_token_hash",
+        "private_key",
+        "private_jwk",
+        "encrypted_private_key",
+        "secret",
+        "secret_key",
+        "invitation_token",
+        "reset_token",
+        "verification_token",
+    }
+)
 CLOCK_SKEW_SECONDS = 30  # the leeway tenantry allows on `exp` (docs/tokens.md)
 # Read back with the other tenant's state; these move whenever its owner reads it.
 VOLATILE = frozenset({"last_used_at", "request_id"})
@@ -209,6 +236,7 @@ class Probe:
             token=principal.access_token,
             body=body,
             request_id=request_id,
+            origin=HOSTILE_ORIGIN,
         )
         self.report.calls += 1
         return Sent(values, request_id, response)
@@ -289,6 +317,8 @@ class Probe:
         if status >= 500:
             yield f"answered {status}: {real.response.text[:200]}"
         yield from self.leaks(case, principal, real)
+        yield from unsafe_headers(real.response)
+        yield from secret_fields(real.response)
         if twin is None:
             return
         self.report.pairs += 1
@@ -431,6 +461,34 @@ def shape(sent: Sent, changed: tuple[str, ...]) -> tuple[int, str, str]:
     for name in changed:
         text = text.replace(sent.values[name], "{" + name + "}")
     return response.status_code, content_type, text
+
+
+def secret_fields(response: Response) -> Iterator[str]:
+    """A field of a JSON answer whose name says it holds a secret tenantry keeps to itself
+    (a token pair's own `access_token` and `refresh_token` are the caller's to have)."""
+    if "json" not in response.headers.get("content-type", "") or not response.text:
+        return
+    for name in sorted(_keys(response.json()) & SECRET_NAMES):
+        yield f"the answer has a {name!r} field"
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value).union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    return set()
+
+
+def unsafe_headers(response: Response) -> Iterator[str]:
+    """A header of the policy missing or weakened; any CORS grant to the hostile origin."""
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    for name, value in REQUIRED_HEADERS.items():
+        if name not in headers or (value is not None and headers[name] != value):
+            yield f"the answer's {name} is {headers.get(name)!r}"
+    granted = sorted(name for name in headers if name.startswith("access-control-allow-"))
+    if granted:
+        yield f"another site's page may read the answer ({', '.join(granted)})"
 
 
 def signature(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:

@@ -53,8 +53,11 @@ def send(
     token: str | None = None,
     body: Any | None = None,
     request_id: str | None = None,
+    origin: str | None = None,
 ) -> Response:
     headers = {"X-Request-ID": request_id or new_request_id()}
+    if origin is not None:
+        headers["Origin"] = origin
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return client.request(method, path, json=body, headers=headers)
