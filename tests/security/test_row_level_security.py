@@ -29,7 +29,7 @@ from tenantry.domain.roles import OrgRole, Role, RoleAssignment, RoleScope, Team
 from tenantry.domain.teams import Team, TeamMembership
 from tenantry.edge import run_use_case
 from tenantry.organisations.service import register_organisation
-from tenantry.store.sql.store import UnsafeDatabase
+from tenantry.store.sql.store import SqlStore, UnsafeDatabase
 from tenantry.store.sql.tables import TENANT_TABLES
 from tenantry.unit_of_work import UnitOfWork
 from tests.harness import (
@@ -190,6 +190,30 @@ def test_the_binding_ends_with_the_transaction(tenants: Tenants, as_runtime: sa.
     as_runtime.commit()
 
     assert as_runtime.scalar(sa.text("SELECT count(*) FROM organisations")) == 0
+
+
+def test_one_pooled_connection_serving_two_tenants_in_turn_shows_each_only_its_own(
+    tenants: Tenants, target: StoreTarget
+) -> None:
+    """tenantry's own store on a pool of one connection: its units of work for A, for B and
+    for no organisation (a request that forgot to bind one) take turns on the same backend,
+    and each sees what it is bound to, and nothing is left of the last one's binding."""
+    engine = sa.create_engine(target.url, pool_size=1, max_overflow=0)
+    connects: list[object] = []
+    sa.event.listen(engine, "connect", lambda dbapi, record: connects.append(dbapi))
+    store = SqlStore(target.url, engine=engine)
+    try:
+        for turn in range(12):
+            org, other = (tenants.a, tenants.b) if turn % 2 == 0 else (tenants.b, tenants.a)
+            bound = org if turn % 3 else None  # every third turn binds no organisation
+            with store.unit_of_work(org_id=bound.id if bound else None) as uow:
+                assert uow.organisations.get(other.id) is None
+                assert uow.memberships.list_members(other.id, limit=10, cursor=None).items == []
+                mine = uow.organisations.get(org.id)
+                assert (mine is not None) == (bound is not None), (turn, bound)
+    finally:
+        store.dispose()
+    assert len(connects) == 1  # one backend served every turn
 
 
 # --- writing ---------------------------------------------------------------------------------
