@@ -4,6 +4,7 @@ operator-side set-up (users, memberships) those tests make in this process on th
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from tenantry.domain.principal import SYSTEM
 from tenantry.domain.roles import OrgRole
 from tenantry.runner import Runner
 from tenantry.settings import Settings
+from tenantry.testing.issuer import trusted_issuer_entry
 from tests.harness import (
     PASSWORD,
     StoreTarget,
@@ -95,6 +97,19 @@ def environment(settings: Settings) -> dict[str, str]:
     values["mailer"] = "console"
     given = {name: value for name, value in values.items() if value is not None}
     return inherited | {f"TENANTRY_{name.upper()}": _text(value) for name, value in given.items()}
+
+
+def probed_environment(settings: Settings, smtp_port: int, issuer_port: int) -> dict[str, str]:
+    """A server's environment for `tenantry probe`: its mail to the probe's SMTP port, the
+    probe's issuer trusted, the outbox sent at once."""
+    entry = trusted_issuer_entry("127.0.0.1", issuer_port)
+    return environment(settings) | {
+        "TENANTRY_MAILER": "smtp",
+        "TENANTRY_SMTP_HOST": "127.0.0.1",
+        "TENANTRY_SMTP_PORT": str(smtp_port),
+        "TENANTRY_OUTBOX_POLL_SECONDS": "0.2",
+        "TENANTRY_TRUSTED_ISSUERS": json.dumps([entry]),
+    }
 
 
 def _text(value: Any) -> str:

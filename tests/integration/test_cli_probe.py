@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tenantry.testing import trusted_issuer_entry
 from tests.harness import StoreTarget, copy_sqlite, test_settings
-from tests.servers import environment, free_port, ready, serving
+from tests.servers import free_port, probed_environment, ready, serving
 
 pytestmark = pytest.mark.smtp
 
@@ -24,13 +23,7 @@ def test_the_probe_finds_no_leak_in_a_started_server(sqlite_template: Path, tmp_
     url = copy_sqlite(sqlite_template, tmp_path / "tenantry.db")
     smtp_port, issuer_port = free_port(), free_port()
     settings = test_settings(StoreTarget("sqlite", url, url), tmp_path, access_token_ttl_seconds=30)
-    target = environment(settings) | {
-        "TENANTRY_MAILER": "smtp",
-        "TENANTRY_SMTP_HOST": "127.0.0.1",
-        "TENANTRY_SMTP_PORT": str(smtp_port),
-        "TENANTRY_OUTBOX_POLL_SECONDS": "0.2",
-        "TENANTRY_TRUSTED_ISSUERS": json.dumps([trusted_issuer_entry("127.0.0.1", issuer_port)]),
-    }
+    target = probed_environment(settings, smtp_port, issuer_port)
 
     with serving(target, tmp_path / "server") as started:
         base = ready(*started)

@@ -18,7 +18,15 @@ from tenantry.aws.authorizer import LambdaAuthorizer, Unauthorized
 from tenantry.aws.routes import RouteMap
 from tenantry.domain.audit import Outcome
 from tenantry.fastapi import LocalVerifier
-from tenantry.testing.attacks import ACCEPTED, INVALID, REVOKED, Attack, forged, re_signed
+from tenantry.testing.attacks import (
+    ACCEPTED,
+    INVALID,
+    REVOKED,
+    Attack,
+    bearer_routes,
+    forged,
+    re_signed,
+)
 from tenantry.testing.issuer import JwksServer
 from tenantry.testing.wire import new_request_id
 from tests.aws_events import LambdaContext, rest_token_event
@@ -135,14 +143,7 @@ def test_every_attack_token_is_refused_by_the_http_api_and_audited_once(
     wrong = []
     for aimed in corpus.aimed:
         attack, org_id = aimed.attack, aimed.org_id
-        for method, path, body in (
-            ("GET", f"/v1/organisations/{org_id}", None),
-            (
-                "POST",
-                "/v1/authorize",
-                {"organisation_id": org_id, "permission": "organisation:read"},
-            ),
-        ):
+        for method, path, body in bearer_routes(org_id):
             request_id = new_request_id()
             headers = {**bearer(attack.token), "X-Request-ID": request_id}
             got = answered(api.client.request(method, path, json=body, headers=headers))

@@ -34,6 +34,13 @@ OVERSIZED_BYTES = 16_384
 SignText = Callable[[str, str], str]
 
 
+def bearer_routes(org_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """Where an attack token is tried over HTTP: an organisation's route, and the authorizer
+    asked about the same organisation (method, path, body)."""
+    asked = {"organisation_id": org_id, "permission": "organisation:read"}
+    return [("GET", f"/v1/organisations/{org_id}", None), ("POST", "/v1/authorize", asked)]
+
+
 @dataclass(frozen=True)
 class Attack:
     name: str

@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from tenantry.testing.attacks import forged
+from tenantry.testing.attacks import bearer_routes, forged
 from tenantry.testing.cases import CASES, ORG_ID, Case, Oracle, inventory, random_like
 from tenantry.testing.issuer import JwksServer
 from tenantry.testing.wire import Client, Response, new_request_id, send
@@ -253,14 +253,7 @@ class Probe:
         with JwksServer("127.0.0.1", 0, {"keys": []}) as lure:
             for attack in forged(member.access_token, jwks, lure_url=lure.url):
                 self.report.attack_tokens += 1
-                for method, path, body in (
-                    ("GET", f"/v1/organisations/{org_id}", None),
-                    (
-                        "POST",
-                        "/v1/authorize",
-                        {"organisation_id": org_id, "permission": "organisation:read"},
-                    ),
-                ):
+                for method, path, body in bearer_routes(org_id):
                     request_id = new_request_id()
                     answer = send(
                         self.client,
