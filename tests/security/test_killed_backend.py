@@ -1,8 +1,8 @@
-"""Faults: the PostgreSQL backend serving a write use case is killed (`pg_terminate_backend`)
-just before each of its statements in turn, the audit event's insert among them. Each
-attempt answers 503 `store_unavailable` (never a 500, never a trace), leaves the
-organisation's rows all or nothing (the change with its audit event, or neither), and the
-same request sent again succeeds.
+"""Faults: the PostgreSQL backend serving each of twelve write use cases is killed
+(`pg_terminate_backend`) just before each of its statements in turn, the audit event's
+insert among them. Each attempt answers 503 `store_unavailable` (never a 500, never a
+trace), leaves the organisation's rows untouched (the change and its audit event land
+together or not at all), and the same request sent again succeeds.
 
 The fault is injected at the driver's boundary (SQLAlchemy's `before_cursor_execute` on the
 store's engine), from a second, privileged connection: tenantry's code runs untouched."""
@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.access_builders import made_role, made_team, org_path
-from tests.harness import Account, Api, StoreTarget, privileged
+from tests.harness import Account, Api, StoreTarget, privileged, unique_email
 
 pytestmark = pytest.mark.parametrize("store_target", ["postgres"], indirect=True)
 
@@ -77,11 +77,18 @@ def _world(api: Api) -> tuple[Account, dict[str, str]]:
     api.tenantry.clock.advance(hours=1)  # type: ignore[attr-defined]
     owner, org = api.owner_with_org()
     member = api.member_of(org["id"])
+    email = unique_email("faulted")
+    invited = api.client.post(
+        org_path(owner, "invitations"), json={"email": email}, headers=owner.auth
+    )
+    assert invited.status_code == 201, invited.text
     ids = {
         "org": org["id"],
         "member": member.user_id,
         "role": made_role(api, owner, "Faulted", ["site:read"]),
         "team": made_team(api, owner, "Faulted"),
+        "invitation": invited.json()["id"],
+        "link": api.mailbox.last_invitation_token(email),
     }
     return owner, ids
 
@@ -121,6 +128,35 @@ WRITES = [
         "invite",
         lambda api, o, ids: api.client.post(
             org_path(o, "invitations"), json={"email": "faulted@example.com"}, headers=o.auth
+        ),
+    ),
+    Write(
+        "promote a member",
+        lambda api, o, ids: api.client.patch(
+            org_path(o, "members", ids["member"]), json={"org_role": "ADMIN"}, headers=o.auth
+        ),
+    ),
+    Write(
+        "delete a team",
+        lambda api, o, ids: api.client.delete(org_path(o, "teams", ids["team"]), headers=o.auth),
+    ),
+    Write(
+        "revoke an invitation",
+        lambda api, o, ids: api.client.delete(
+            org_path(o, "invitations", ids["invitation"]), headers=o.auth
+        ),
+    ),
+    Write(
+        "accept an invitation as a new account",
+        lambda api, o, ids: api.client.post(
+            f"/v1/invitations/{ids['link']}/accept",
+            json={"name": "Faulted", "password": "a long enough password"},
+        ),
+    ),
+    Write(
+        "hand the organisation over",
+        lambda api, o, ids: api.client.post(
+            org_path(o, "transfer-ownership"), json={"user_id": ids["member"]}, headers=o.auth
         ),
     ),
     Write(
