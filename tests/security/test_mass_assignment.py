@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tenantry.testing.probe import secret_fields
+from tenantry.testing.oracles import secret_fields
 from tests.harness import Api, StoreTarget
 from tests.org_builders import stored_organisation
 from tests.security.test_no_5xx_after_commit import PLAUSIBLE, Caller, org_changes, write_routes

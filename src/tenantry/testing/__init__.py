@@ -14,7 +14,9 @@ from typing import Any
 from tenantry.testing.cases import CASES, Case, Oracle
 from tenantry.testing.inbox import Inbox, SmtpInbox
 from tenantry.testing.issuer import ProbeIssuer, trusted_issuer_entry
-from tenantry.testing.probe import Finding, Probe, Progress, Report, SystemChain
+from tenantry.testing.oracles import Finding
+from tenantry.testing.probe import Probe, Progress, SystemChain
+from tenantry.testing.report import Report
 from tenantry.testing.wire import Client, ProbeError, expect, send
 from tenantry.testing.world import Kind, Principal, Tenant, World, WorldBuilder
 

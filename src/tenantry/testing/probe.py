@@ -10,19 +10,31 @@ member) and when the other tenant's state, read back after the route, has not mo
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from tenantry.testing.attacks import bearer_routes, forged
+from tenantry.testing.attacks import Attack, bearer_routes, forged
 from tenantry.testing.cases import CASES, ORG_ID, Case, Oracle, inventory, random_like
 from tenantry.testing.issuer import JwksServer
-from tenantry.testing.wire import Client, Response, new_request_id, send
+from tenantry.testing.oracles import (
+    HOSTILE_ORIGIN,
+    VOLATILE,
+    Finding,
+    Sent,
+    code_of,
+    secret_fields,
+    shape,
+    signature,
+    unsafe_headers,
+    without,
+)
+from tenantry.testing.report import Report
+from tenantry.testing.wire import Client, new_request_id, send
 from tenantry.testing.world import Kind, Principal, World, renew
 
 # The events of the system chain (in the API's shape) whose `request_id` is one of these:
@@ -30,36 +42,7 @@ from tenantry.testing.world import Kind, Principal, World, renew
 SystemChain = Callable[[Collection[str]], list[dict[str, Any]]]
 Progress = Callable[[str, int, int], None]
 
-HOSTILE_ORIGIN = "https://attacker.example"  # every call comes from another site's page
-# The header policy every answer carries (docs/security.md#headers), as `name: value` or
-# `name` where any value will do.
-REQUIRED_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-    "content-security-policy": None,
-    "cache-control": None,
-}
-# Names of what tenantry stores and never answers with.
-SECRET_NAMES = frozenset(
-    {
-        "password",
-        "password_hash",
-        "token_hash",
-        "refresh_token_hash",
-        "private_key",
-        "private_jwk",
-        "encrypted_private_key",
-        "secret",
-        "secret_key",
-        "invitation_token",
-        "reset_token",
-        "verification_token",
-    }
-)
 CLOCK_SKEW_SECONDS = 30  # the leeway tenantry allows on `exp` (docs/tokens.md)
-# Read back with the other tenant's state; these move whenever its owner reads it.
-VOLATILE = frozenset({"last_used_at", "request_id"})
 REFUSED_BY_ORGANISATION = {kind: 404 for kind in Kind} | {
     Kind.ANONYMOUS: 401,
     Kind.EXPIRED: 401,
@@ -80,60 +63,6 @@ class Variant:
 
     def twin(self) -> dict[str, str]:
         return self.real | {name: random_like(self.real[name]) for name in self.changed}
-
-
-@dataclass(frozen=True)
-class Sent:
-    values: dict[str, str]
-    request_id: str
-    response: Response
-
-
-@dataclass(frozen=True)
-class Finding:
-    route: str
-    principal: str
-    variant: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.route} as {self.principal} ({self.variant}): {self.problem}"
-
-
-@dataclass
-class Report:
-    routes: list[str]
-    uncovered: list[str]  # served, and in no row of the matrix: fails the run
-    not_served: list[str]
-    exempt: dict[str, str]
-    principals: list[str]
-    not_set_up: dict[str, str]
-    calls: int = 0
-    pairs: int = 0
-    audited: int = 0  # calls whose audit events were found and compared
-    audit_unseen: int = 0  # calls audited on the system chain, which HTTP does not show
-    attack_tokens: int = 0  # forged tokens tried (`tenantry.testing.attacks.forged`)
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings and not self.uncovered
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "routes": len(self.routes),
-            "routes_walked": len(self.routes) - len(self.uncovered) - len(self.exempt),
-            "routes_exempt": len(self.exempt),
-            "routes_uncovered": self.uncovered,
-            "principals": self.principals,
-            "principals_not_set_up": self.not_set_up,
-            "calls": self.calls,
-            "compared_with_a_random_id": self.pairs,
-            "audit_events_compared": self.audited,
-            "audit_not_visible_over_http": self.audit_unseen,
-            "attack_tokens": self.attack_tokens,
-            "leaks": len(self.findings),
-        }
 
 
 class Probe:
@@ -254,46 +183,34 @@ class Probe:
             for attack in forged(member.access_token, jwks, lure_url=lure.url):
                 self.report.attack_tokens += 1
                 for method, path, body in bearer_routes(org_id):
-                    request_id = new_request_id()
-                    answer = send(
-                        self.client,
-                        method,
-                        path,
-                        token=attack.token,
-                        body=body,
-                        request_id=request_id,
-                    )
-                    self.report.calls += 1
-                    code = _code(Sent({}, request_id, answer))
-                    if (answer.status_code, code) != (401, attack.refused_as):
+                    problem = self.refused_forged(attack, method, path, body)
+                    if problem is not None:
+                        route = f"{method} {path}"
                         self.report.findings.append(
-                            Finding(
-                                f"{method} {path}",
-                                "forged token",
-                                attack.name,
-                                f"answered {answer.status_code} {code}",
-                            )
+                            Finding(route, "forged token", attack.name, problem)
                         )
-                    elif self.system_chain is not None:
-                        recorded = self.system_chain([request_id])
-                        if signature(recorded) != [("None", "auth.token", "FAILURE", code, "None")]:
-                            self.report.findings.append(
-                                Finding(
-                                    f"{method} {path}",
-                                    "forged token",
-                                    attack.name,
-                                    f"audited as {signature(recorded)}",
-                                )
-                            )
         if lure.requests:
+            fetched = f"the target fetched it {lure.requests} times"
             self.report.findings.append(
-                Finding(
-                    "jku/x5u",
-                    "forged token",
-                    "a URL in the header",
-                    f"the target fetched it {lure.requests} times",
-                )
+                Finding("jku/x5u", "forged token", "a URL in the header", fetched)
             )
+
+    def refused_forged(self, attack: Attack, method: str, path: str, body: Any) -> str | None:
+        """What is wrong with the target's answer to one forged token, if anything."""
+        request_id = new_request_id()
+        answer = send(
+            self.client, method, path, token=attack.token, body=body, request_id=request_id
+        )
+        self.report.calls += 1
+        code = code_of(Sent({}, request_id, answer))
+        if (answer.status_code, code) != (401, attack.refused_as):
+            return f"answered {answer.status_code} {code}"
+        if self.system_chain is None:
+            return None
+        recorded = signature(self.system_chain([request_id]))
+        if recorded != [("None", "auth.token", "FAILURE", code, "None")]:
+            return f"audited as {recorded}"
+        return None
 
     # --- the oracles -------------------------------------------------------------------------
 
@@ -317,8 +234,8 @@ class Probe:
         self.report.pairs += 1
         if shape(real, variant.changed) != shape(twin, variant.changed):
             yield (
-                f"answered {status} {_code(real)}, but {twin.response.status_code} "
-                f"{_code(twin)} for a random {', '.join(variant.changed)}"
+                f"answered {status} {code_of(real)}, but {twin.response.status_code} "
+                f"{code_of(twin)} for a random {', '.join(variant.changed)}"
             )
         if 200 <= status < 300 and not case.refuses_with_2xx:
             yield f"accepted ({status})"
@@ -381,7 +298,7 @@ class Probe:
             "owner's sessions": "/v1/me/sessions?limit=200",
         }
         return [
-            (name, _without(self.read_as(victim.owner, path), VOLATILE))
+            (name, without(self.read_as(victim.owner, path), VOLATILE))
             for name, path in reads.items()
         ]
 
@@ -441,67 +358,3 @@ class Probe:
             renew(self.client, owner)
         self.state_before = None  # read again with the new tokens
         return True
-
-
-def shape(sent: Sent, changed: tuple[str, ...]) -> tuple[int, str, str]:
-    """What must not differ between a call and its twin: the status, the media type, and the
-    body without its request id and with the values the two calls differ in named, not given."""
-    response = sent.response
-    content_type = response.headers.get("content-type", "")
-    text = response.text
-    if "json" in content_type and text:
-        text = json.dumps(_without(response.json(), VOLATILE), sort_keys=True)
-    for name in changed:
-        text = text.replace(sent.values[name], "{" + name + "}")
-    return response.status_code, content_type, text
-
-
-def secret_fields(response: Response) -> Iterator[str]:
-    """A field of a JSON answer whose name says it holds a secret tenantry keeps to itself
-    (a token pair's own `access_token` and `refresh_token` are the caller's to have)."""
-    if "json" not in response.headers.get("content-type", "") or not response.text:
-        return
-    for name in sorted(_keys(response.json()) & SECRET_NAMES):
-        yield f"the answer has a {name!r} field"
-
-
-def _keys(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        return set(value).union(*(_keys(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(_keys(v) for v in value))
-    return set()
-
-
-def unsafe_headers(response: Response) -> Iterator[str]:
-    """A header of the policy missing or weakened; any CORS grant to the hostile origin."""
-    headers = {name.lower(): value for name, value in response.headers.items()}
-    for name, value in REQUIRED_HEADERS.items():
-        if name not in headers or (value is not None and headers[name] != value):
-            yield f"the answer's {name} is {headers.get(name)!r}"
-    granted = sorted(name for name in headers if name.startswith("access-control-allow-"))
-    if granted:
-        yield f"another site's page may read the answer ({', '.join(granted)})"
-
-
-def signature(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    return sorted(
-        tuple(str(e.get(key)) for key in ("org_id", "action", "outcome", "reason", "actor_id"))
-        for e in events
-    )
-
-
-def _code(sent: Sent) -> str:
-    try:
-        body = sent.response.json()
-    except ValueError:
-        return ""
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
-
-
-def _without(value: Any, keys: frozenset[str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
-    if isinstance(value, list):
-        return [_without(v, keys) for v in value]
-    return value
