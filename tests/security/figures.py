@@ -136,6 +136,10 @@ def figures(probe: dict[str, Any], suites: dict[str, Counter[str]]) -> str:
         ),
         ("fuzz examples a run (operations, examples each)", f"{operations}, {MAX_EXAMPLES}"),
         (
+            "fault scenarios: write use cases with their backend killed at each statement",
+            sum(suites.get("tests/security/test_killed_backend.py", Counter()).values()),
+        ),
+        (
             "race scenarios (tests/concurrency)",
             sum(sum(c.values()) for m, c in suites.items() if m.startswith("tests/concurrency")),
         ),
