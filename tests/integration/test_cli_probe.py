@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from tenantry.cli import app
 from tests.harness import StoreTarget, copy_sqlite, test_settings
 from tests.servers import free_port, probed_environment, ready, serving
 
@@ -58,3 +60,21 @@ def test_the_probe_finds_no_leak_in_a_started_server(sqlite_template: Path, tmp_
     assert report["attack_tokens"] > 20
     # Over HTTP the system chain is not visible: those refusals' events are not compared.
     assert 0 < report["audit_not_visible_over_http"] < report["audit_events_compared"]
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--smtp", "nonsense"], "invalid_option: --smtp nonsense: expected HOST:PORT"),
+        (["--openapi", "/no/such/openapi.json"], "invalid_option: --openapi /no/such/openapi.json"),
+        (["--smtp", "127.0.0.1:0"], "probe_failed:"),  # nothing listens at the URL
+    ],
+)
+def test_a_probe_that_cannot_start_says_why_and_exits_2(options: list[str], said: str) -> None:
+    refused = CliRunner().invoke(
+        app, ["probe", "--url", f"http://127.0.0.1:{free_port()}", *options]
+    )
+
+    assert refused.exit_code == 2, refused.output
+    assert said in " ".join(refused.output.split())
+    assert "Traceback" not in refused.output

@@ -85,9 +85,7 @@ def corpus(api: Api, clock: TestClock) -> Iterator[Corpus]:
         return resigned(api, member.access_token, lambda _h, _c: (header, claims))
 
     with JwksServer(HOST, free_port(), {"keys": []}) as lure:
-        made = forged(
-            member.access_token, jwks, lure_url=f"http://{HOST}:{lure._server.server_port}"
-        )
+        made = forged(member.access_token, jwks, lure_url=lure.url)
         made += re_signed(member.access_token, sign, now=int(clock.now().timestamp()))
         aimed = [Aimed(attack, org["id"]) for attack in made] + spent_tokens(api, owner, org["id"])
         yield Corpus(aimed, lure)

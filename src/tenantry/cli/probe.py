@@ -60,7 +60,10 @@ def probe(
         err.print("[red]error[/] probe_unavailable: pip install 'tenantry[probe]'")
         raise typer.Exit(code=2) from None
     host, _, port = smtp.rpartition(":")
-    document = json.loads(openapi.read_text()) if openapi is not None else None
+    if not port.isdigit():
+        err.print(f"[red]error[/] invalid_option: --smtp {escape(smtp)}: expected HOST:PORT")
+        raise typer.Exit(code=2)
+    document = _document(openapi) if openapi is not None else None
     try:
         with (
             ExitStack() as stack,
@@ -92,6 +95,14 @@ def probe(
     raise typer.Exit(code=0 if report.ok else 1)
 
 
+def _document(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as unreadable:
+        err.print(f"[red]error[/] invalid_option: --openapi {escape(str(path))}: {unreadable}")
+        raise typer.Exit(code=2) from None
+
+
 def _show(report: Report, *, as_json: bool) -> None:
     if as_json:
         document: dict[str, Any] = {
@@ -109,7 +120,7 @@ def _show(report: Report, *, as_json: bool) -> None:
         table.add_row(name.replace("_", " "), str(shown) if shown != "" else "none")
     out.print(table)
     for finding in report.findings[:FINDINGS_SHOWN]:
-        out.print(f"[red]leak[/] {finding}", markup=True, highlight=False)
+        out.print(f"[red]leak[/] {escape(str(finding))}", highlight=False)
     if len(report.findings) > FINDINGS_SHOWN:
         out.print(f"… and {len(report.findings) - FINDINGS_SHOWN} more (--json lists all)")
     for route in report.uncovered:
