@@ -376,7 +376,7 @@ def audit_head(target: StoreTarget, org_id: str | None) -> int:
     """The seq of the newest event of one chain (0 while it is empty)."""
     with _audit_log(target) as audit:
         newest = audit.find(AuditQuery(org_id=org_id, newest_first=True, limit=1))
-    return newest[0].seq or 0 if newest else 0
+    return (newest[0].seq or 0) if newest else 0
 
 
 @contextmanager

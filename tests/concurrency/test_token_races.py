@@ -68,8 +68,8 @@ def test_one_reset_link_confirmed_by_many_at_once_sets_one_password(
 
     answers = race_requests(api.client.app, [confirm(p) for p in passwords])
 
-    assert sum(a.status_code == 204 for a in answers) == 1, codes(answers)
-    assert all(a.status_code < 500 for a in answers), codes(answers)
+    # The losers are told what a second use of the link is told, whenever they lost.
+    assert codes(answers) == Counter({(204, None): 1, (410, "token_used"): RACERS - 1})
     [set_to] = [p for p, a in zip(passwords, answers, strict=True) if a.status_code == 204]
     assert api.login(account.email, set_to).status_code == 200
     assert api.login(account.email, PASSWORD).status_code == 401
@@ -77,6 +77,10 @@ def test_one_reset_link_confirmed_by_many_at_once_sets_one_password(
         store_target, org_id=None, actor_id=account.user_id, outcome=Outcome.SUCCESS
     )
     assert [e.action for e in done].count("user.password_reset") == 1
+    refused = audit_events(
+        store_target, org_id=None, actor_id=account.user_id, outcome=Outcome.FAILURE
+    )
+    assert [e.reason for e in refused].count("token_used") == RACERS - 1
 
 
 def test_one_new_address_signed_up_by_many_at_once_makes_one_account(
@@ -95,5 +99,4 @@ def test_one_new_address_signed_up_by_many_at_once_makes_one_account(
     assert set(codes(answers)) <= {(202, None), (409, "email_taken")}, codes(answers)
     assert stored_user_id(api, email)
     made = audit_events(store_target, org_id=None, action="user.signup", outcome=Outcome.SUCCESS)
-    assert [e.details.get("email") for e in made].count(email) <= 1
     assert sum(1 for e in made if e.actor_id == stored_user_id(api, email)) == 1

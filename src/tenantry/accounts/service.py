@@ -287,11 +287,13 @@ def _redeem_one_time_token(
             audit=_link_refused(purpose, None, "invalid_token"),
         )
     uow.bind(user_id=record.user_id)
+    used = _link_gone(record, "the link has already been used", "token_used")
     if record.used_at is not None:
-        raise _link_gone(record, "the link has already been used", "token_used")
+        raise used
     if record.expires_at <= now:
         raise _link_gone(record, "the link has expired", "token_expired")
-    uow.one_time_tokens.mark_used(record.id, now)
+    # Used by a racer since it was read: the same answer as a link used before.
+    uow.one_time_tokens.mark_used(record.id, now, on_conflict=used)
     return record
 
 

@@ -10,7 +10,6 @@ a token just inside the clock leeway on either side.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -24,10 +23,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tenantry.testing.issuer import public_jwks
+from tenantry.tokens.access_token import CLOCK_SKEW
+from tenantry.tokens.compact import base64url, read_compact
 
 INVALID, EXPIRED, REVOKED = "invalid_token", "token_expired", "token_revoked"
 ACCEPTED = "accepted"  # a control: the same checks must let this one through
-LEEWAY_SECONDS = 30  # tenantry's clock skew on exp, nbf and iat (docs/tokens.md)
+LEEWAY_SECONDS = int(CLOCK_SKEW.total_seconds())  # on exp, nbf and iat (docs/tokens.md)
 OVERSIZED_BYTES = 16_384
 
 # Signs a header and claims given as JSON text with tenantry's key for the token's kid.
@@ -48,27 +49,19 @@ class Attack:
     refused_as: str  # the 401 code (`invalid_token`, `token_expired`, `token_revoked`) or ACCEPTED
 
 
-def segment(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unsegment(part: str) -> Any:
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-
-
 def compact(header: Mapping[str, Any], claims: Mapping[str, Any], signature: bytes = b"") -> str:
-    return f"{_json_segment(header)}.{_json_segment(claims)}.{segment(signature)}"
+    return f"{_json_segment(header)}.{_json_segment(claims)}.{base64url(signature)}"
 
 
 def _json_segment(value: Mapping[str, Any]) -> str:
-    return segment(json.dumps(value).encode())
+    return base64url(json.dumps(value).encode())
 
 
 def forged(token: str, jwks: Mapping[str, Any], *, lure_url: str) -> list[Attack]:
     """Tokens made from `token` and tenantry's published keys; `lure_url` is a loopback
     server that must never be asked for anything (the `jku`/`x5u` attacks point at it)."""
     head, body, signature = token.split(".")
-    header, claims = unsegment(head), unsegment(body)
+    header, claims = (genuine := read_compact(token)).header, genuine.claims
     ours = next(k for k in jwks["keys"] if k.get("kid") == header.get("kid"))
     stranger = ec.generate_private_key(ec.SECP256R1())
     strangers_kid = "key_" + secrets.token_hex(8)
@@ -78,7 +71,7 @@ def forged(token: str, jwks: Mapping[str, Any], *, lure_url: str) -> list[Attack
         headers = {"alg": "ES256", "typ": header.get("typ"), "kid": kid, **extra}
         signing_input = f"{_json_segment(headers)}.{_json_segment({**claims, **changed})}"
         es256 = jwt.algorithms.get_default_algorithms()["ES256"]
-        return f"{signing_input}.{segment(es256.sign(signing_input.encode(), stranger))}"
+        return f"{signing_input}.{base64url(es256.sign(signing_input.encode(), stranger))}"
 
     attacks = [
         *(
@@ -87,7 +80,7 @@ def forged(token: str, jwks: Mapping[str, Any], *, lure_url: str) -> list[Attack
         ),
         Attack(
             "alg none, the signature kept",
-            f"{segment(json.dumps({**header, 'alg': 'none'}).encode())}.{body}.{signature}",
+            f"{base64url(json.dumps({**header, 'alg': 'none'}).encode())}.{body}.{signature}",
             INVALID,
         ),
         Attack("signature stripped", f"{head}.{body}.", INVALID),
@@ -150,16 +143,12 @@ def forged(token: str, jwks: Mapping[str, Any], *, lure_url: str) -> list[Attack
 
 def re_signed(token: str, sign: SignText, *, now: int) -> list[Attack]:
     """`token` changed one way at a time and signed again by tenantry's own key."""
-    head, body, _ = token.split(".")
-    header, claims = unsegment(head), unsegment(body)
+    header, claims = (genuine := read_compact(token)).header, genuine.claims
 
     def changed(header_changes: Mapping[str, Any] | None = None, **claim_changes: Any) -> str:
         h = {k: v for k, v in {**header, **(header_changes or {})}.items() if v is not _DROP}
         c = {k: v for k, v in {**claims, **claim_changes}.items() if v is not _DROP}
         return sign(json.dumps(h, separators=(",", ":")), json.dumps(c, separators=(",", ":")))
-
-    def with_text(header_text: str, claims_text: str) -> str:
-        return sign(header_text, claims_text)
 
     plain_h = json.dumps(header, separators=(",", ":"))
     plain_c = json.dumps(claims, separators=(",", ":"))
@@ -192,20 +181,20 @@ def re_signed(token: str, sign: SignText, *, now: int) -> list[Attack]:
         Attack("no type", changed({"typ": _DROP}), INVALID),
         Attack(
             "a second sub after ours",
-            with_text(plain_h, plain_c[:-1] + ',"sub":"usr_' + "y" * 24 + '"}'),
+            sign(plain_h, plain_c[:-1] + ',"sub":"usr_' + "y" * 24 + '"}'),
             INVALID,
         ),
         Attack(
             "a second iss before ours",
-            with_text(plain_h, '{"iss":"https://evil.example",' + plain_c[1:]),
+            sign(plain_h, '{"iss":"https://evil.example",' + plain_c[1:]),
             INVALID,
         ),
         Attack(
             "a second alg in the header",
-            with_text('{"alg":"none",' + plain_h[1:], plain_c),
+            sign('{"alg":"none",' + plain_h[1:], plain_c),
             INVALID,
         ),
-        Attack("NaN in a claim", with_text(plain_h, plain_c[:-1] + ',"scope":NaN}'), INVALID),
+        Attack("NaN in a claim", sign(plain_h, plain_c[:-1] + ',"scope":NaN}'), INVALID),
     ]
 
 
@@ -229,4 +218,4 @@ def _public_key_forms(jwk: Mapping[str, Any]) -> dict[str, bytes]:
 def _hmac_keyed(header: Mapping[str, Any], claims: Mapping[str, Any], secret: bytes) -> str:
     signing_input = f"{_json_segment({**header, 'alg': 'HS256'})}.{_json_segment(claims)}"
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{segment(mac)}"
+    return f"{signing_input}.{base64url(mac)}"

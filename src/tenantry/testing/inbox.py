@@ -13,7 +13,6 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
 from typing import Any, Protocol
@@ -42,7 +41,6 @@ def wait_for_link(
     *,
     after: int = 0,
     timeout: float = 30.0,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """The token of the newest `link` mailed to `address` after its first `after` messages,
     waiting for it to arrive (the target's dispatcher sends the outbox a moment after the
@@ -57,7 +55,7 @@ def wait_for_link(
                 f"no link was mailed to {address} within {timeout:.0f} s: is the target's "
                 "TENANTRY_SMTP_HOST/TENANTRY_SMTP_PORT the probe's --smtp address?"
             )
-        sleep(0.05)
+        time.sleep(0.05)
 
 
 class SmtpInbox:

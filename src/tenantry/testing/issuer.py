@@ -13,7 +13,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -27,41 +27,6 @@ def trusted_issuer_entry(host: str, port: int) -> dict[str, Any]:
     """The `TENANTRY_TRUSTED_ISSUERS` entry that makes a target trust the probe's issuer."""
     base = f"http://{host}:{port}"
     return {"issuer": base, "jwks_url": base + JWKS_PATH, "audience": AUDIENCE}
-
-
-class ProbeIssuer:
-    def __init__(self, host: str, port: int) -> None:
-        self.entry = trusted_issuer_entry(host, port)
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._kid = "probe-" + secrets.token_hex(6)
-        self._server = JwksServer(host, port, public_jwks(self._key, self._kid, "RS256"))
-
-    def token(self, subject: str, email: str, org_id: str, ttl_seconds: int = 900) -> str:
-        """A token of this issuer for `email`, naming `org_id`, valid for `ttl_seconds`."""
-        now = int(time.time())
-        claims = {
-            "iss": self.entry["issuer"],
-            "aud": AUDIENCE,
-            "sub": subject,
-            "email": email,
-            "email_verified": True,
-            ORGANISATION_CLAIM: org_id,
-            "iat": now,
-            "exp": now + ttl_seconds,
-        }
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
-
-    def __enter__(self) -> ProbeIssuer:
-        self._server.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.__exit__(kind, error, tb)
 
 
 class JwksServer:
@@ -93,7 +58,7 @@ class JwksServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> JwksServer:
+    def __enter__(self) -> Self:
         threading.Thread(target=self._server.serve_forever, name="probe-jwks", daemon=True).start()
         return self
 
@@ -105,6 +70,29 @@ class JwksServer:
     ) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ProbeIssuer(JwksServer):
+    def __init__(self, host: str, port: int) -> None:
+        self.entry = trusted_issuer_entry(host, port)
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._kid = "probe-" + secrets.token_hex(6)
+        super().__init__(host, port, public_jwks(self._key, self._kid, "RS256"))
+
+    def token(self, subject: str, email: str, org_id: str, ttl_seconds: int = 900) -> str:
+        """A token of this issuer for `email`, naming `org_id`, valid for `ttl_seconds`."""
+        now = int(time.time())
+        claims = {
+            "iss": self.entry["issuer"],
+            "aud": AUDIENCE,
+            "sub": subject,
+            "email": email,
+            "email_verified": True,
+            ORGANISATION_CLAIM: org_id,
+            "iat": now,
+            "exp": now + ttl_seconds,
+        }
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
 
 
 def public_jwks(

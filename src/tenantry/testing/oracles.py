@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tenantry.testing.wire import Response
+from tenantry.testing.wire import Response, json_of
 
 HOSTILE_ORIGIN = "https://attacker.example"  # every call comes from another site's page
 # The header policy every answer carries (docs/security.md#headers), as `name: value` or
@@ -64,21 +64,18 @@ def shape(sent: Sent, changed: tuple[str, ...]) -> tuple[int, str, str]:
     """What must not differ between a call and its twin: the status, the media type, and the
     body without its request id and with the values the two calls differ in named, not given."""
     response = sent.response
-    content_type = response.headers.get("content-type", "")
-    text = response.text
-    if "json" in content_type and text:
-        text = json.dumps(without(response.json(), VOLATILE), sort_keys=True)
+    body, text = json_of(response), response.text
+    if body is not None:
+        text = json.dumps(without(body, VOLATILE), sort_keys=True)
     for name in changed:
         text = text.replace(sent.values[name], "{" + name + "}")
-    return response.status_code, content_type, text
+    return response.status_code, response.headers.get("content-type", ""), text
 
 
 def secret_fields(response: Response) -> Iterator[str]:
     """A field of a JSON answer whose name says it holds a secret tenantry keeps to itself
     (a token pair's own `access_token` and `refresh_token` are the caller's to have)."""
-    if "json" not in response.headers.get("content-type", "") or not response.text:
-        return
-    for name in sorted(_keys(response.json()) & SECRET_NAMES):
+    for name in sorted(_keys(json_of(response)) & SECRET_NAMES):
         yield f"the answer has a {name!r} field"
 
 
@@ -108,11 +105,8 @@ def signature(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     )
 
 
-def code_of(sent: Sent) -> str:
-    try:
-        body = sent.response.json()
-    except ValueError:
-        return ""
+def code_of(response: Response) -> str:
+    body = json_of(response)
     return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import jwt
 
-from tenantry.testing.attacks import Attack, bearer_routes, forged
+from tenantry.testing.attacks import LEEWAY_SECONDS, Attack, bearer_routes, forged
 from tenantry.testing.cases import CASES, ORG_ID, Case, Oracle, inventory, random_like
 from tenantry.testing.issuer import JwksServer
 from tenantry.testing.oracles import (
@@ -34,7 +34,7 @@ from tenantry.testing.oracles import (
     without,
 )
 from tenantry.testing.report import Report
-from tenantry.testing.wire import Client, new_request_id, send
+from tenantry.testing.wire import Client, json_of, new_request_id, send
 from tenantry.testing.world import Kind, Principal, World, renew
 
 # The events of the system chain (in the API's shape) whose `request_id` is one of these:
@@ -42,7 +42,6 @@ from tenantry.testing.world import Kind, Principal, World, renew
 SystemChain = Callable[[Collection[str]], list[dict[str, Any]]]
 Progress = Callable[[str, int, int], None]
 
-CLOCK_SKEW_SECONDS = 30  # the leeway tenantry allows on `exp` (docs/tokens.md)
 REFUSED_BY_ORGANISATION = {kind: 404 for kind in Kind} | {
     Kind.ANONYMOUS: 401,
     Kind.EXPIRED: 401,
@@ -84,6 +83,7 @@ class Probe:
         self.now, self.sleep, self.expiry_wait_limit = now, sleep, expiry_wait_limit
         self.progress = progress or (lambda route, done, total: None)
         self.state_before: list[tuple[str, Any]] | None = None  # the last route's "after"
+        self.attacker_seq: int | None = None  # the attacker's chain, as far as it was read
         served = inventory(openapi)
         by_route = {case.route: case for case in CASES}
         self.cases = [by_route[r] for r in served if r in by_route]
@@ -115,7 +115,7 @@ class Probe:
 
     def walk(self, case: Case, principals: list[Principal]) -> None:
         before = self.state_before or self.victim_state()
-        mark = self.attacker_head()
+        mark = self.attacker_seq if self.attacker_seq is not None else self.attacker_head()
         pairs: list[tuple[Principal, Variant, Sent, Sent | None]] = []
         for principal in principals:
             for variant in self.variants(case, principal):
@@ -202,7 +202,7 @@ class Probe:
             self.client, method, path, token=attack.token, body=body, request_id=request_id
         )
         self.report.calls += 1
-        code = code_of(Sent({}, request_id, answer))
+        code = code_of(answer)
         if (answer.status_code, code) != (401, attack.refused_as):
             return f"answered {answer.status_code} {code}"
         if self.system_chain is None:
@@ -234,8 +234,8 @@ class Probe:
         self.report.pairs += 1
         if shape(real, variant.changed) != shape(twin, variant.changed):
             yield (
-                f"answered {status} {code_of(real)}, but {twin.response.status_code} "
-                f"{code_of(twin)} for a random {', '.join(variant.changed)}"
+                f"answered {status} {code_of(real.response)}, but {twin.response.status_code} "
+                f"{code_of(twin.response)} for a random {', '.join(variant.changed)}"
             )
         if 200 <= status < 300 and not case.refuses_with_2xx:
             yield f"accepted ({status})"
@@ -304,8 +304,8 @@ class Probe:
 
     def read_as(self, owner: Principal, path: str) -> tuple[int, Any]:
         response = send(self.client, "GET", path, token=owner.access_token)
-        json_body = "json" in response.headers.get("content-type", "")
-        return response.status_code, response.json() if json_body else response.text
+        body = json_of(response)
+        return response.status_code, response.text if body is None else body
 
     def attacker_head(self) -> int:
         attacker = self.world.attacker
@@ -316,10 +316,13 @@ class Probe:
 
     def events_of(self, after_seq: int, request_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The audit events each call caused: in the attacker's chain after `after_seq`, and in
-        the system chain where the probe can read it."""
+        the system chain where the probe can read it. The newest seq read is where the next
+        route's events begin."""
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.attacker_seq = after_seq
         for event in self.attacker_events(after_seq):
             found[event.get("request_id") or ""].append(event)
+            self.attacker_seq = max(self.attacker_seq, int(event["seq"]))
         if self.system_chain is not None:
             for event in self.system_chain(request_ids):
                 found[event["request_id"]].append(event)
@@ -345,7 +348,7 @@ class Probe:
         expired = self.world.expired
         assert expired.access_token is not None
         exp = jwt.decode(expired.access_token, options={"verify_signature": False})["exp"]
-        wait = exp + CLOCK_SKEW_SECONDS + 1 - self.now()
+        wait = exp + LEEWAY_SECONDS + 1 - self.now()
         if wait > self.expiry_wait_limit:
             self.report.not_set_up[Kind.EXPIRED.value] = (
                 f"its token expires in {wait:.0f} s: longer than the probe may wait "

@@ -63,8 +63,16 @@ def send(
     return client.request(method, path, json=body, headers=headers)
 
 
-def expect(response: Response, status: int, what: str) -> Any:
-    """The JSON body of an answer that must be `status` while the world is built."""
-    if response.status_code != status:
+def expect(response: Response, status: int | tuple[int, ...], what: str) -> Any:
+    """The JSON body of an answer that must be `status` (or one of them) while the world is
+    built."""
+    wanted = status if isinstance(status, tuple) else (status,)
+    if response.status_code not in wanted:
         raise ProbeError(f"{what}: expected {status}, got {response.status_code}: {response.text}")
-    return response.json() if response.text else None
+    return json_of(response)
+
+
+def json_of(response: Response) -> Any:
+    """The answer's JSON, or None when it is not JSON."""
+    json_body = "json" in response.headers.get("content-type", "") and response.text
+    return response.json() if json_body else None

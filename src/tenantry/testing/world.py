@@ -224,18 +224,16 @@ class WorldBuilder:
         body = {"email": email, "password": password, "name": f"Probe {label}"}
         signed_up = send(self.client, "POST", "/v1/auth/signup", body=body)
         # 201 where the target reveals taken addresses (TENANTRY_SIGNUP_REVEALS_EXISTING)
-        expect(signed_up, 201 if signed_up.status_code == 201 else 202, "sign up")
+        expect(signed_up, (202, 201), "sign up")
         token = wait_for_link(self.inbox, email, VERIFY_LINK, timeout=self.mail_timeout)
         verify = send(self.client, "POST", "/v1/auth/verify-email", body={"token": token})
         expect(verify, 200, "verify an email address")
         login = send(
             self.client, "POST", "/v1/auth/login", body={"email": email, "password": password}
         )
-        tokens = expect(login, 200, "log in")
         principal = Principal(kind, email=email, password=password)
-        self.keep(principal, tokens)
-        me = expect(self.call("GET", "/v1/me", principal), 200, "read /v1/me")
-        principal.user_id = me["id"]
+        keep(principal, expect(login, 200, "log in"))
+        principal.user_id = self.user_id_of(principal)
         return principal
 
     def invitee(self, tenant: Tenant, kind: Kind, **binding: Any) -> Principal:
@@ -253,7 +251,7 @@ class WorldBuilder:
             "accept an invitation",
         )
         principal = Principal(kind, email=email, password=password, org_id=owner.org_id)
-        self.keep(principal, accepted["tokens"])
+        keep(principal, accepted["tokens"])
         principal.user_id = self.user_id_of(principal)
         return principal
 
@@ -284,16 +282,8 @@ class WorldBuilder:
         return made_id
 
     def scope(self, principal: Principal, org_id: str) -> None:
-        body = {"refresh_token": principal.refresh_token, "organisation_id": org_id}
-        refreshed = expect(
-            send(self.client, "POST", "/v1/auth/refresh", body=body), 200, "switch organisation"
-        )
-        self.keep(principal, refreshed)
+        renew(self.client, principal, org_id)
         principal.org_id = org_id
-
-    def keep(self, principal: Principal, tokens: dict[str, Any]) -> None:
-        principal.access_token = tokens["access_token"]
-        principal.refresh_token = tokens["refresh_token"]
 
     def user_id_of(self, principal: Principal) -> str:
         user_id: str = expect(self.call("GET", "/v1/me", principal), 200, "read /v1/me")["id"]
@@ -317,9 +307,15 @@ class WorldBuilder:
         return f"probe-{label.lower()}-{self.run}-{secrets.token_hex(3)}@example.com"
 
 
-def renew(client: Client, principal: Principal) -> None:
-    """New tokens for `principal` from its refresh token, for the same organisation."""
+def renew(client: Client, principal: Principal, org_id: str | None = None) -> None:
+    """New tokens for `principal` from its refresh token: for `org_id`, or for the same
+    organisation as before."""
     body = {"refresh_token": principal.refresh_token}
-    tokens = expect(send(client, "POST", "/v1/auth/refresh", body=body), 200, "refresh a token")
+    if org_id is not None:
+        body["organisation_id"] = org_id
+    keep(principal, expect(send(client, "POST", "/v1/auth/refresh", body=body), 200, "refresh"))
+
+
+def keep(principal: Principal, tokens: dict[str, Any]) -> None:
     principal.access_token = tokens["access_token"]
     principal.refresh_token = tokens["refresh_token"]
