@@ -146,8 +146,9 @@ def outbox_run(once: OnceOpt = False, batch: BatchOpt = 20, poll: PollOpt = None
         sent = _LiveCount("sent", lambda: dispatcher.totals.sent)
 
         def stop_soon() -> None:
-            err.print("stopping: the message being sent is finished first")
+            # Asked first, then said: whoever reads the line may rely on it being so.
             dispatcher.stop_soon()
+            err.print("stopping: the message being sent is finished first")
 
         with stopped_by_signals(stop_soon), _shown(sent):
             if once:
